@@ -1,0 +1,82 @@
+"""Money as integer fen, and exact rates.
+
+Inside the engine every amount is an ``int`` of fen (1 yuan = 100 fen). ``Decimal``
+appears only at the edges: to parse what a hospital or a case file sends and to print
+what we answer. Rates (40%, 0.5 for the waiting reduction...) are exact fractions, so
+``rate x amount`` is exact and the one rounding the plan asks for is done explicitly,
+half-up to the fen.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+FEN_PER_YUAN = 100
+
+
+class AmountError(ValueError):
+    """An amount that is not a finite, non-negative decimal with at most two decimals."""
+
+
+def parse_yuan(value: object) -> int:
+    """Parse a yuan amount (string, Decimal or int; never float) into integer fen.
+
+    ``"100.000"`` is 100.00 (the value has two decimals at most, whatever the
+    spelling); ``"0.001"``, ``"-1"``, ``"NaN"`` and ``"1e400"``-like overflows are refused.
+    """
+    if isinstance(value, bool) or value is None:
+        raise AmountError("is not a decimal amount")
+    if isinstance(value, int):
+        dec = Decimal(value)
+    elif isinstance(value, Decimal):
+        dec = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text or text != value:
+            raise AmountError("is not a decimal amount")
+        try:
+            dec = Decimal(text)
+        except InvalidOperation:
+            raise AmountError("is not a decimal amount") from None
+    else:
+        # float is refused on purpose: binary floating point cannot carry fen exactly.
+        raise AmountError("is not a decimal amount")
+    if not dec.is_finite():
+        raise AmountError("is not a finite decimal")
+    if dec < 0:
+        raise AmountError("is negative")
+    if dec.adjusted() > 15:
+        raise AmountError("is too large")
+    fen = dec * FEN_PER_YUAN
+    if fen != fen.to_integral_value():
+        raise AmountError("has more than two decimals")
+    return int(fen)
+
+
+def format_fen(fen: int) -> str:
+    """Integer fen as a yuan string with exactly two decimals: 123456 -> '1234.56'."""
+    sign = "-" if fen < 0 else ""
+    whole, part = divmod(abs(fen), FEN_PER_YUAN)
+    return f"{sign}{whole}.{part:02d}"
+
+
+def rate(value: str | Decimal | int | Fraction) -> Fraction:
+    """An exact rate from its decimal spelling ('0.40' -> 2/5)."""
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, float):
+        raise TypeError("rates are exact decimals, never float")
+    return Fraction(Decimal(str(value)))
+
+
+def round_half_up(amount: Fraction) -> int:
+    """Round an exact (non-negative) fen amount half-up to a whole fen."""
+    if amount < 0:
+        return -round_half_up(-amount)
+    return int((amount * 2 + 1) // 2)
+
+
+def apply_rate(fen: int, r: Fraction) -> int:
+    """``fen x r`` rounded half-up to the fen: the plan's single rounding step."""
+    return round_half_up(fen * r)

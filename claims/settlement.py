@@ -1,0 +1,200 @@
+"""The hospital settlement (the national medical-insurance ``setlinfo`` record).
+
+Field names are the national ones, so a hospital system posts what it already has.
+``parse_settlement`` applies every consistency check of default-plan.md section 2 in
+the order the plan gives and names the first field at fault.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from claims.errors import BillInconsistent, InvalidCase
+from claims.money import AmountError, parse_yuan
+
+CODE_FIELDS = ("fixmedins_code", "setl_id", "hosp_lv", "insutype", "med_type")
+# Every amount, in the order of the national field list (the order checks run in).
+AMOUNT_FIELDS = (
+    "medfee_sumamt",
+    "fulamt_ownpay_amt",
+    "overlmt_selfpay",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+    "hifp_pay",
+    "hifob_pay",
+    "hifmi_pay",
+    "cvlserv_pay",
+    "hifes_pay",
+    "maf_pay",
+    "oth_pay",
+    "fund_pay_sumamt",
+    "psn_part_amt",
+    "acct_pay",
+    "psn_cash_pay",
+)
+# The component funds count as 0.00 when absent or null.
+COMPONENT_FUNDS = ("hifp_pay", "hifob_pay", "hifmi_pay", "cvlserv_pay", "hifes_pay", "maf_pay", "oth_pay")
+REQUIRED_FIELDS = (
+    *CODE_FIELDS,
+    "begndate",
+    "enddate",
+    "diagnoses",
+    *(f for f in AMOUNT_FIELDS if f not in COMPONENT_FUNDS),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    diag_code: str
+    diag_name: str
+    is_main: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """A validated settlement; every amount in integer fen."""
+
+    fixmedins_code: str
+    fixmedins_name: str
+    hosp_lv: str
+    setl_id: str
+    insutype: str
+    med_type: str
+    begndate: dt.date
+    enddate: dt.date
+    medfee_sumamt: int
+    fulamt_ownpay_amt: int
+    overlmt_selfpay: int
+    preselfpay_amt: int
+    inscp_scp_amt: int
+    hifp_pay: int
+    hifob_pay: int
+    hifmi_pay: int
+    cvlserv_pay: int
+    hifes_pay: int
+    maf_pay: int
+    oth_pay: int
+    fund_pay_sumamt: int
+    psn_part_amt: int
+    acct_pay: int
+    psn_cash_pay: int
+    diagnoses: tuple[Diagnosis, ...]
+
+    @property
+    def in_policy_self_pay(self) -> int:
+        """B: the in-policy self-pay left after every fund (政策范围内个人自付)."""
+        return max(0, self.inscp_scp_amt - self.fund_pay_sumamt)
+
+    @property
+    def length_of_stay(self) -> int:
+        """LOS in days, at least 1 (a same-day discharge counts as one day)."""
+        return max(1, (self.enddate - self.begndate).days)
+
+    @property
+    def main_diagnosis(self) -> Diagnosis:
+        return next(d for d in self.diagnoses if d.is_main)
+
+    @property
+    def bill_key(self) -> tuple[str, str]:
+        """What makes a bill unique: the hospital and its settlement id."""
+        return (self.fixmedins_code, self.setl_id)
+
+
+def parse_date(value: object, field: str) -> dt.date:
+    """An ISO date, optionally with a time of day (only the date counts)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) > 10:
+                return dt.datetime.fromisoformat(text.replace(" ", "T", 1)).date()
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise InvalidCase(field, f"{field} is not an ISO date: {value!r}")
+
+
+def _is_absent(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+def _parse_diagnoses(raw: object, prefix: str) -> tuple[Diagnosis, ...]:
+    if not isinstance(raw, list):
+        raise InvalidCase(f"{prefix}diagnoses", "diagnoses must be a list")
+    out = []
+    for i, item in enumerate(raw):
+        path = f"{prefix}diagnoses[{i}]"
+        if not isinstance(item, dict):
+            raise InvalidCase(path, f"{path} must be an object")
+        code = item.get("diag_code")
+        if not isinstance(code, str):
+            raise InvalidCase(f"{path}.diag_code", f"{path}.diag_code must be a string")
+        name = item.get("diag_name") or ""
+        if not isinstance(name, str):
+            raise InvalidCase(f"{path}.diag_name", f"{path}.diag_name must be a string")
+        flag = item.get("maindiag_flag")
+        out.append(Diagnosis(code, name, str(flag).strip() == "1" if flag is not None else False))
+    return tuple(out)
+
+
+def parse_settlement(raw: object, prefix: str = "bill.") -> Settlement:
+    """Validate a settlement record.
+
+    Raises ``BillInconsistent`` (the bill is rejected, field named as section 2 names
+    it) or ``InvalidCase`` (the record is not even shaped like a settlement, e.g. a
+    date that does not parse; the field is given as a path starting with ``prefix``).
+    """
+    if not isinstance(raw, dict):
+        raise InvalidCase(prefix.rstrip("."), "the bill must be an object")
+    for field in REQUIRED_FIELDS:
+        if _is_absent(raw.get(field)):
+            raise BillInconsistent(field, f"{field} is required")
+    for field in CODE_FIELDS:
+        if not isinstance(raw[field], str):
+            raise InvalidCase(prefix + field, f"{field} must be a string code")
+    fen: dict[str, int] = {}
+    for field in AMOUNT_FIELDS:
+        value = raw.get(field)
+        if value is None and field in COMPONENT_FUNDS:
+            fen[field] = 0
+            continue
+        try:
+            fen[field] = parse_yuan(value)
+        except AmountError as err:
+            raise BillInconsistent(field, f"{field} {err}: {value!r}") from None
+    begndate = parse_date(raw["begndate"], prefix + "begndate")
+    enddate = parse_date(raw["enddate"], prefix + "enddate")
+    if enddate < begndate:
+        raise BillInconsistent("enddate", f"enddate {enddate} is before begndate {begndate}")
+    diagnoses = _parse_diagnoses(raw["diagnoses"], prefix)
+    mains = sum(1 for d in diagnoses if d.is_main)
+    if mains != 1:
+        raise BillInconsistent("diagnoses", f"exactly one main diagnosis is required, found {mains}")
+
+    funds = sum(fen[f] for f in COMPONENT_FUNDS)
+    if fen["fund_pay_sumamt"] != funds:
+        raise BillInconsistent("fund_pay_sumamt", "fund_pay_sumamt is not the sum of the seven funds")
+    if fen["medfee_sumamt"] != fen["fund_pay_sumamt"] + fen["psn_part_amt"]:
+        raise BillInconsistent("medfee_sumamt", "medfee_sumamt is not fund_pay_sumamt + psn_part_amt")
+    scope = fen["medfee_sumamt"] - fen["fulamt_ownpay_amt"] - fen["overlmt_selfpay"] - fen["preselfpay_amt"]
+    if fen["inscp_scp_amt"] != scope:
+        raise BillInconsistent(
+            "inscp_scp_amt",
+            "inscp_scp_amt is not medfee_sumamt - fulamt_ownpay_amt - overlmt_selfpay - preselfpay_amt",
+        )
+    if fen["psn_part_amt"] != fen["acct_pay"] + fen["psn_cash_pay"]:
+        raise BillInconsistent("psn_part_amt", "psn_part_amt is not acct_pay + psn_cash_pay")
+
+    name = raw.get("fixmedins_name") or ""
+    return Settlement(
+        fixmedins_code=raw["fixmedins_code"].strip(),
+        fixmedins_name=name if isinstance(name, str) else str(name),
+        hosp_lv=raw["hosp_lv"].strip(),
+        setl_id=raw["setl_id"].strip(),
+        insutype=raw["insutype"].strip(),
+        med_type=raw["med_type"].strip(),
+        begndate=begndate,
+        enddate=enddate,
+        diagnoses=diagnoses,
+        **fen,
+    )

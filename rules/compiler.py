@@ -1,0 +1,52 @@
+"""Compile a plan's rules into a durable_rules ruleset definition.
+
+durable_rules fires every rule whose condition holds. The plan says the first rule
+that holds decides a line (default-plan.md section 3), so rule k of a benefit is
+compiled as "k holds and no deciding rule before it holds". Exactly the deciding rule
+fires, and the trace names it. Reduce and pend rules apply only to a line that no
+deciding rule took, so they carry the negation of every deciding rule of their line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from rules.conditions import All, Node
+from rules.document import DECIDING, Plan, Rule
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    name: str  # 'MA_IP.waiting_period': the benefit code and the rule id
+    benefit: str
+    rule: Rule
+    condition: Node  # the rule's own `when` (what the trace shows)
+    compiled: Node  # with the negations of earlier deciding rules
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPlan:
+    ruleset_name: str
+    definition: dict[str, Any]  # durable_rules JSON, without actions
+    rules: dict[str, CompiledRule]
+
+
+def compile_plan(plan: Plan) -> CompiledPlan:
+    rules: dict[str, CompiledRule] = {}
+    for benefit in plan.document.benefits:
+        deciding: list[Node] = []
+        for rule in benefit.rules:
+            own = plan.conditions[(benefit.code, rule.id)]
+            # Rules are in step order, so a reduce or pend rule sees every deciding rule.
+            compiled = All((own, *(c.negate() for c in deciding))) if deciding else own
+            if rule.then in DECIDING:
+                deciding.append(own)
+            name = f"{benefit.code}.{rule.id}"
+            rules[name] = CompiledRule(name, benefit.code, rule, own, compiled)
+    definition = {name: {"all": [{"m": r.compiled.to_durable()}]} for name, r in rules.items()}
+    # The ruleset is named by what it contains: one registration per distinct ruleset.
+    digest = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
+    return CompiledPlan(f"plan_{plan.name.replace('-', '_').replace('.', '_')}_{digest}", definition, rules)

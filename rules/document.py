@@ -1,0 +1,404 @@
+"""The rule document: a benefit plan as data, validated by pydantic.
+
+A plan is read from YAML or JSON (numbers are read as exact decimals, never floats),
+its catalogs are inlined (a ``file:`` next to the document becomes the rows it holds),
+and the result is validated for shape and for meaning: known facts and reason codes,
+rules in step order, bands contiguous and ascending, rates between 0 and 1, caps not
+negative, ICD tokens well-formed. Every error carries its path in the document.
+
+A plan's identity is its name plus a hash of its canonical content, so two documents
+that decide alike in every respect share a version, and any change makes a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from claims.catalog import Disease, DiseaseCatalog, IcdToken
+from claims.members import HardshipCategory
+from claims.money import AmountError, parse_yuan
+from claims.reasons import Reason
+from rules.conditions import ConditionError, Node, parse_when
+
+DEFAULT_PLAN = "default-2026.yaml"
+STEPS = ("programme", "scope", "eligibility", "amount", "review")
+DECIDING = ("not_applicable", "denied")
+
+
+class PlanError(ValueError):
+    """A rule document that cannot be used; ``errors`` lists (path, message) pairs."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{p}: {m}" for p, m in errors))
+
+
+def _no_float(value: Any) -> Any:
+    if isinstance(value, float):
+        raise ValueError("write decimals as strings or exact numbers, not binary floats")
+    return value
+
+
+def _money(value: Any) -> Decimal:
+    try:
+        fen = parse_yuan(value if isinstance(value, (str, Decimal)) else _no_float(value))
+    except AmountError as err:
+        raise ValueError(f"amount {err}") from None
+    return Decimal(fen) / 100
+
+
+def _rate(value: Any) -> Decimal:
+    _no_float(value)
+    try:
+        dec = Decimal(str(value).strip())
+    except Exception:
+        raise ValueError("a rate is a decimal like 0.40") from None
+    if not dec.is_finite() or dec < 0 or dec > 1:
+        raise ValueError("a rate is between 0 and 1")
+    return dec
+
+
+Money = Annotated[Decimal, BeforeValidator(_money)]
+Rate = Annotated[Decimal, BeforeValidator(_rate)]
+Code = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{1,31}$")]
+RuleId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Scope = Literal["period", "calendar_year"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class DiseaseEntry(_Strict):
+    code: Annotated[str, Field(min_length=1, max_length=32)]
+    name_zh: str = ""
+    name_en: str = ""
+    include: list[str] = Field(min_length=1)
+    exclude: list[str] = []
+    disease_class: str = Field("", alias="class")
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _tokens_well_formed(cls, tokens: list[str]) -> list[str]:
+        return [IcdToken.parse(t).text for t in tokens]
+
+
+class Catalog(_Strict):
+    diseases: list[DiseaseEntry] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_codes(self) -> "Catalog":
+        seen = [d.code for d in self.diseases]
+        dupes = sorted({c for c in seen if seen.count(c) > 1})
+        if dupes:
+            raise ValueError(f"disease codes repeat: {', '.join(dupes)}")
+        return self
+
+    def build(self) -> DiseaseCatalog:
+        return DiseaseCatalog(
+            tuple(
+                Disease(
+                    code=d.code,
+                    name_zh=d.name_zh,
+                    name_en=d.name_en,
+                    include=tuple(IcdToken.parse(t) for t in d.include),
+                    exclude=tuple(IcdToken.parse(t) for t in d.exclude),
+                    disease_class=d.disease_class,
+                )
+                for d in self.diseases
+            )
+        )
+
+
+class Rule(_Strict):
+    id: RuleId
+    step: Literal["programme", "scope", "eligibility", "amount", "review"]
+    when: dict[str, Any]
+    then: Literal["not_applicable", "denied", "reduce", "pend"]
+    reason: Reason
+    factor: Rate | None = None
+
+    @model_validator(mode="after")
+    def _then_fits_step(self) -> "Rule":
+        if self.then in DECIDING and self.step not in ("programme", "scope", "eligibility"):
+            raise ValueError(f"a rule that decides ({self.then}) belongs to programme, scope or eligibility")
+        if self.then == "reduce":
+            if self.step != "amount":
+                raise ValueError("a reduce rule belongs to the amount step")
+            if self.factor is None:
+                raise ValueError("a reduce rule needs a factor between 0 and 1")
+        elif self.factor is not None:
+            raise ValueError("only a reduce rule takes a factor")
+        if self.then == "pend" and self.step != "review":
+            raise ValueError("a pend rule belongs to the review step")
+        return self
+
+
+class Band(_Strict):
+    start: Money = Field(alias="from")
+    end: Money | None = Field(None, alias="to")
+    rate: Rate
+
+
+class BandedShare(_Strict):
+    """A share of the base by bands of the member's cumulative base in the scope."""
+
+    kind: Literal["banded_share"]
+    base: Literal["in_policy_self_pay"] = "in_policy_self_pay"
+    accumulate_over: Scope = "period"
+    bands: list[Band] = Field(min_length=1)
+    minimum_payout: Money = Decimal(0)
+    cap: Money | None = None
+
+    @model_validator(mode="after")
+    def _bands_contiguous(self) -> "BandedShare":
+        if self.bands[0].start != 0:
+            raise ValueError("the first band starts at 0")
+        for i, (a, b) in enumerate(zip(self.bands, self.bands[1:]), start=1):
+            if a.end is None or a.end != b.start:
+                raise ValueError(f"band {i} must start where band {i - 1} ends")
+        for i, band in enumerate(self.bands):
+            if band.end is not None and band.end <= band.start:
+                raise ValueError(f"band {i} must end above where it starts")
+        return self
+
+
+class PerDay(_Strict):
+    """A daily allowance by membership year, with a days cap in the scope."""
+
+    kind: Literal["per_day"]
+    accumulate_over: Scope = "period"
+    rate_by_membership_year: dict[int, Money] = Field(min_length=1)
+    max_days: Annotated[int, Field(ge=0)] | None = None
+
+    @field_validator("rate_by_membership_year")
+    @classmethod
+    def _years_from_one(cls, rates: dict[int, Decimal]) -> dict[int, Decimal]:
+        years = sorted(rates)
+        if years != list(range(1, len(years) + 1)):
+            raise ValueError("membership years are 1, 2, 3... with no gap; the last one applies to later years")
+        return rates
+
+
+class FixedPerDisease(_Strict):
+    """A fixed grant once per catalog disease in the scope (optionally by disease class)."""
+
+    kind: Literal["fixed_per_disease"]
+    catalog: str
+    accumulate_over: Scope = "period"
+    amount: Money | None = None
+    amount_by_class: dict[str, Money] | None = None
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> "FixedPerDisease":
+        if (self.amount is None) == (self.amount_by_class is None):
+            raise ValueError("give either amount or amount_by_class")
+        return self
+
+
+class CategoryShare(_Strict):
+    rate: Rate
+    cap: Money | None = None
+
+
+class ResidualShare(_Strict):
+    """A share of what is left of the base after other lines of the same claim."""
+
+    kind: Literal["residual_share"]
+    base: Literal["in_policy_self_pay"] = "in_policy_self_pay"
+    after: list[Code] = []
+    accumulate_over: Scope = "calendar_year"
+    by_hardship_category: dict[HardshipCategory, CategoryShare] = Field(min_length=1)
+
+
+Amount = Annotated[Union[BandedShare, PerDay, FixedPerDisease, ResidualShare], Field(discriminator="kind")]
+
+
+class Benefit(_Strict):
+    code: Code
+    programme: str
+    name_zh: str = ""
+    name_en: str = ""
+    rules: list[Rule] = []
+    amount: Amount
+
+    @model_validator(mode="after")
+    def _steps_in_order(self) -> "Benefit":
+        ids = [r.id for r in self.rules]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"rule ids repeat: {', '.join(dupes)}")
+        order = [STEPS.index(r.step) for r in self.rules]
+        for i, (a, b) in enumerate(zip(order, order[1:]), start=1):
+            if b < a:
+                raise ValueError(f"rule {self.rules[i].id!r} ({self.rules[i].step}) comes after a later step")
+        return self
+
+
+class HighAmountReview(_Strict):
+    above: Money
+    reason: Reason = Reason.HIGH_AMOUNT_REVIEW
+
+
+class Review(_Strict):
+    high_amount: HighAmountReview | None = None
+
+
+class PlanDocument(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+    title_zh: str = ""
+    title_en: str = ""
+    catalogs: dict[str, Catalog] = {}
+    review: Review = Review()
+    benefits: list[Benefit] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> "PlanDocument":
+        codes = [b.code for b in self.benefits]
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            raise ValueError(f"benefit codes repeat: {', '.join(dupes)}")
+        for b in self.benefits:
+            amount = b.amount
+            if isinstance(amount, FixedPerDisease) and amount.catalog not in self.catalogs:
+                raise ValueError(f"benefit {b.code}: unknown catalog {amount.catalog!r}")
+            if isinstance(amount, ResidualShare):
+                earlier = codes[: codes.index(b.code)]
+                for other in amount.after:
+                    if other not in earlier:
+                        raise ValueError(f"benefit {b.code}: 'after' names {other!r}, which is not an earlier benefit line")
+        return self
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _DecimalLoader(yaml.SafeLoader):
+    """YAML with every number that has a fraction read as an exact Decimal."""
+
+
+_DecimalLoader.add_constructor(
+    "tag:yaml.org,2002:float", lambda loader, node: Decimal(loader.construct_scalar(node))
+)
+
+
+def _read(text: str, name: str) -> Any:
+    if name.endswith(".json"):
+        return json.loads(text, parse_float=Decimal)
+    return yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def _inline_catalogs(raw: Any, base: Path | None) -> list[tuple[str, str]]:
+    """Replace each catalog's ``file:`` by the rows it holds; returns errors found."""
+    errors: list[tuple[str, str]] = []
+    if not isinstance(raw, dict) or not isinstance(raw.get("catalogs"), dict):
+        return errors
+    for name, spec in raw["catalogs"].items():
+        if not (isinstance(spec, dict) and "file" in spec):
+            continue
+        path = f"catalogs.{name}.file"
+        try:
+            if base is None:
+                text = resources.files("rules.plans").joinpath(spec["file"]).read_text(encoding="utf-8")
+            else:
+                text = (base / spec["file"]).read_text(encoding="utf-8")
+            catalog = DiseaseCatalog.from_csv(text)
+        except (OSError, ValueError) as err:
+            errors.append((path, str(err)))
+            continue
+        raw["catalogs"][name] = {
+            "diseases": [
+                {
+                    "code": d.code,
+                    "name_zh": d.name_zh,
+                    "name_en": d.name_en,
+                    "include": [t.text for t in d.include],
+                    "exclude": [t.text for t in d.exclude],
+                    **({"class": d.disease_class} if d.disease_class else {}),
+                }
+                for d in catalog.diseases
+            ]
+        }
+    return errors
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("banded_share", "per_day", "fixed_per_disease", "residual_share"):
+            continue  # pydantic names the union member; the document does not
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(document)"
+
+
+def validate_plan(raw: Any) -> "Plan":
+    """Validate a plan document (catalogs already inline) into a usable ``Plan``."""
+    try:
+        document = PlanDocument.model_validate(raw)
+    except ValidationError as err:
+        raise PlanError([(_loc(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in err.errors()]) from None
+    return Plan(document)
+
+
+def parse_plan(text: str, name: str = "plan.yaml", base: Path | None = None) -> "Plan":
+    """Read a plan from YAML or JSON text; ``base`` is where its catalog files are."""
+    try:
+        raw = _read(text, name)
+    except (yaml.YAMLError, json.JSONDecodeError) as err:
+        raise PlanError([("(document)", f"not valid YAML or JSON: {err}")]) from None
+    errors = _inline_catalogs(raw, base)
+    if errors:
+        raise PlanError(errors)
+    return validate_plan(raw)
+
+
+def load_plan(path: str | Path | None = None) -> "Plan":
+    """A plan from a file, or the shipped default (``default-2026``) when no path is given."""
+    if path is None:
+        text = resources.files("rules.plans").joinpath(DEFAULT_PLAN).read_text(encoding="utf-8")
+        return parse_plan(text, DEFAULT_PLAN, None)
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as err:
+        raise PlanError([("(document)", f"cannot read {p}: {err.strerror}")]) from None
+    return parse_plan(text, p.name, p.parent)
+
+
+class Plan:
+    """A validated plan: the document, its identity and its conditions, parsed once."""
+
+    def __init__(self, document: PlanDocument) -> None:
+        self.document = document
+        self.content = document.model_dump(mode="json", by_alias=True, exclude_none=True)
+        canonical = json.dumps(self.content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        self.content_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        self.version = f"{document.name}@{self.content_hash[:12]}"
+        self.catalogs = {name: c.build() for name, c in document.catalogs.items()}
+        errors: list[tuple[str, str]] = []
+        self.conditions: dict[tuple[str, str], Node] = {}
+        for bi, benefit in enumerate(document.benefits):
+            for ri, rule in enumerate(benefit.rules):
+                try:
+                    self.conditions[(benefit.code, rule.id)] = parse_when(
+                        rule.when, set(self.catalogs), f"benefits[{bi}].rules[{ri}].when"
+                    )
+                except ConditionError as err:
+                    errors.append((err.path, str(err)))
+        if errors:
+            raise PlanError(errors)
+
+    @property
+    def name(self) -> str:
+        return self.document.name

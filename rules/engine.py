@@ -1,0 +1,159 @@
+"""The adjudication engine: one claim in, one explained decision out.
+
+The same ``Engine`` serves the batch CLI, the service and simulations. It stores
+nothing: it reads a member's accumulators and returns a ``Decision`` whose lines carry
+the accumulator changes to apply. Order of decisions (default-plan.md section 3):
+
+0. claim level: a duplicate bill denies every line (checked by the caller's store);
+1-3. programme, scope, eligibility: the plan's rules, evaluated by durable_rules;
+4. amount: the benefit's formula (rules/formulas.py), with reductions;
+5. review: pend rules, then the high-amount review over the whole claim.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from claims.accumulators import AccumulatorReader
+from claims.cases import Claim
+from claims.decision import BenefitLine, ClaimStatus, Decision, LineStatus, claim_status
+from claims.errors import ClaimsError
+from claims.money import format_fen, rate
+from claims.reasons import Reason
+from rules import durable_engine
+from rules.compiler import CompiledPlan, CompiledRule, compile_plan
+from rules.conditions import facts_named
+from rules.document import Plan, load_plan
+from rules.facts import derive_facts
+from rules.formulas import FORMULAS, AmountContext, fen
+
+_STATUS_OF = {"not_applicable": LineStatus.NOT_APPLICABLE, "denied": LineStatus.DENIED}
+
+
+class Engine:
+    """Decides claims under one plan version."""
+
+    def __init__(self, plan: Plan | None = None) -> None:
+        self.plan = plan if plan is not None else load_plan()
+        self.compiled: CompiledPlan = compile_plan(self.plan)
+        durable_engine.register(self.compiled.ruleset_name, self.compiled.definition)
+        self.benefits = self.plan.document.benefits
+        high = self.plan.document.review.high_amount
+        self._high_amount = (fen(high.above), high.reason.value) if high else None
+        self._factors = {
+            name: rate(r.rule.factor) for name, r in self.compiled.rules.items() if r.rule.factor is not None
+        }
+
+    @property
+    def version(self) -> str:
+        return self.plan.version
+
+    # ------------------------------------------------------------------ outcomes
+
+    def rejected(self, case_id: str, error: ClaimsError, invalid: bool = False) -> Decision:
+        """The decision for a bill that failed section 2, or a malformed case."""
+        return Decision(
+            case_id=case_id,
+            status=ClaimStatus.INVALID if invalid else ClaimStatus.REJECTED,
+            plan_version=self.version,
+            reasons=[Reason.INVALID_CASE if invalid else Reason.BILL_INCONSISTENT],
+            field=error.field,
+            message=error.message,
+            trace=[{"rule": "claim.invalid_case" if invalid else "claim.bill_consistency", "field": error.field,
+                    "message": error.message}],
+        )
+
+    def adjudicate(self, claim: Claim, accumulators: AccumulatorReader, duplicate: bool = False) -> Decision:
+        """Decide a valid claim. ``duplicate``: this bill was already adjudicated."""
+        if duplicate:
+            bill = claim.settlement
+            return Decision(
+                case_id=claim.case_id,
+                status=ClaimStatus.DENIED,
+                plan_version=self.version,
+                lines=[BenefitLine(b.code, LineStatus.DENIED, reasons=[Reason.DUPLICATE_BILL]) for b in self.benefits],
+                trace=[{"rule": "claim.duplicate_bill", "step": "claim",
+                        "facts": {"fixmedins_code": bill.fixmedins_code, "setl_id": bill.setl_id}}],
+            )
+
+        facts, membership = derive_facts(claim, self.plan.catalogs)
+        fired = durable_engine.evaluate(self.compiled.ruleset_name, facts)
+        by_benefit: dict[str, list[CompiledRule]] = {}
+        for name in fired:
+            rule = self.compiled.rules[name]
+            by_benefit.setdefault(rule.benefit, []).append(rule)
+
+        admitted = claim.settlement.begndate
+        scopes = {
+            "period": membership.enrollment.period_key if membership else f"year:{admitted.year}",
+            "calendar_year": str(admitted.year),
+        }
+        trace: list[dict[str, Any]] = []
+        lines: dict[str, BenefitLine] = {}
+        pend_rules: dict[str, list[CompiledRule]] = {}
+        for benefit in self.benefits:
+            code = benefit.code
+            held = by_benefit.get(code, [])
+            deciding = next((r for r in held if r.rule.then in _STATUS_OF), None)
+            if deciding is not None:
+                lines[code] = BenefitLine(code, _STATUS_OF[deciding.rule.then], reasons=[deciding.rule.reason.value])
+                trace.append(self._fired(deciding, facts))
+                continue
+            reductions = [(self._factors[r.name], r.rule.reason.value) for r in held if r.rule.then == "reduce"]
+            ctx = AmountContext(code, facts, accumulators, scopes, reductions, lines, self.plan.catalogs)
+            result = FORMULAS[benefit.amount.kind](benefit.amount, ctx)
+            entry: dict[str, Any] = {"rule": f"{code}.amount", "benefit": code, "step": "amount",
+                                     "formula": benefit.amount.kind, "numbers": result.numbers}
+            if result.not_applicable:
+                lines[code] = BenefitLine(code, LineStatus.NOT_APPLICABLE, reasons=[result.not_applicable])
+                entry["outcome"] = f"not_applicable: {result.not_applicable}"
+            elif result.denied:
+                lines[code] = BenefitLine(code, LineStatus.DENIED, reasons=[result.denied])
+                entry["outcome"] = f"denied: {result.denied}"
+            else:
+                for r in held:
+                    if r.rule.then == "reduce":
+                        trace.append(self._fired(r, facts))
+                lines[code] = BenefitLine(code, LineStatus.APPROVED, result.amount, list(result.reasons), result.changes)
+                entry["outcome"] = f"approved: {format_fen(result.amount)}"
+                pend_rules[code] = [r for r in held if r.rule.then == "pend"]
+            trace.append(entry)
+
+        # Review: pend rules first, then the high amount over the whole claim.
+        for code, rules in pend_rules.items():
+            for r in rules:
+                line = lines[code]
+                line.status = LineStatus.PENDED
+                line.reasons.append(r.rule.reason.value)
+                trace.append(self._fired(r, facts))
+        ordered = [lines[b.code] for b in self.benefits]
+        if self._high_amount is not None:
+            above, reason = self._high_amount
+            total = sum(line.amount for line in ordered if line.counts)
+            if total > above:
+                for line in ordered:
+                    if line.status is LineStatus.APPROVED:
+                        line.status = LineStatus.PENDED
+                        line.reasons.append(reason)
+                trace.append({"rule": "review.high_amount", "step": "review",
+                              "numbers": {"total": format_fen(total), "above": format_fen(above)},
+                              "outcome": f"pended: {reason}"})
+
+        return Decision(
+            case_id=claim.case_id,
+            status=claim_status(ordered),
+            plan_version=self.version,
+            lines=ordered,
+            trace=trace,
+        )
+
+    @staticmethod
+    def _fired(rule: CompiledRule, facts: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "rule": rule.name,
+            "benefit": rule.benefit,
+            "step": rule.rule.step,
+            "then": rule.rule.then,
+            "reason": rule.rule.reason.value,
+            "facts": {name: facts[name] for name in facts_named(rule.condition)},
+        }
