@@ -25,6 +25,15 @@ def parse_yuan(value: object) -> int:
     ``"100.000"`` is 100.00 (the value has two decimals at most, whatever the
     spelling); ``"0.001"``, ``"-1"``, ``"NaN"`` and ``"1e400"``-like overflows are refused.
     """
+    if type(value) is str:
+        # The common spelling ('1234.5', '1234.56', '0') without Decimal: it is most of
+        # what hospitals send, and parsing is on every claim's path.
+        whole, dot, part = value.partition(".")
+        if (
+            whole.isascii() and whole.isdigit() and len(whole) <= 15
+            and (not dot or (part.isascii() and part.isdigit() and len(part) <= 2))
+        ):
+            return int(whole) * FEN_PER_YUAN + (int(part) * (10 if len(part) == 1 else 1) if part else 0)
     if isinstance(value, bool) or value is None:
         raise AmountError("is not a decimal amount")
     if isinstance(value, int):
@@ -33,7 +42,7 @@ def parse_yuan(value: object) -> int:
         dec = value
     elif isinstance(value, str):
         text = value.strip()
-        if not text or text != value:
+        if not text or text != value or not text.isascii():
             raise AmountError("is not a decimal amount")
         try:
             dec = Decimal(text)
@@ -80,3 +89,8 @@ def round_half_up(amount: Fraction) -> int:
 def apply_rate(fen: int, r: Fraction) -> int:
     """``fen x r`` rounded half-up to the fen: the plan's single rounding step."""
     return round_half_up(fen * r)
+
+
+def half_up_div(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` (both >= 0) rounded half-up, in integers only."""
+    return (2 * numerator + denominator) // (2 * denominator)

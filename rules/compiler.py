@@ -26,6 +26,14 @@ class CompiledRule:
     condition: Node  # the rule's own `when` (what the trace shows)
     compiled: Node  # with the negations of earlier deciding rules
 
+    @property
+    def then(self) -> str:
+        return self.rule.then
+
+    @property
+    def reason(self) -> str:
+        return self.rule.reason.value
+
 
 @dataclass(frozen=True, slots=True)
 class CompiledPlan:

@@ -18,14 +18,14 @@ from claims.accumulators import AccumulatorReader
 from claims.cases import Claim
 from claims.decision import BenefitLine, ClaimStatus, Decision, LineStatus, claim_status
 from claims.errors import ClaimsError
-from claims.money import format_fen, rate
+from claims.money import format_fen
 from claims.reasons import Reason
 from rules import durable_engine
 from rules.compiler import CompiledPlan, CompiledRule, compile_plan
 from rules.conditions import facts_named
 from rules.document import Plan, load_plan
 from rules.facts import derive_facts
-from rules.formulas import FORMULAS, AmountContext, fen
+from rules.formulas import FORMULAS, AmountContext, fen, ratio
 
 _STATUS_OF = {"not_applicable": LineStatus.NOT_APPLICABLE, "denied": LineStatus.DENIED}
 
@@ -41,8 +41,11 @@ class Engine:
         high = self.plan.document.review.high_amount
         self._high_amount = (fen(high.above), high.reason.value) if high else None
         self._factors = {
-            name: rate(r.rule.factor) for name, r in self.compiled.rules.items() if r.rule.factor is not None
+            name: ratio(r.rule.factor) for name, r in self.compiled.rules.items() if r.rule.factor is not None
         }
+        self._formulas = {b.code: FORMULAS[b.amount.kind](b.amount, self.plan.catalogs) for b in self.benefits}
+        # What the trace shows for each rule: the facts its own condition reads.
+        self._reads = {name: facts_named(r.condition) for name, r in self.compiled.rules.items()}
 
     @property
     def version(self) -> str:
@@ -94,14 +97,14 @@ class Engine:
         for benefit in self.benefits:
             code = benefit.code
             held = by_benefit.get(code, [])
-            deciding = next((r for r in held if r.rule.then in _STATUS_OF), None)
+            deciding = next((r for r in held if r.then in _STATUS_OF), None)
             if deciding is not None:
-                lines[code] = BenefitLine(code, _STATUS_OF[deciding.rule.then], reasons=[deciding.rule.reason.value])
+                lines[code] = BenefitLine(code, _STATUS_OF[deciding.then], reasons=[deciding.reason])
                 trace.append(self._fired(deciding, facts))
                 continue
-            reductions = [(self._factors[r.name], r.rule.reason.value) for r in held if r.rule.then == "reduce"]
-            ctx = AmountContext(code, facts, accumulators, scopes, reductions, lines, self.plan.catalogs)
-            result = FORMULAS[benefit.amount.kind](benefit.amount, ctx)
+            reductions = [(self._factors[r.name], r.reason) for r in held if r.then == "reduce"]
+            ctx = AmountContext(code, facts, accumulators, scopes, reductions, lines)
+            result = self._formulas[code](ctx)
             entry: dict[str, Any] = {"rule": f"{code}.amount", "benefit": code, "step": "amount",
                                      "formula": benefit.amount.kind, "numbers": result.numbers}
             if result.not_applicable:
@@ -112,11 +115,11 @@ class Engine:
                 entry["outcome"] = f"denied: {result.denied}"
             else:
                 for r in held:
-                    if r.rule.then == "reduce":
+                    if r.then == "reduce":
                         trace.append(self._fired(r, facts))
                 lines[code] = BenefitLine(code, LineStatus.APPROVED, result.amount, list(result.reasons), result.changes)
                 entry["outcome"] = f"approved: {format_fen(result.amount)}"
-                pend_rules[code] = [r for r in held if r.rule.then == "pend"]
+                pend_rules[code] = [r for r in held if r.then == "pend"]
             trace.append(entry)
 
         # Review: pend rules first, then the high amount over the whole claim.
@@ -124,7 +127,7 @@ class Engine:
             for r in rules:
                 line = lines[code]
                 line.status = LineStatus.PENDED
-                line.reasons.append(r.rule.reason.value)
+                line.reasons.append(r.reason)
                 trace.append(self._fired(r, facts))
         ordered = [lines[b.code] for b in self.benefits]
         if self._high_amount is not None:
@@ -147,13 +150,12 @@ class Engine:
             trace=trace,
         )
 
-    @staticmethod
-    def _fired(rule: CompiledRule, facts: dict[str, Any]) -> dict[str, Any]:
+    def _fired(self, rule: CompiledRule, facts: dict[str, Any]) -> dict[str, Any]:
         return {
             "rule": rule.name,
             "benefit": rule.benefit,
             "step": rule.rule.step,
             "then": rule.rule.then,
             "reason": rule.rule.reason.value,
-            "facts": {name: facts[name] for name in facts_named(rule.condition)},
+            "facts": {name: facts[name] for name in self._reads[rule.name]},
         }
