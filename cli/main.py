@@ -92,5 +92,106 @@ class _progress:
             self.bar.stop()
 
 
+DbOption = Annotated[
+    Optional[str],
+    typer.Option("--db", help="Database URL or SQLite file (default: $CLAIMS_DATABASE_URL, else ./claims.db)."),
+]
+PlanOption = Annotated[Optional[Path], typer.Option("--plan", help="Rule document (default: default-2026).")]
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    plan: PlanOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (durable_rules is per process).")] = 1,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import os
+
+    import uvicorn
+
+    from store.db import database_url, make_engine, upgrade
+
+    url = database_url(db)
+    upgrade(make_engine(url))  # once, before the workers start
+    os.environ["CLAIMS_DATABASE_URL"] = url
+    if plan is not None:
+        os.environ["CLAIMS_PLAN"] = str(plan.resolve())
+    typer.echo(f"serving {url} on http://{host}:{port} (docs: http://{host}:{port}/docs)", err=True)
+    uvicorn.run("api.main:app_factory", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option("--role", help="admin, officer, hospital or member.")],
+    hospital: Annotated[Optional[str], typer.Option("--hospital", help="The hospital code (role hospital).")] = None,
+    member: Annotated[Optional[str], typer.Option("--member", help="The member id (role member).")] = None,
+    union: Annotated[Optional[str], typer.Option("--union", help="The union id (role officer).")] = None,
+    label: Annotated[str, typer.Option("--label", help="What the key is for.")] = "",
+    db: DbOption = None,
+) -> None:
+    """Make an API key and print it once (only its hash is stored)."""
+    from service import audit
+    from service.auth import CLI, Role, create_key
+    from service.errors import ServiceError
+    from store.db import make_engine, session_factory, upgrade
+
+    try:
+        role_value = Role(role)
+    except ValueError:
+        _fail(f"--role must be one of admin, officer, hospital, member, not {role!r}")
+    engine = make_engine(db)
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        try:
+            row, key = create_key(session, role_value, hospital_code=hospital, member_id=member, union_id=union, label=label)
+            audit.record(session, CLI, "key.created", "api_key", row.id, role=row.role, label=label)
+            session.commit()
+        except ServiceError as err:
+            session.rollback()
+            field = err.errors[0]["field"] if err.errors else None
+            _fail(f"--{field}: {err.errors[0]['message']}" if field else err.detail)
+    typer.echo(key)
+
+
+@app.command()
+def demo(
+    db: Annotated[Path, typer.Option("--db", help="SQLite file for the demo (made anew).")] = Path("demo.db"),
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    seed_only: Annotated[bool, typer.Option("--seed-only", help="Make the database and print the keys; do not serve.")] = False,
+) -> None:
+    """Make a SQLite database of Inner Mongolia demo data, print demo keys, and serve the API."""
+    from service.demo import seed
+    from service.plans import PlanBook
+    from store.db import make_engine, session_factory, upgrade
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    engine = make_engine(str(db))
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        keys = seed(session, PlanBook())
+        session.commit()
+    engine.dispose()
+    typer.echo(f"demo database: {db.resolve()}")
+    typer.echo("demo API keys (send as 'Authorization: Bearer <key>'):")
+    typer.echo(f"  admin                 {keys.admin}")
+    for union_id, key in keys.officers.items():
+        typer.echo(f"  officer {union_id:<13} {key}")
+    for code, key in keys.hospitals.items():
+        typer.echo(f"  hospital {code:<12} {key}")
+    for member_id, key in keys.members.items():
+        typer.echo(f"  member {member_id:<14} {key}")
+    if not seed_only:
+        serve(db=str(db), plan=None, host=host, port=port, workers=1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

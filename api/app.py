@@ -1,0 +1,41 @@
+"""The FastAPI application: routers per audience, one error renderer, one plan book."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from api import problems
+from api.routers import claims, registry, settlements
+from service.plans import PlanBook
+from store.db import make_engine, session_factory, upgrade
+
+DESCRIPTION = """
+Claims engine for trade unions' worker medical mutual aid (职工医疗互助保障) and the
+21-disease critical-illness relief for hardship workers (困难职工21种大病医疗救助).
+
+Authenticate with `Authorization: Bearer <API key>`. Hospitals post settlements;
+members and union officers submit and follow claims; officers review pended ones.
+Every error is `application/problem+json` (RFC 9457); amounts are strings in yuan.
+"""
+
+
+def create_app(db: str | None = None, plan: str | Path | None = None, migrate: bool = True) -> FastAPI:
+    engine = make_engine(db)
+    if migrate:
+        upgrade(engine)
+    app = FastAPI(title="Union claims engine", version="0.1.0", description=DESCRIPTION)
+    app.state.db = engine
+    app.state.sessions = session_factory(engine)
+    app.state.plans = PlanBook(plan)
+    problems.install(app)
+    app.include_router(settlements.router)
+    app.include_router(claims.router)
+    app.include_router(registry.router)
+
+    @app.get("/health", tags=["service"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "plan": app.state.plans.engine_for(None).version}  # type: ignore[arg-type]
+
+    return app

@@ -1,0 +1,62 @@
+"""Request dependencies: the unit of work, the caller, the plan book.
+
+``SessionDep`` owns the transaction: it commits when the endpoint returns and rolls
+back when it raises, so services only ``flush()`` and a failed request stores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+from sqlalchemy.orm import Session
+
+from service.auth import Principal, authenticate
+from service.plans import PlanBook
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    session: Session = request.app.state.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": commit before the response is sent, so a 2xx always means stored.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_principal(
+    session: SessionDep,
+    authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
+) -> Principal:
+    return authenticate(session, authorization)
+
+
+CurrentCaller = Annotated[Principal, Depends(get_principal)]
+
+
+def get_plans(request: Request) -> PlanBook:
+    return request.app.state.plans
+
+
+PlansDep = Annotated[PlanBook, Depends(get_plans)]
+
+
+class Paging:
+    def __init__(
+        self,
+        page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> None:
+        self.page = page
+        self.page_size = page_size
+
+
+PagingDep = Annotated[Paging, Depends()]

@@ -1,0 +1,63 @@
+"""The claims API: members and union officers submit and follow claims; reviewers decide pended ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+
+from api.deps import CurrentCaller, PagingDep, PlansDep, SessionDep
+from service import claims
+from service.schemas import ClaimCreate, ClaimRead, ClaimReview, Page
+
+router = APIRouter(prefix="/v1", tags=["claims"])
+Status = Literal["approved", "denied", "pended"]
+
+
+@router.post("/claims", status_code=status.HTTP_201_CREATED, response_model=ClaimRead)
+def submit_claim(data: ClaimCreate, session: SessionDep, caller: CurrentCaller, plans: PlansDep):
+    """Submit a claim for a posted settlement; it is decided at once and the decision returned."""
+    return claims.to_read(claims.submit_claim(session, caller, plans, data))
+
+
+@router.get("/claims/{claim_id}", response_model=ClaimRead)
+def get_claim(claim_id: int, session: SessionDep, caller: CurrentCaller):
+    return claims.to_read(claims.get_claim(session, caller, claim_id))
+
+
+@router.get("/claims", response_model=Page[ClaimRead])
+def list_claims(
+    session: SessionDep,
+    caller: CurrentCaller,
+    paging: PagingDep,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    member_id: Annotated[str | None, Query(max_length=64)] = None,
+    hospital: Annotated[str | None, Query(max_length=32)] = None,
+    submitted_from: dt.date | None = None,
+    submitted_to: dt.date | None = None,
+):
+    rows, total = claims.list_claims(
+        session, caller, status=status_, member_id=member_id, hospital=hospital, submitted_from=submitted_from,
+        submitted_to=submitted_to, page=paging.page, page_size=paging.page_size,
+    )
+    return Page[ClaimRead](items=[claims.to_read(r) for r in rows], total=total, page=paging.page,
+                           page_size=paging.page_size)
+
+
+@router.get("/review-queue", response_model=Page[ClaimRead], tags=["review"])
+def review_queue(session: SessionDep, caller: CurrentCaller, paging: PagingDep):
+    """Pended claims, oldest first (an officer sees their own union's)."""
+    caller.require(*claims.REVIEWERS)
+    rows, total = claims.list_claims(
+        session, caller, status="pended", member_id=None, hospital=None, submitted_from=None, submitted_to=None,
+        page=paging.page, page_size=paging.page_size, oldest_first=True,
+    )
+    return Page[ClaimRead](items=[claims.to_read(r) for r in rows], total=total, page=paging.page,
+                           page_size=paging.page_size)
+
+
+@router.post("/claims/{claim_id}/review", response_model=ClaimRead, tags=["review"])
+def review_claim(claim_id: int, data: ClaimReview, session: SessionDep, caller: CurrentCaller):
+    """Approve, deny or adjust (downwards) each pended line, with a note."""
+    return claims.to_read(claims.review_claim(session, caller, claim_id, data))

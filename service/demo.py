@@ -1,0 +1,146 @@
+"""Demo data: Inner Mongolia unions, hospitals, members, hardship households, claims.
+
+Everything goes through the same services the API uses (so the demo database holds
+nothing the API could not have made), as the command line's administrator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from claims.money import format_fen
+from service import claims, registry, settlements
+from service.auth import CLI, Role, create_key
+from service.plans import PlanBook
+from service.schemas import (
+    ClaimCreate,
+    EnrollmentCreate,
+    HardshipCreate,
+    HospitalCreate,
+    MemberCreate,
+    UnionCreate,
+)
+
+UNIONS = [
+    ("NMG", "内蒙古自治区总工会", "内蒙古自治区"),
+    ("HHHT", "呼和浩特市总工会", "呼和浩特市"),
+    ("BT", "包头市总工会", "包头市"),
+    ("CF", "赤峰市总工会", "赤峰市"),
+]
+HOSPITALS = [
+    ("H15010001", "内蒙古医科大学附属医院", "02", "呼和浩特市"),
+    ("H15010002", "内蒙古自治区人民医院", "02", "呼和浩特市"),
+    ("H15010003", "呼和浩特市第一医院", "02", "呼和浩特市"),
+    ("H15020001", "包头医学院第一附属医院", "02", "包头市"),
+    ("H15020002", "包头市中心医院", "02", "包头市"),
+    ("H15040001", "赤峰市医院", "02", "赤峰市"),
+    ("H15040002", "赤峰学院附属医院", "03", "赤峰市"),
+    ("H15010009", "呼和浩特市新城区社区卫生服务中心", "08", "呼和浩特市"),
+    ("P15010001", "内蒙古大药房（中山路店）", "11", "呼和浩特市"),
+]
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗乌包敖其"
+GIVEN = ["建国", "秀英", "桂英", "玉兰", "志强", "海军", "丽娟", "宝音", "其其格", "巴特尔", "娜仁", "金花", "永刚", "淑珍", "文斌"]
+DIAGNOSES = [
+    ("C34.900", "肺恶性肿瘤"), ("I63.900", "脑梗死"), ("I21.000", "急性前壁心肌梗死"), ("N18.500", "慢性肾脏病5期"),
+    ("C50.900", "乳腺恶性肿瘤"), ("J18.900", "肺炎"), ("K35.800", "急性阑尾炎"), ("E11.900", "2型糖尿病"),
+    ("S72.000", "股骨颈骨折"), ("I10.x00", "原发性高血压"), ("K80.200", "胆囊结石"), ("M17.900", "膝关节病"),
+]
+CATEGORIES = ["near_dibao"] * 6 + ["accident"] * 3 + ["dibao", "dibao_unenrolled"]
+
+
+@dataclass
+class DemoKeys:
+    admin: str
+    officers: dict[str, str]
+    hospitals: dict[str, str]
+    members: dict[str, str]
+
+
+def _bill(rng: random.Random, code: str, grade: str, setl_id: str, admitted: dt.date) -> dict:
+    """A settlement that adds up (default-plan.md section 2), amounts in fen then printed."""
+    stay = rng.randint(1, 24)
+    total = rng.randint(3_000, 160_000) * 100 + rng.randint(0, 99)
+    own = total * rng.randint(2, 10) // 100
+    over = total * rng.randint(0, 3) // 100
+    pre = total * rng.randint(2, 8) // 100
+    scope = total - own - over - pre
+    hifp = scope * rng.randint(55, 80) // 100
+    hifob = scope * rng.randint(0, 10) // 100 if total > 5_000_000 else 0
+    funds = hifp + hifob
+    person = total - funds
+    acct = min(person, rng.randint(0, 200_000))
+    diag = rng.choice(DIAGNOSES)
+    med_type = "21" if rng.random() < 0.85 else "14"
+    return {
+        "fixmedins_code": code, "hosp_lv": grade, "setl_id": setl_id, "insutype": "310", "med_type": med_type,
+        "begndate": admitted.isoformat(), "enddate": (admitted + dt.timedelta(days=stay)).isoformat(),
+        "medfee_sumamt": format_fen(total), "fulamt_ownpay_amt": format_fen(own), "overlmt_selfpay": format_fen(over),
+        "preselfpay_amt": format_fen(pre), "inscp_scp_amt": format_fen(scope), "hifp_pay": format_fen(hifp),
+        "hifob_pay": format_fen(hifob), "fund_pay_sumamt": format_fen(funds), "psn_part_amt": format_fen(person),
+        "acct_pay": format_fen(acct), "psn_cash_pay": format_fen(person - acct),
+        "diagnoses": [{"diag_code": diag[0], "diag_name": diag[1], "maindiag_flag": "1"}],
+    }
+
+
+def seed(session: Session, plans: PlanBook, today: dt.date | None = None, members_per_union: int = 12,
+         seed_value: int = 2026) -> DemoKeys:
+    """Fill an empty database with demo data and make one key per role; returns the keys."""
+    rng = random.Random(seed_value)
+    today = today or dt.date.today()
+    year = today.year
+    for uid, name, region in UNIONS:
+        registry.create_union(session, CLI, UnionCreate(id=uid, name=name, region=region))
+    for code, name, grade, region in HOSPITALS:
+        registry.create_hospital(session, CLI, HospitalCreate(code=code, name=name, grade=grade, region=region))
+
+    members: list[str] = []
+    for u, (uid, _, _) in enumerate(UNIONS):
+        for i in range(members_per_union):
+            mid = f"{uid}-{i + 1:04d}"
+            gender = rng.choice("FM")
+            registry.create_member(session, CLI, MemberCreate(
+                id=mid, union_id=uid, name=rng.choice(SURNAMES) + rng.choice(GIVEN), gender=gender,
+                birth_date=dt.date(rng.randint(1966, 2000), rng.randint(1, 12), rng.randint(1, 28))))
+            first_year = year - rng.choice([0, 0, 1, 2, 3])
+            for y in range(first_year, year + 1):
+                enrolled_on = dt.date(y - 1, 12, rng.randint(1, 28)) if y > first_year or rng.random() < 0.7 \
+                    else dt.date(y, rng.randint(1, 6), rng.randint(1, 28))
+                registry.add_enrollment(session, CLI, mid, EnrollmentCreate(
+                    period_start=dt.date(y, 1, 1), period_end=dt.date(y, 12, 31), enrolled_on=enrolled_on))
+            if rng.random() < 0.3:
+                verified = rng.random() < 0.7
+                registry.register_hardship(session, CLI, mid, HardshipCreate(
+                    category=rng.choice(CATEGORIES), registered_on=dt.date(year - 1, rng.randint(1, 12), 1),
+                    verified=verified, verified_on=dt.date(year - 1, 12, 15) if verified else None,
+                    note="入户核查" if verified else "待入户核查"))
+            members.append(mid)
+
+    # Settlements posted by hospitals and claims submitted on them, through the services.
+    graded = [h for h in HOSPITALS if h[2] != "11"]
+    n = 0
+    horizon = max(1, (today - dt.date(year, 1, 1)).days - 30)
+    for mid in members:
+        for _ in range(rng.choice([0, 1, 1, 2, 3])):
+            n += 1
+            code, _, grade, _ = rng.choice(graded) if rng.random() < 0.95 else HOSPITALS[-1]
+            admitted = dt.date(year, 1, 1) + dt.timedelta(days=rng.randint(0, horizon))
+            bill = _bill(rng, code, grade, f"S{year}{n:06d}", admitted)
+            row, _ = settlements.post_settlement(session, CLI, bill)
+            submitted = min(today, dt.date.fromisoformat(bill["enddate"]) + dt.timedelta(days=rng.randint(1, 20)))
+            claims.submit_claim(session, CLI, plans, ClaimCreate(member_id=mid, settlement_id=row.id, submitted_on=submitted))
+    # One settlement posted but not yet claimed, for trying POST /v1/claims by hand.
+    code, _, grade, _ = HOSPITALS[0]
+    settlements.post_settlement(session, CLI, _bill(rng, code, grade, f"S{year}-UNCLAIMED", dt.date(year, 1, 10)))
+
+    _, admin = create_key(session, Role.ADMIN, label="demo administrator")
+    officers = {uid: create_key(session, Role.OFFICER, union_id=uid, label=f"demo officer {uid}")[1] for uid, _, _ in UNIONS[:2]}
+    hospitals = {code: create_key(session, Role.HOSPITAL, hospital_code=code, label=f"demo hospital {code}")[1]
+                 for code, *_ in HOSPITALS[:2]}
+    member_keys = {mid: create_key(session, Role.MEMBER, member_id=mid, label=f"demo member {mid}")[1]
+                   for mid in (members[0], members[1])}
+    session.flush()
+    return DemoKeys(admin, officers, hospitals, member_keys)

@@ -1,0 +1,205 @@
+"""Request and response shapes of the service (pydantic), named XCreate / XRead.
+
+Amounts leave the service as strings with two decimals, never as JSON numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from claims.members import HardshipCategory
+
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+T = TypeVar("T")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UnionCreate(_In):
+    id: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    region: Annotated[str, Field(max_length=100)] = ""
+
+
+class UnionRead(UnionCreate):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class HospitalCreate(_In):
+    code: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9]+$")]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    grade: Literal["01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11"]
+    region: Annotated[str, Field(max_length=100)] = ""
+
+
+class HospitalRead(HospitalCreate):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class MemberCreate(_In):
+    id: Id
+    union_id: Annotated[str | None, Field(description="Defaults to the officer's own union")] = None
+    name: Annotated[str, Field(max_length=100)] = ""
+    gender: Literal["F", "M"] | None = None
+    birth_date: dt.date | None = None
+
+
+class EnrollmentCreate(_In):
+    period_start: dt.date
+    period_end: dt.date
+    enrolled_on: dt.date
+
+    @model_validator(mode="after")
+    def _period_in_order(self) -> "EnrollmentCreate":
+        if self.period_end < self.period_start:
+            raise ValueError("period_end is before period_start")
+        return self
+
+
+class EnrollmentRead(EnrollmentCreate):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    member_id: str
+
+
+class HardshipCreate(_In):
+    category: HardshipCategory
+    registered_on: dt.date
+    verified: bool = False
+    verified_on: dt.date | None = None
+    note: Annotated[str, Field(max_length=2000)] = ""
+
+
+class HardshipVerify(_In):
+    verified_on: dt.date
+    note: Annotated[str, Field(max_length=2000)] = ""
+
+
+class HardshipRevoke(_In):
+    revoked_on: dt.date
+    note: Annotated[str, Field(max_length=2000)] = ""
+
+
+class HardshipRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    member_id: str
+    category: HardshipCategory
+    registered_on: dt.date
+    verified: bool
+    verified_on: dt.date | None
+    revoked_on: dt.date | None
+    note: str
+
+
+class MemberRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    union_id: str
+    name: str
+    gender: str | None
+    birth_date: dt.date | None
+
+
+class MemberDetail(MemberRead):
+    enrollments: list[EnrollmentRead]
+    hardship_registrations: list[HardshipRead]
+
+
+class ImportResult(BaseModel):
+    members_created: int
+    enrollments_created: int
+    enrollments_unchanged: int
+
+
+class SettlementRead(BaseModel):
+    id: int
+    fixmedins_code: str
+    setl_id: str
+    begndate: dt.date
+    enddate: dt.date
+    medfee_sumamt: str
+    in_policy_self_pay: str
+    record: dict[str, Any]
+    posted_at: dt.datetime
+
+
+class ClaimCreate(_In):
+    member_id: Id
+    settlement_id: Annotated[int | None, Field(ge=1)] = None
+    fixmedins_code: Annotated[str | None, Field(max_length=32)] = None
+    setl_id: Annotated[str | None, Field(max_length=64)] = None
+    submitted_on: Annotated[dt.date | None, Field(description="Defaults to today; never in the future")] = None
+
+    @model_validator(mode="after")
+    def _one_settlement_reference(self) -> "ClaimCreate":
+        by_id = self.settlement_id is not None
+        by_code = self.fixmedins_code is not None or self.setl_id is not None
+        if by_id == by_code or (by_code and not (self.fixmedins_code and self.setl_id)):
+            raise ValueError("reference the settlement by settlement_id, or by fixmedins_code and setl_id")
+        return self
+
+
+class ReasonRead(BaseModel):
+    code: str
+    zh: str
+    en: str
+
+
+class LineRead(BaseModel):
+    benefit: str
+    status: str
+    amount: str
+    reasons: list[ReasonRead]
+    review_note: str = ""
+
+
+class ClaimRead(BaseModel):
+    id: int
+    member_id: str
+    settlement_id: int
+    fixmedins_code: str
+    setl_id: str
+    submitted_on: dt.date
+    status: str
+    total: str
+    plan_version: str
+    lines: list[LineRead]
+    trace: list[dict[str, Any]]
+
+
+class LineReview(_In):
+    benefit: Annotated[str, Field(min_length=1, max_length=32)]
+    action: Literal["approve", "deny", "adjust"]
+    amount: Annotated[str | None, Field(description="New amount in yuan, for adjust; not above the pended amount")] = None
+    note: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class ClaimReview(_In):
+    lines: Annotated[list[LineReview], Field(min_length=1)]
+
+
+class KeyCreate(_In):
+    role: Literal["admin", "officer", "hospital", "member"]
+    hospital_code: str | None = None
+    member_id: str | None = None
+    union_id: str | None = None
+    label: Annotated[str, Field(max_length=200)] = ""
+
+
+class KeyCreated(BaseModel):
+    id: int
+    role: str
+    key: Annotated[str, Field(description="Shown once; only its hash is stored")]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    page_size: int

@@ -1,0 +1,211 @@
+"""The database tables (SQLAlchemy 2.0 typed models).
+
+Money is integer fen in ``BigInteger`` columns. Relationships are ``lazy="raise"`` so
+an accidental N+1 query fails loudly instead of slowing down quietly. Alembic
+migrations in ``store/migrations`` create exactly these tables; a test checks that
+the two agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Union(Base):
+    """A trade union (工会) that enrolls its members and keeps its hardship register."""
+
+    __tablename__ = "unions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(100), default="")
+
+
+class Hospital(Base):
+    """A designated medical institution (定点医疗机构), by its national code."""
+
+    __tablename__ = "hospitals"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)  # fixmedins_code
+    name: Mapped[str] = mapped_column(String(200))
+    grade: Mapped[str] = mapped_column(String(2))  # hosp_lv
+    region: Mapped[str] = mapped_column(String(100), default="")
+
+
+class Member(Base):
+    __tablename__ = "members"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    union_id: Mapped[str] = mapped_column(ForeignKey("unions.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    gender: Mapped[str | None] = mapped_column(String(1))
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    enrollments: Mapped[list["Enrollment"]] = relationship(lazy="raise", order_by="Enrollment.period_start")
+    hardship_registrations: Mapped[list["HardshipRegistration"]] = relationship(lazy="raise")
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollments"
+    __table_args__ = (UniqueConstraint("member_id", "period_start"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    enrolled_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class HardshipRegistration(Base):
+    """An entry of the hardship register (困难职工档案), verified by a home visit."""
+
+    __tablename__ = "hardship_registrations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    registered_on: Mapped[dt.date] = mapped_column(Date)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    verified_on: Mapped[dt.date | None] = mapped_column(Date)
+    revoked_on: Mapped[dt.date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Settlement(Base):
+    """A posted hospital settlement; ``record`` is the national record as validated."""
+
+    __tablename__ = "settlements"
+    __table_args__ = (UniqueConstraint("fixmedins_code", "setl_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fixmedins_code: Mapped[str] = mapped_column(ForeignKey("hospitals.code"), index=True)
+    setl_id: Mapped[str] = mapped_column(String(64))
+    psn_no: Mapped[str] = mapped_column(String(64), default="")
+    begndate: Mapped[dt.date] = mapped_column(Date)
+    enddate: Mapped[dt.date] = mapped_column(Date)
+    medfee_sumamt: Mapped[int] = mapped_column(BigInteger)
+    in_policy_self_pay: Mapped[int] = mapped_column(BigInteger)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    posted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Claim(Base):
+    """One settlement claimed for one member, with its decision."""
+
+    __tablename__ = "claims"
+    __table_args__ = (Index("ix_claims_status_submitted", "status", "submitted_on"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    settlement_id: Mapped[int] = mapped_column(ForeignKey("settlements.id"), index=True)
+    submitted_on: Mapped[dt.date] = mapped_column(Date)
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    total: Mapped[int] = mapped_column(BigInteger)
+    plan_version: Mapped[str] = mapped_column(String(100))
+    trace: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+
+    lines: Mapped[list["DecisionLine"]] = relationship(lazy="raise", order_by="DecisionLine.position")
+    settlement: Mapped[Settlement] = relationship(lazy="raise")
+
+
+class DecisionLine(Base):
+    """One benefit line of a claim's decision, with the accumulator changes it made."""
+
+    __tablename__ = "decision_lines"
+    __table_args__ = (UniqueConstraint("claim_id", "benefit"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    benefit: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    reasons: Mapped[list[Any]] = mapped_column(JSON)
+    changes: Mapped[list[Any]] = mapped_column(JSON)  # [{benefit, measure, scope, delta}]
+    review_note: Mapped[str] = mapped_column(Text, default="")
+
+
+class AdjudicatedBill(Base):
+    """Each bill decided once: the primary key is what makes a second claim a duplicate.
+
+    Inserted in the same transaction as the decision; two concurrent claims for one
+    bill cannot both insert it, so a bill is never paid twice.
+    """
+
+    __tablename__ = "adjudicated_bills"
+    fixmedins_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    setl_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
+
+
+class Accumulator(Base):
+    """A member's running total: MA_IP base and paid per period, MA_DA days, CIR paid per year..."""
+
+    __tablename__ = "accumulators"
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    benefit: Mapped[str] = mapped_column(String(32), primary_key=True)
+    measure: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ApiKey(Base):
+    """An API key, stored as a SHA-256 hash; ``prefix`` finds it without the secret."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))  # admin, officer, hospital, member
+    hospital_code: Mapped[str | None] = mapped_column(ForeignKey("hospitals.code"))
+    member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"))
+    union_id: Mapped[str | None] = mapped_column(ForeignKey("unions.id"))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """What was done, by whom, to what; each entry hashes the one before it."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    actor: Mapped[str] = mapped_column(String(100))  # 'key:12 (officer)' or 'cli'
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(100))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+

@@ -1,0 +1,68 @@
+"""Queries the services share: locks, accumulators, loading a member's registry.
+
+Services flush; only the unit of work (api/deps.py, cli) commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
+
+from claims.accumulators import MemberAccumulators
+from claims.decision import AccumulatorChange
+from store import models
+
+# Any constant will do: it names the one advisory lock that orders audit entries.
+_AUDIT_LOCK_KEY = 0x636C61696D73
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def lock_member(session: Session, member_id: str) -> models.Member | None:
+    """The member row, locked until the transaction ends.
+
+    Every change to a member's accumulators happens under this lock, so two claims of
+    one member are decided one after the other, each seeing the other's totals. On
+    SQLite the transaction already holds the database write lock (BEGIN IMMEDIATE).
+    """
+    query = select(models.Member).where(models.Member.id == member_id)
+    if is_postgres(session):
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def lock_audit_chain(session: Session) -> None:
+    """Serialise appends to the audit chain (each entry hashes the previous one)."""
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
+
+
+def load_accumulators(session: Session, member_id: str) -> MemberAccumulators:
+    rows = session.execute(
+        select(models.Accumulator.benefit, models.Accumulator.measure, models.Accumulator.scope, models.Accumulator.value)
+        .where(models.Accumulator.member_id == member_id)
+    )
+    return MemberAccumulators({(b, m, s): v for b, m, s, v in rows})
+
+
+def apply_changes(session: Session, member_id: str, changes: Iterable[AccumulatorChange]) -> None:
+    """Add each change to its accumulator row (made on first use)."""
+    for c in changes:
+        updated = session.execute(
+            update(models.Accumulator)
+            .where(
+                models.Accumulator.member_id == member_id,
+                models.Accumulator.benefit == c.benefit,
+                models.Accumulator.measure == c.measure,
+                models.Accumulator.scope == c.scope,
+            )
+            .values(value=models.Accumulator.value + c.delta)
+        )
+        if updated.rowcount == 0:
+            session.add(models.Accumulator(member_id=member_id, benefit=c.benefit, measure=c.measure,
+                                           scope=c.scope, value=c.delta))
+    session.flush()
