@@ -105,6 +105,7 @@ def make_bill(
 
 
 def make_case(
+    b: str | None = None,
     *,
     case_id: str | None = None,
     member_id: str = "M0001",
@@ -115,7 +116,9 @@ def make_case(
     bill: dict[str, Any] | None = None,
     **bill_fields: Any,
 ) -> dict[str, Any]:
-    """A valid case for a renewing member; ``bill_fields`` go to ``make_bill``."""
+    """A valid case for a renewing member; ``b`` and ``bill_fields`` go to ``make_bill``."""
+    if b is not None:
+        bill_fields["b"] = b
     return {
         "case_id": case_id or f"t-{next(_case_ids):05d}",
         "submitted_on": submitted_on,
