@@ -1,0 +1,183 @@
+"""Small builders for the service tests: registry entries, settlements and claims over HTTP.
+
+Each builder takes the client and the API key to act with, asserts the status it
+expects (``expect=``) and returns the JSON answer, so a test reads as the story it
+tells and fails where the story breaks. Expected amounts are worked out by hand in
+the tests.
+
+Dates are in ``YEAR``, last calendar year: a claim is never submitted in the future
+and never late, whatever day the suite runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+YEAR = dt.date.today().year - 1
+SUBMITTED = f"{YEAR}-06-30"
+
+LUNG_CANCER = "C34.900"  # catalog disease CI01
+PNEUMONIA = "J18.900"  # not in the catalog
+
+_setl_ids = itertools.count(1)
+
+
+def auth(key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def _expect(response, expect: int) -> Any:
+    assert response.status_code == expect, (
+        f"{response.request.method} {response.request.url.path}: expected {expect}, "
+        f"got {response.status_code}: {response.text}"
+    )
+    return response.json()
+
+
+# ----------------------------------------------------------------------------- registry
+
+
+def create_union(client: TestClient, key: str, union_id: str, *, expect: int = 201, **fields: Any) -> dict:
+    body = {"id": union_id, "name": f"{union_id} 总工会", "region": "呼和浩特市", **fields}
+    return _expect(client.post("/v1/unions", json=body, headers=auth(key)), expect)
+
+
+def create_hospital(client: TestClient, key: str, code: str, *, grade: str = "02", expect: int = 201, **fields: Any) -> dict:
+    body = {"code": code, "name": f"{code} 医院", "grade": grade, **fields}
+    return _expect(client.post("/v1/hospitals", json=body, headers=auth(key)), expect)
+
+
+def create_member(client: TestClient, key: str, member_id: str, *, union_id: str | None = None,
+                  expect: int = 201, **fields: Any) -> dict:
+    body: dict[str, Any] = {"id": member_id, "name": "王秀英", "gender": "F", "birth_date": "1979-03-14", **fields}
+    if union_id is not None:
+        body["union_id"] = union_id
+    return _expect(client.post("/v1/members", json=body, headers=auth(key)), expect)
+
+
+def enrollment(year: int, enrolled_on: str | None = None) -> dict[str, str]:
+    """A calendar-year period; enrolled in early December before it unless told."""
+    return {"period_start": f"{year}-01-01", "period_end": f"{year}-12-31",
+            "enrolled_on": enrolled_on or f"{year - 1}-12-01"}
+
+
+def enroll(client: TestClient, key: str, member_id: str, year: int = YEAR, *, enrolled_on: str | None = None,
+           expect: int = 201) -> dict:
+    return _expect(client.post(f"/v1/members/{member_id}/enrollments", json=enrollment(year, enrolled_on),
+                               headers=auth(key)), expect)
+
+
+def enroll_renewing(client: TestClient, key: str, member_id: str) -> None:
+    """Enrolled the year before ``YEAR`` and in ``YEAR``: renewing, second membership year."""
+    enroll(client, key, member_id, YEAR - 1)
+    enroll(client, key, member_id, YEAR)
+
+
+def register_hardship(client: TestClient, key: str, member_id: str, *, category: str = "near_dibao",
+                      verified: bool = True, registered_on: str = f"{YEAR - 2}-06-01", expect: int = 201,
+                      **fields: Any) -> dict:
+    body: dict[str, Any] = {"category": category, "registered_on": registered_on, "verified": verified, **fields}
+    if verified and "verified_on" not in body:
+        body["verified_on"] = registered_on
+    return _expect(client.post(f"/v1/members/{member_id}/hardship", json=body, headers=auth(key)), expect)
+
+
+# ----------------------------------------------------------------------------- settlements
+
+
+def settlement(
+    b: str = "1000.00",
+    *,
+    fund: str = "4000.00",
+    own_pay: str = "0.00",
+    diag_code: str = PNEUMONIA,
+    begndate: str = f"{YEAR}-05-02",
+    enddate: str = f"{YEAR}-05-12",
+    fixmedins_code: str = "H1",
+    **fields: Any,
+) -> dict[str, Any]:
+    """A settlement that adds up (default-plan.md section 2) with in-policy self-pay B = ``b``.
+
+    The pooled fund pays ``fund``; ``own_pay`` is outside the lists; the person pays
+    the rest in cash. Ten days in a grade-02 hospital, employee insurance, inpatient.
+    ``fields`` replace any field afterwards (so a test can also make one that does not
+    add up).
+    """
+    b_, fund_, own_ = Decimal(b), Decimal(fund), Decimal(own_pay)
+    in_scope = fund_ + b_
+    total = in_scope + own_
+    bill: dict[str, Any] = {
+        "fixmedins_code": fixmedins_code,
+        "fixmedins_name": f"{fixmedins_code} 医院",
+        "hosp_lv": "02",
+        "setl_id": f"S{YEAR}{next(_setl_ids):06d}",
+        "psn_no": "150102197903140021",
+        "insutype": "310",
+        "med_type": "21",
+        "begndate": begndate,
+        "enddate": enddate,
+        "medfee_sumamt": f"{total:.2f}",
+        "fulamt_ownpay_amt": f"{own_:.2f}",
+        "overlmt_selfpay": "0.00",
+        "preselfpay_amt": "0.00",
+        "inscp_scp_amt": f"{in_scope:.2f}",
+        "hifp_pay": f"{fund_:.2f}",
+        "hifob_pay": "0.00",
+        "hifmi_pay": "0.00",
+        "cvlserv_pay": "0.00",
+        "hifes_pay": "0.00",
+        "maf_pay": "0.00",
+        "oth_pay": "0.00",
+        "fund_pay_sumamt": f"{fund_:.2f}",
+        "psn_part_amt": f"{total - fund_:.2f}",
+        "acct_pay": "0.00",
+        "psn_cash_pay": f"{total - fund_:.2f}",
+        "diagnoses": [{"diag_code": diag_code, "diag_name": "", "maindiag_flag": "1"}],
+    }
+    bill.update(fields)
+    return bill
+
+
+def post_settlement(client: TestClient, key: str, *, expect: int = 201, **overrides: Any) -> dict:
+    """Post ``settlement(**overrides)``; returns the stored settlement (or the problem)."""
+    return _expect(client.post("/v1/settlements", json=settlement(**overrides), headers=auth(key)), expect)
+
+
+# ----------------------------------------------------------------------------- claims
+
+
+def submit_claim(client: TestClient, key: str, member_id: str, settlement_id: int, *,
+                 submitted_on: str = SUBMITTED, expect: int = 201) -> dict:
+    body = {"member_id": member_id, "settlement_id": settlement_id, "submitted_on": submitted_on}
+    return _expect(client.post("/v1/claims", json=body, headers=auth(key)), expect)
+
+
+def claim_for(client: TestClient, key: str, member_id: str, *, expect: int = 201, **bill: Any) -> dict:
+    """Post a settlement (as ``key``, an admin's) and claim it for the member at once."""
+    posted = post_settlement(client, key, **bill)
+    return submit_claim(client, key, member_id, posted["id"], expect=expect)
+
+
+def review(client: TestClient, key: str, claim_id: int, *lines: dict[str, Any], expect: int = 200) -> dict:
+    return _expect(client.post(f"/v1/claims/{claim_id}/review", json={"lines": list(lines)}, headers=auth(key)),
+                   expect)
+
+
+def line(claim: dict, benefit: str) -> dict:
+    """A benefit line of a claim's decision."""
+    return next(ln for ln in claim["lines"] if ln["benefit"] == benefit)
+
+
+def codes(claim_line: dict) -> list[str]:
+    return [r["code"] for r in claim_line["reasons"]]
+
+
+# A pended claim: B = 150,000.00 pays MA_IP 103,500.00 (bands 4,000 + 10,000 + 12,000 +
+# 35,000 + 42,500), above the 50,000.00 review threshold, so MA_IP and MA_DA (10 days
+# at 20.00) are pended with HIGH_AMOUNT_REVIEW.
+HIGH_B = "150000.00"

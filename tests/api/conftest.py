@@ -1,0 +1,210 @@
+"""Fixtures of the service tests: every database test runs on SQLite and on PostgreSQL.
+
+``backend`` is a session-scoped parametrisation, so pytest runs all the SQLite tests on
+one migrated temporary file, then all the PostgreSQL tests on one database made for
+this run (``claims_test_<pid>``, created through the server's ``test`` database and
+dropped at the end). Both are migrated once with the Alembic migrations, as in
+production; the app is built with ``migrate=False`` on top.
+
+A PostgreSQL that cannot be reached makes the PostgreSQL tests ERROR with the URL
+tried; they are never skipped (CI must not pass with half the suite silently gone).
+``-m "not postgres"`` deselects them on purpose.
+
+Between tests every table is emptied (rows deleted in reverse dependency order; the
+tables are small, so this is faster than TRUNCATE on PostgreSQL), except the tables
+the app itself fills when it starts (for example the published default plan): they
+keep what they held right after start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, delete, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+# tests/builders.py is imported as plain ``builders`` by the engine tests, and pytest's
+# default import mode puts both test folders on sys.path; this folder's builders are
+# imported by their full name instead, which needs the repository root on the path.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from api.app import create_app  # noqa: E402
+from service.auth import Role, create_key  # noqa: E402
+from store.db import make_engine, session_factory, upgrade  # noqa: E402
+from store.models import Base  # noqa: E402
+from tests.api import builders as b  # noqa: E402
+
+POSTGRES_URL = os.environ.get("CLAIMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+# ----------------------------------------------------------------------------- databases
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def _server_url() -> str:
+    url = make_url(POSTGRES_URL)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+def _admin_engine() -> Engine:
+    """An AUTOCOMMIT engine on the server's own database (CREATE/DROP DATABASE need it)."""
+    engine = create_engine(_server_url(), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as err:  # any failure to connect: refused, unknown host, auth...
+        engine.dispose()
+        pytest.fail(
+            f"PostgreSQL is not reachable at {make_url(POSTGRES_URL).render_as_string()} "
+            f"(set CLAIMS_TEST_POSTGRES_URL, or start it: scripts/ensure-postgres.sh): "
+            f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}",
+            pytrace=False,
+        )
+    return engine
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, empty database of the backend, for the whole run."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'claims.db'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    admin = _admin_engine()
+    name = f"claims_test_{os.getpid()}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(_server_url()).set(database=name).render_as_string(hide_password=False)
+    try:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def db(database_url: str) -> Iterator[Engine]:
+    """An engine on the test database, for setting up and checking behind the API's back."""
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str):
+    app = create_app(database_url, migrate=False)
+    yield app
+    app.state.db.dispose()
+
+
+@pytest.fixture(scope="session")
+def _started(app, db: Engine) -> Iterator[tuple[TestClient, frozenset[str]]]:
+    """The client, and the tables the app filled on start-up (kept between tests)."""
+    with Session(db) as session:
+        kept = frozenset(
+            t.name for t in Base.metadata.sorted_tables
+            if session.scalar(select(func.count()).select_from(t)) > 0
+        )
+    with TestClient(app) as client:
+        yield client, kept
+
+
+def _empty_tables(db: Engine, kept: frozenset[str]) -> None:
+    with db.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name not in kept:
+                conn.execute(delete(table))
+
+
+@pytest.fixture
+def client(_started: tuple[TestClient, frozenset[str]], db: Engine) -> TestClient:
+    """The API on an empty database (but for what the app itself put there)."""
+    client, kept = _started
+    _empty_tables(db, kept)
+    return client
+
+
+@pytest.fixture
+def session(db: Engine, client: TestClient) -> Iterator[Session]:
+    """A session on the test database, to look behind the API (and, rarely, to set up)."""
+    with session_factory(db)() as s:
+        yield s
+
+
+# ----------------------------------------------------------------------------- the cast
+
+
+@dataclass(frozen=True)
+class Cast:
+    """Who acts in most tests: two unions, two hospitals, three members, a key for each role.
+
+    ``U1`` is the union of the members ``M1`` and ``M2`` (both renewing members,
+    enrolled last year and this); ``U2`` has ``M3``. ``H1`` and ``H2`` are grade-02
+    hospitals. Keys: ``admin``; ``officer`` (U1) and ``officer_other`` (U2);
+    ``hospital`` (H1) and ``hospital_other`` (H2); ``member`` (M1) and ``member_other``
+    (M2, a colleague in the same union).
+    """
+
+    admin: str
+    officer: str
+    officer_other: str
+    hospital: str
+    hospital_other: str
+    member: str
+    member_other: str
+
+
+def make_key(db: Engine, role: Role, **scope: str) -> str:
+    with session_factory(db)() as s:
+        _, key = create_key(s, role, **scope)
+        s.commit()
+    return key
+
+
+@pytest.fixture
+def admin_key(client: TestClient, db: Engine) -> str:
+    return make_key(db, Role.ADMIN, label="test administrator")
+
+
+@pytest.fixture
+def cast(client: TestClient, db: Engine, admin_key: str) -> Cast:
+    for union in ("U1", "U2"):
+        b.create_union(client, admin_key, union)
+    for hospital in ("H1", "H2"):
+        b.create_hospital(client, admin_key, hospital)
+    for member, union in (("M1", "U1"), ("M2", "U1"), ("M3", "U2")):
+        b.create_member(client, admin_key, member, union_id=union)
+        b.enroll_renewing(client, admin_key, member)
+    return Cast(
+        admin=admin_key,
+        officer=make_key(db, Role.OFFICER, union_id="U1"),
+        officer_other=make_key(db, Role.OFFICER, union_id="U2"),
+        hospital=make_key(db, Role.HOSPITAL, hospital_code="H1"),
+        hospital_other=make_key(db, Role.HOSPITAL, hospital_code="H2"),
+        member=make_key(db, Role.MEMBER, member_id="M1"),
+        member_other=make_key(db, Role.MEMBER, member_id="M2"),
+    )
