@@ -260,22 +260,30 @@ class PlanDocument(_Strict):
     review: Review = Review()
     benefits: list[Benefit] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _references_resolve(self) -> "PlanDocument":
-        codes = [b.code for b in self.benefits]
-        dupes = sorted({c for c in codes if codes.count(c) > 1})
-        if dupes:
-            raise ValueError(f"benefit codes repeat: {', '.join(dupes)}")
-        for b in self.benefits:
-            amount = b.amount
-            if isinstance(amount, FixedPerDisease) and amount.catalog not in self.catalogs:
-                raise ValueError(f"benefit {b.code}: unknown catalog {amount.catalog!r}")
-            if isinstance(amount, ResidualShare):
-                earlier = codes[: codes.index(b.code)]
-                for other in amount.after:
-                    if other not in earlier:
-                        raise ValueError(f"benefit {b.code}: 'after' names {other!r}, which is not an earlier benefit line")
-        return self
+
+def _reference_errors(document: PlanDocument) -> list[tuple[str, str]]:
+    """References between parts of the document (benefit codes, catalogs, 'after').
+
+    Checked here rather than in a model validator: pydantic reports a model
+    validator's error at the document's root ('(document)'), and every error should
+    carry the path of what is wrong.
+    """
+    errors: list[tuple[str, str]] = []
+    codes = [b.code for b in document.benefits]
+    for bi, b in enumerate(document.benefits):
+        if b.code in codes[:bi]:
+            errors.append((f"benefits[{bi}].code", f"benefit code {b.code!r} repeats"))
+        amount = b.amount
+        if isinstance(amount, FixedPerDisease) and amount.catalog not in document.catalogs:
+            errors.append((f"benefits[{bi}].amount.catalog", f"benefit {b.code}: unknown catalog {amount.catalog!r}"))
+        if isinstance(amount, ResidualShare):
+            for ai, other in enumerate(amount.after):
+                if other not in codes[:bi]:
+                    errors.append((
+                        f"benefits[{bi}].amount.after[{ai}]",
+                        f"benefit {b.code}: 'after' names {other!r}, which is not an earlier benefit line",
+                    ))
+    return errors
 
 
 # --------------------------------------------------------------------------- loading
@@ -386,7 +394,7 @@ class Plan:
         self.content_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         self.version = f"{document.name}@{self.content_hash[:12]}"
         self.catalogs = {name: c.build() for name, c in document.catalogs.items()}
-        errors: list[tuple[str, str]] = []
+        errors: list[tuple[str, str]] = _reference_errors(document)
         self.conditions: dict[tuple[str, str], Node] = {}
         for bi, benefit in enumerate(document.benefits):
             for ri, rule in enumerate(benefit.rules):
