@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from builders import adjudicate, enrollment, make_bill, make_case
 from rules.document import load_plan
 from rules.engine import Engine
@@ -147,3 +149,49 @@ def test_a_missing_case_file_is_a_clear_error(tmp_path):
     assert str(missing) in run.stderr
     assert "Traceback" not in run.stderr
     assert run.stdout == ""
+
+
+def _case_with(**changes) -> dict:
+    case = make_case(case_id="bad")
+    for path, value in changes.items():
+        target, *keys = path.split("__")
+        if not keys:
+            case[target] = value
+        else:
+            case[target][keys[0]] = value
+    return case
+
+
+@pytest.mark.parametrize(
+    ("case", "field"),
+    [
+        ({k: v for k, v in make_case().items() if k != "case_id"}, "case_id"),
+        ({k: v for k, v in make_case().items() if k != "submitted_on"}, "submitted_on"),
+        ({k: v for k, v in make_case().items() if k != "hardship"}, "hardship"),
+        ({k: v for k, v in make_case().items() if k != "enrollments"}, "enrollments"),
+        ({k: v for k, v in make_case().items() if k != "bill"}, "bill"),
+        (_case_with(member="M0001"), "member"),
+        (_case_with(member__id=""), "member.id"),
+        (_case_with(member__birth_date="1979-02-30"), "member.birth_date"),
+        (_case_with(enrollments={"period_start": "2026-01-01"}), "enrollments"),
+        (_case_with(enrollments=[{"period_start": "2026-01-01", "period_end": "2026-12-31"}]), "enrollments[0].enrolled_on"),
+        (_case_with(enrollments=[{"period_start": "2026-01-01", "period_end": "2025-12-31", "enrolled_on": "2025-12-01"}]),
+         "enrollments[0].period_end"),
+        (_case_with(hardship={"category": "dibao", "verified": "yes", "registered_on": "2024-06-01"}), "hardship.verified"),
+        (_case_with(hardship={"category": "dibao", "registered_on": "2024-06-01"}), "hardship.verified"),
+        (_case_with(hardship={"category": "DIBAO", "verified": True, "registered_on": "2024-06-01"}), "hardship.category"),
+        (_case_with(hardship={"category": "dibao", "verified": True}), "hardship.registered_on"),
+        (_case_with(hardship={"category": "dibao", "verified": True, "registered_on": "2024-06-01",
+                              "revoked_on": "someday"}), "hardship.revoked_on"),
+        (_case_with(bill="S0001"), "bill"),
+        (_case_with(bill__enddate="2026-05-32"), "bill.enddate"),
+    ],
+)
+def test_a_malformed_case_is_invalid_naming_its_field_and_line(engine, case, field):
+    first, decision = adjudicate(engine, make_case(case_id="ok"), case)
+    out = decision.to_json()
+    assert (out["status"], out["reasons"], out["field"], out["total"], out["lines"]) == (
+        "invalid", ["INVALID_CASE"], field, "0.00", [],
+    )
+    assert out["message"].startswith("line 2: ")
+    assert first.status == "approved"
