@@ -76,7 +76,9 @@ def test_a_range_matches_every_code_whose_category_lies_in_it_inclusive(catalog,
     assert code_of(catalog, raw) == disease
 
 
-@pytest.mark.parametrize("raw", ["D00.0", "B99", "I20.0", "I23.0", "I59.9", "I65", "D65", "D68.0", "Q19.9", "Q27.0", "B19.9", "B25.0"])
+@pytest.mark.parametrize(
+    "raw", ["D00.0", "B99", "I20.0", "I23.0", "I59.9", "I65", "D65", "D68.0", "Q19.9", "Q27.0", "B19.9", "B25.0"]
+)
 def test_a_code_just_outside_a_range_is_not_matched_by_it(catalog, raw):
     assert code_of(catalog, raw) is None
 
@@ -104,7 +106,9 @@ def test_a_code_token_matches_the_codes_that_start_with_it(catalog, raw, disease
     assert code_of(catalog, raw) == disease
 
 
-@pytest.mark.parametrize("raw", ["N18", "N18.4", "N18.9", "G70", "G70.1", "K72", "K72.9", "F21", "G21", "I72.0", "K74.5"])
+@pytest.mark.parametrize(
+    "raw", ["N18", "N18.4", "N18.9", "G70", "G70.1", "K72", "K72.9", "F21", "G21", "I72.0", "K74.5"]
+)
 def test_a_code_that_does_not_start_with_a_code_token_is_not_matched_by_it(catalog, raw):
     assert code_of(catalog, raw) is None
 

@@ -82,7 +82,10 @@ def test_floats_booleans_and_other_types_are_refused(value):
 
 @pytest.mark.parametrize(
     ("fen", "text"),
-    [(0, "0.00"), (1, "0.01"), (10, "0.10"), (10000, "100.00"), (123456, "1234.56"), (50000000, "500000.00"), (-5, "-0.05")],
+    [
+        (0, "0.00"), (1, "0.01"), (10, "0.10"), (10000, "100.00"), (123456, "1234.56"), (50000000, "500000.00"),
+        (-5, "-0.05"),
+    ],
 )
 def test_fen_print_as_yuan_with_exactly_two_decimals(fen, text):
     assert format_fen(fen) == text

@@ -227,7 +227,9 @@ def test_relief_claimed_366_days_after_discharge_is_late(engine):
         ("2026-03-30", "2026-04-09", 29),
     ],
 )
-def test_a_first_time_member_admitted_within_30_days_of_enrolling_is_in_the_waiting_period(engine, begndate, enddate, days):
+def test_a_first_time_member_admitted_within_30_days_of_enrolling_is_in_the_waiting_period(
+    engine, begndate, enddate, days
+):
     case = make_case(enrollments=first_time("2026-03-01"), begndate=begndate, enddate=enddate, diag_code=LUNG_CANCER)
     decision = decide(engine, case)
     assert outcome(decision) == {
