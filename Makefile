@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh machine (README):
-#   make run    the main job (installs into .venv on first use)
+#   make run    the main job: the service on SQLite with demo data (installs into .venv on first use)
 #   make test   the test suite, on SQLite and PostgreSQL (installs likewise)
 # `make bench` runs the benchmarks, which stay out of `make test`.
 
@@ -16,7 +16,7 @@ $(INSTALLED): pyproject.toml
 	touch $(INSTALLED)
 
 run: $(INSTALLED)
-	$(BIN)/claims adjudicate examples/cases.jsonl
+	$(BIN)/claims demo --db demo.db
 
 test: $(INSTALLED)
 	bash scripts/ensure-postgres.sh

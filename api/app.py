@@ -7,8 +7,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from api import problems
-from api.routers import claims, registry, settlements
-from service.plans import PlanBook
+from api.routers import claims, plans, registry, settlements
+from service.plans import PlanBook, ensure_published_default
 from store.db import make_engine, session_factory, upgrade
 
 DESCRIPTION = """
@@ -29,13 +29,19 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
     app.state.db = engine
     app.state.sessions = session_factory(engine)
     app.state.plans = PlanBook(plan)
+    with app.state.sessions() as session:
+        ensure_published_default(session)
+        session.commit()
     problems.install(app)
     app.include_router(settlements.router)
     app.include_router(claims.router)
     app.include_router(registry.router)
+    app.include_router(plans.router)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, str]:
-        return {"status": "ok", "plan": app.state.plans.engine_for(None).version}  # type: ignore[arg-type]
+        """Liveness, and the plan version in force today."""
+        with app.state.sessions() as session:
+            return {"status": "ok", "plan": app.state.plans.current_version(session)}
 
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -90,6 +91,52 @@ class _progress:
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+@app.command()
+def simulate(
+    cases: Annotated[Path, typer.Argument(help="Case file (spec/case-format.md).")],
+    plan: Annotated[Path, typer.Option("--plan", help="The draft rule document to try.")],
+    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="The version in force (default: default-2026).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Processes (default: every core).")] = os.cpu_count() or 1,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the full report as JSON here.")] = None,
+) -> None:
+    """Decide a case file under a draft beside the version in force; report what would change."""
+    from rules.document import PlanError, load_plan
+    from rules.simulation import simulate as run
+
+    try:
+        draft_doc = load_plan(plan).content
+        base_doc = load_plan(baseline).content
+    except PlanError as err:
+        _fail("the plan is not valid:\n" + "\n".join(f"  {p}: {m}" for p, m in err.errors))
+    if not cases.is_file():
+        _fail(f"cannot read {cases}")
+    with _progress(_count_lines(cases) if sys.stderr.isatty() else 0) as advance:
+        last = [0]
+
+        def progress(done: int, total: int) -> None:
+            for _ in range(done - last[0]):
+                advance()
+            last[0] = done
+
+        try:
+            report = run(str(cases), draft_doc, [(None, base_doc)], workers=workers, progress=progress)
+        except RuntimeError as err:
+            _fail(str(err))
+    if output:
+        output.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    p = report["payout"]
+    typer.echo(f"{report['cases']} cases in {report['seconds']} s ({report['cases_per_second']}/s, {report['workers']} processes)")
+    typer.echo(f"draft {report['draft_version']} beside {', '.join(report['baseline_versions'])}")
+    typer.echo(f"claims changed: {report['claims_changed']}; members affected: {report['members_affected']}")
+    typer.echo(f"payout: {p['baseline']} -> {p['draft']} (change {p['change']})")
+    for code, row in report["by_benefit"].items():
+        typer.echo(f"  {code:<8} {row['baseline']:>16} -> {row['draft']:>16}  ({row['change']})")
+    if report["largest_changes"]:
+        typer.echo("largest changes:")
+        for item in report["largest_changes"][:5]:
+            typer.echo(f"  {item['case_id']} ({item['member_id']}): {item['baseline_total']} -> {item['draft_total']}")
 
 
 DbOption = Annotated[

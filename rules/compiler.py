@@ -9,12 +9,13 @@ deciding rule took, so they carry the negation of every deciding rule of their l
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from rules.conditions import All, Node
+from rules.conditions import All, Compare, Node
 from rules.document import DECIDING, Plan, Rule
 
 
@@ -40,6 +41,48 @@ class CompiledPlan:
     ruleset_name: str
     definition: dict[str, Any]  # durable_rules JSON, without actions
     rules: dict[str, CompiledRule]
+    # What the ruleset can tell apart: each fact a condition reads, with the numbers it
+    # is compared to (None for text and true/false facts, compared by value).
+    distinctions: tuple[tuple[str, tuple[Any, ...] | None], ...]
+
+    def situation(self, facts: dict[str, Any]) -> tuple[Any, ...]:
+        """The facts as the ruleset sees them: two claims with the same situation fire the same rules.
+
+        Every condition compares a fact with constants, so for a number only its place
+        among those constants matters (below the first, equal to it, between it and the
+        next...). That is exact, and it makes repeated situations common.
+        """
+        out = []
+        for fact, constants in self.distinctions:
+            value = facts[fact]
+            if constants is None:
+                out.append(value)
+            else:
+                i = bisect.bisect_left(constants, value)
+                out.append(2 * i + (i < len(constants) and constants[i] == value))
+        return tuple(out)
+
+
+def _distinctions(rules: dict[str, CompiledRule]) -> tuple[tuple[str, tuple[Any, ...] | None], ...]:
+    numbers: dict[str, set[Any]] = {}
+    values: set[str] = set()
+
+    def walk(node: Node) -> None:
+        if isinstance(node, Compare):
+            if isinstance(node.value, bool) or not isinstance(node.value, int):
+                values.add(node.fact)
+            else:
+                numbers.setdefault(node.fact, set()).add(node.value)
+        else:
+            for part in node.parts:
+                walk(part)
+
+    for rule in rules.values():
+        walk(rule.compiled)
+    return tuple(sorted(
+        [(fact, tuple(sorted(c))) for fact, c in numbers.items() if fact not in values]
+        + [(fact, None) for fact in values]
+    ))
 
 
 def compile_plan(plan: Plan) -> CompiledPlan:
@@ -57,4 +100,5 @@ def compile_plan(plan: Plan) -> CompiledPlan:
     definition = {name: {"all": [{"m": r.compiled.to_durable()}]} for name, r in rules.items()}
     # The ruleset is named by what it contains: one registration per distinct ruleset.
     digest = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
-    return CompiledPlan(f"plan_{plan.name.replace('-', '_').replace('.', '_')}_{digest}", definition, rules)
+    name = f"plan_{plan.name.replace('-', '_').replace('.', '_')}_{digest}"
+    return CompiledPlan(name, definition, rules, _distinctions(rules))

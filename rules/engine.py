@@ -30,14 +30,25 @@ from rules.formulas import FORMULAS, AmountContext, fen, ratio
 _STATUS_OF = {"not_applicable": LineStatus.NOT_APPLICABLE, "denied": LineStatus.DENIED}
 
 
-class Engine:
-    """Decides claims under one plan version."""
+MEMO_LIMIT = 50_000
 
-    def __init__(self, plan: Plan | None = None) -> None:
+
+class Engine:
+    """Decides claims under one plan version.
+
+    What the ruleset fires depends only on the claim's *situation* (each fact the
+    conditions read, numbers placed among the constants they are compared with; see
+    ``CompiledPlan.situation``). The engine remembers what fired per situation, so a
+    situation already asserted is answered without asserting it again; ``memo=False``
+    asserts every claim (a test checks both give the same decisions).
+    """
+
+    def __init__(self, plan: Plan | None = None, memo: bool = True) -> None:
         self.plan = plan if plan is not None else load_plan()
         self.compiled: CompiledPlan = compile_plan(self.plan)
         durable_engine.register(self.compiled.ruleset_name, self.compiled.definition)
         self.benefits = self.plan.document.benefits
+        self._memo: dict[tuple[Any, ...], list[str]] | None = {} if memo else None
         high = self.plan.document.review.high_amount
         self._high_amount = (fen(high.above), high.reason.value) if high else None
         self._factors = {
@@ -80,7 +91,7 @@ class Engine:
             )
 
         facts, membership = derive_facts(claim, self.plan.catalogs)
-        fired = durable_engine.evaluate(self.compiled.ruleset_name, facts)
+        fired = self._fired_rules(facts)
         by_benefit: dict[str, list[CompiledRule]] = {}
         for name in fired:
             rule = self.compiled.rules[name]
@@ -149,6 +160,18 @@ class Engine:
             lines=ordered,
             trace=trace,
         )
+
+    def _fired_rules(self, facts: dict[str, Any]) -> list[str]:
+        if self._memo is None:
+            return durable_engine.evaluate(self.compiled.ruleset_name, facts)
+        situation = self.compiled.situation(facts)
+        fired = self._memo.get(situation)
+        if fired is None:
+            fired = durable_engine.evaluate(self.compiled.ruleset_name, facts)
+            if len(self._memo) >= MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[situation] = fired
+        return fired
 
     def _fired(self, rule: CompiledRule, facts: dict[str, Any]) -> dict[str, Any]:
         return {

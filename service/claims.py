@@ -112,7 +112,7 @@ def submit_claim(session: Session, who: Principal, plans: PlanBook, data: ClaimC
     claim = Claim(case_id="", submitted_on=submitted_on, member=person, enrollments=enrollments,
                   hardship=hardship, settlement=bill)
     duplicate = session.get(models.AdjudicatedBill, (row.fixmedins_code, row.setl_id)) is not None
-    engine = plans.engine_for(bill.begndate)
+    engine = plans.engine_for(session, bill.begndate)
     decision = engine.adjudicate(claim, load_accumulators(session, member.id), duplicate)
 
     record = models.Claim(

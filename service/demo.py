@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from claims.money import format_fen
 from service import claims, registry, settlements
 from service.auth import CLI, Role, create_key
-from service.plans import PlanBook
+from service.plans import PlanBook, ensure_published_default
 from service.schemas import (
     ClaimCreate,
     EnrollmentCreate,
@@ -90,6 +90,7 @@ def seed(session: Session, plans: PlanBook, today: dt.date | None = None, member
          seed_value: int = 2026) -> DemoKeys:
     """Fill an empty database with demo data and make one key per role; returns the keys."""
     rng = random.Random(seed_value)
+    ensure_published_default(session)
     today = today or dt.date.today()
     year = today.year
     for uid, name, region in UNIONS:

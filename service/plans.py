@@ -1,19 +1,261 @@
-"""Which plan decides a claim: one engine per plan version, built once per process."""
+"""Plan versions: drafts administrators edit, versions published for a date, the engine for a claim.
+
+A claim is decided under the published version in force on its admission date
+(``begndate``): the one with the latest ``effective_from`` on or before it. The
+shipped default (``default-2026``) is published from 2000-01-01 when a database has
+no published version yet, so a new installation decides claims at once.
+
+Engines are built once per content hash in each process and kept: durable_rules
+never frees a ruleset, so a process registers each published version at most once.
+Drafts are never registered in the service process; simulations run them in child
+processes that exit.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
+from typing import Any
 
-from rules.document import load_plan
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rules.document import Plan, PlanError, _inline_catalogs, _read, load_plan, validate_plan
 from rules.engine import Engine
+from service import audit
+from service.auth import Principal, Role
+from service.errors import Conflict, Invalid, NotFound
+from store import models
+
+BOOTSTRAP_EFFECTIVE_FROM = dt.date(2000, 1, 1)
+
+
+def read_document(text: str, media_type: str) -> dict[str, Any]:
+    """A rule document from a request body (JSON or YAML); catalog files resolve to the shipped ones."""
+    is_yaml = "yaml" in media_type
+    try:
+        raw = _read(text, "plan.yaml" if is_yaml else "plan.json")
+    except (yaml.YAMLError, ValueError) as err:
+        raise Invalid.at("body", f"not valid {'YAML' if is_yaml else 'JSON'}: {err}") from None
+    if not isinstance(raw, dict):
+        raise Invalid.at("body", "a rule document is a mapping")
+    errors = _inline_catalogs(raw, None)
+    if errors:
+        raise Invalid("the document names catalog files that are not shipped", [{"field": p, "message": m} for p, m in errors])
+    return _jsonable(raw)
+
+
+def _jsonable(value: Any) -> Any:
+    """Decimals (exact numbers from YAML/JSON) as strings, so the document stores as JSON."""
+    from decimal import Decimal
+
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def check(document: dict[str, Any]) -> tuple[Plan | None, list[dict[str, str]]]:
+    try:
+        return validate_plan(document), []
+    except PlanError as err:
+        return None, [{"field": p, "message": m} for p, m in err.errors]
+
+
+def shipped_default_document() -> dict[str, Any]:
+    return load_plan().content
 
 
 class PlanBook:
-    """The plan in force. For now one plan (the default, or a file given at start-up)."""
+    """Engines by content hash, and which published version decides a claim."""
 
     def __init__(self, plan_path: str | Path | None = None) -> None:
-        self._engine = Engine(load_plan(plan_path))
+        # A plan given at start-up (``claims serve --plan``) replaces the database's
+        # schedule: every claim is decided under it. Otherwise the schedule decides.
+        self._fixed = Engine(load_plan(plan_path)) if plan_path is not None else None
+        self._engines: dict[str, Engine] = {}
+        self._lock = threading.Lock()
 
-    def engine_for(self, admitted: dt.date) -> Engine:
-        return self._engine
+    def engine_of(self, plan: Plan) -> Engine:
+        with self._lock:
+            engine = self._engines.get(plan.content_hash)
+            if engine is None:
+                engine = self._engines[plan.content_hash] = Engine(plan)
+            return engine
+
+    def engine_for(self, session: Session, admitted: dt.date) -> Engine:
+        if self._fixed is not None:
+            return self._fixed
+        row = session.scalar(
+            select(models.PlanVersion)
+            .where(models.PlanVersion.status == "published", models.PlanVersion.effective_from <= admitted)
+            .order_by(models.PlanVersion.effective_from.desc())
+            .limit(1)
+        )
+        if row is None:
+            raise Conflict(f"no published plan is in force on {admitted}; publish one from that date or earlier")
+        cached = self._engines.get(row.content_hash or "")
+        if cached is not None:
+            return cached
+        plan = validate_plan(row.document)
+        return self.engine_of(plan)
+
+    def current_version(self, session: Session) -> str:
+        if self._fixed is not None:
+            return self._fixed.version
+        return self.engine_for(session, dt.date.today()).version
+
+
+def ensure_published_default(session: Session) -> None:
+    """Publish the shipped default when no version has ever been published."""
+    if session.scalar(select(models.PlanVersion.id).where(models.PlanVersion.status != "draft").limit(1)) is not None:
+        return
+    plan = load_plan()
+    session.add(models.PlanVersion(
+        name=plan.name, status="published", document=plan.content, content_hash=plan.content_hash,
+        version=plan.version, effective_from=BOOTSTRAP_EFFECTIVE_FROM, published_at=dt.datetime.now(dt.timezone.utc),
+        note="the shipped default, published when the database was set up",
+    ))
+    session.flush()
+
+
+# --------------------------------------------------------------------- administration
+
+
+def _version(session: Session, plan_id: int) -> models.PlanVersion:
+    row = session.get(models.PlanVersion, plan_id)
+    if row is None:
+        raise NotFound(f"no plan version {plan_id}")
+    return row
+
+
+def _identify(row: models.PlanVersion) -> list[dict[str, str]]:
+    plan, errors = check(row.document)
+    row.content_hash = plan.content_hash if plan else None
+    row.version = plan.version if plan else None
+    if isinstance(row.document.get("name"), str):
+        row.name = row.document["name"][:64]
+    return errors
+
+
+def create_draft(session: Session, who: Principal, document: dict[str, Any], note: str = "",
+                 based_on: int | None = None) -> tuple[models.PlanVersion, list[dict[str, str]]]:
+    who.require(Role.ADMIN)
+    row = models.PlanVersion(name=str(document.get("name", ""))[:64], status="draft", document=document,
+                             based_on=based_on, note=note)
+    errors = _identify(row)
+    session.add(row)
+    session.flush()
+    audit.record(session, who, "plan.drafted", "plan", row.id, based_on=based_on, version=row.version)
+    return row, errors
+
+
+def replace_draft(session: Session, who: Principal, plan_id: int, document: dict[str, Any]):
+    who.require(Role.ADMIN)
+    row = _version(session, plan_id)
+    if row.status != "draft":
+        raise Conflict(f"plan version {plan_id} is {row.status}; published versions never change (derive a draft)")
+    row.document = document
+    errors = _identify(row)
+    session.flush()
+    audit.record(session, who, "plan.edited", "plan", row.id, version=row.version)
+    return row, errors
+
+
+def derive_draft(session: Session, who: Principal, plan_id: int, patch: list[dict[str, Any]], note: str = ""):
+    """A new draft: an existing version with a JSON Patch (RFC 6902) applied to its parameters."""
+    import jsonpatch
+
+    who.require(Role.ADMIN)
+    base = _version(session, plan_id)
+    try:
+        document = jsonpatch.apply_patch(base.document, patch)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError, IndexError) as err:
+        raise Invalid.at("patch", f"cannot apply: {err}") from None
+    return create_draft(session, who, _jsonable(document), note=note, based_on=base.id)
+
+
+def validate_version(session: Session, who: Principal, plan_id: int) -> tuple[models.PlanVersion, list[dict[str, str]]]:
+    who.require(Role.ADMIN)
+    row = _version(session, plan_id)
+    return row, check(row.document)[1]
+
+
+def publish(session: Session, who: Principal, plan_id: int, effective_from: dt.date) -> models.PlanVersion:
+    who.require(Role.ADMIN)
+    row = _version(session, plan_id)
+    if row.status != "draft":
+        raise Conflict(f"plan version {plan_id} is already {row.status}")
+    errors = _identify(row)
+    if errors:
+        raise Invalid("the draft is not valid; nothing was published", errors)
+    clash = session.scalar(select(models.PlanVersion).where(
+        models.PlanVersion.status == "published", models.PlanVersion.effective_from == effective_from))
+    if clash is not None:
+        raise Conflict(f"version {clash.version} (id {clash.id}) is already in force from {effective_from}; retire it first")
+    row.status, row.effective_from = "published", effective_from
+    row.published_at = dt.datetime.now(dt.timezone.utc)
+    session.flush()
+    audit.record(session, who, "plan.published", "plan", row.id, version=row.version, effective_from=effective_from)
+    return row
+
+
+def retire(session: Session, who: Principal, plan_id: int) -> models.PlanVersion:
+    who.require(Role.ADMIN)
+    row = _version(session, plan_id)
+    if row.status != "published":
+        raise Conflict(f"plan version {plan_id} is {row.status}; only a published version can be retired")
+    row.status, row.retired_at = "retired", dt.datetime.now(dt.timezone.utc)
+    session.flush()
+    audit.record(session, who, "plan.retired", "plan", row.id, version=row.version)
+    return row
+
+
+def list_versions(session: Session, who: Principal) -> list[models.PlanVersion]:
+    who.require(Role.ADMIN)
+    return list(session.scalars(select(models.PlanVersion).order_by(models.PlanVersion.id)))
+
+
+def get_version(session: Session, who: Principal, plan_id: int) -> models.PlanVersion:
+    who.require(Role.ADMIN)
+    return _version(session, plan_id)
+
+
+def diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
+    """Every difference between two documents, as (path, from, to); lists compared by position."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in list(old) + [k for k in new if k not in old]:
+            here = f"{path}.{key}" if path else str(key)
+            if key not in new:
+                out.append({"path": here, "from": old[key], "to": None})
+            elif key not in old:
+                out.append({"path": here, "from": None, "to": new[key]})
+            else:
+                out.extend(diff(old[key], new[key], here))
+        return out
+    if isinstance(old, list) and isinstance(new, list):
+        out = []
+        for i in range(max(len(old), len(new))):
+            here = f"{path}[{i}]"
+            if i >= len(new):
+                out.append({"path": here, "from": old[i], "to": None})
+            elif i >= len(old):
+                out.append({"path": here, "from": None, "to": new[i]})
+            else:
+                out.extend(diff(old[i], new[i], here))
+        return out
+    return [] if old == new else [{"path": path or "(document)", "from": old, "to": new}]
+
+
+def compare(session: Session, who: Principal, plan_id: int, other_id: int) -> list[dict[str, Any]]:
+    who.require(Role.ADMIN)
+    return diff(_version(session, plan_id).document, _version(session, other_id).document)
+

@@ -8,12 +8,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from claims.members import HardshipCategory
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 T = TypeVar("T")
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    # SQLite gives DateTime(timezone=True) columns back without their zone (they are
+    # stored in UTC); PostgreSQL gives them in the server's zone. Answer in UTC on both.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_as_utc)]
 
 
 class _In(BaseModel):
@@ -126,7 +137,7 @@ class SettlementRead(BaseModel):
     medfee_sumamt: str
     in_policy_self_pay: str
     record: dict[str, Any]
-    posted_at: dt.datetime
+    posted_at: UtcDatetime
 
 
 class ClaimCreate(_In):

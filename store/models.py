@@ -209,3 +209,60 @@ class AuditEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))
 
+
+
+class PlanVersion(Base):
+    """A rule document: an editable draft, or a published version in force from a date.
+
+    A published version never changes (its content hash is its identity); a new rule
+    is a new draft, validated, simulated and then published.
+    """
+
+    __tablename__ = "plan_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # draft, published, retired
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)  # catalogs inline
+    content_hash: Mapped[str | None] = mapped_column(String(64))  # set when valid
+    version: Mapped[str | None] = mapped_column(String(100))  # name@hash, set when valid
+    effective_from: Mapped[dt.date | None] = mapped_column(Date)
+    based_on: Mapped[int | None] = mapped_column(ForeignKey("plan_versions.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Adjustment(Base):
+    """A decided claim re-adjudicated under another version: the difference, on its own record.
+
+    The claim's own decision is never rewritten; what the new version would pay more
+    (or less) is recorded here, with the accumulator changes that difference makes.
+    """
+
+    __tablename__ = "adjustments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    from_version: Mapped[str] = mapped_column(String(100))
+    to_version: Mapped[str] = mapped_column(String(100))
+    total_delta: Mapped[int] = mapped_column(BigInteger)
+    lines: Mapped[list[Any]] = mapped_column(JSON)  # [{benefit, from_status, to_status, from_amount, to_amount, reasons}]
+    changes: Mapped[list[Any]] = mapped_column(JSON)  # accumulator changes applied with it
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Job(Base):
+    """A long run (a simulation) done by a child process, followed through the API."""
+
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # queued, running, done, failed
+    done: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
