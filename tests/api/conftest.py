@@ -39,7 +39,9 @@ if _ROOT not in sys.path:
 from fastapi.testclient import TestClient  # noqa: E402
 
 from api.app import create_app  # noqa: E402
-from service.auth import Role, create_key  # noqa: E402
+from service import registry  # noqa: E402
+from service.auth import CLI, Role, create_key  # noqa: E402
+from service.schemas import EnrollmentCreate, HospitalCreate, MemberCreate, UnionCreate  # noqa: E402
 from store.db import make_engine, session_factory, upgrade  # noqa: E402
 from store.models import Base  # noqa: E402
 from tests.api import builders as b  # noqa: E402
@@ -94,6 +96,8 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+        # A throwaway database: skip waiting for each commit to reach the disk.
+        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     url = make_url(_server_url()).set(database=name).render_as_string(hide_password=False)
     try:
         engine = make_engine(url)
@@ -191,20 +195,29 @@ def admin_key(client: TestClient, db: Engine) -> str:
 
 
 @pytest.fixture
-def cast(client: TestClient, db: Engine, admin_key: str) -> Cast:
-    for union in ("U1", "U2"):
-        b.create_union(client, admin_key, union)
-    for hospital in ("H1", "H2"):
-        b.create_hospital(client, admin_key, hospital)
-    for member, union in (("M1", "U1"), ("M2", "U1"), ("M3", "U2")):
-        b.create_member(client, admin_key, member, union_id=union)
-        b.enroll_renewing(client, admin_key, member)
-    return Cast(
-        admin=admin_key,
-        officer=make_key(db, Role.OFFICER, union_id="U1"),
-        officer_other=make_key(db, Role.OFFICER, union_id="U2"),
-        hospital=make_key(db, Role.HOSPITAL, hospital_code="H1"),
-        hospital_other=make_key(db, Role.HOSPITAL, hospital_code="H2"),
-        member=make_key(db, Role.MEMBER, member_id="M1"),
-        member_other=make_key(db, Role.MEMBER, member_id="M2"),
-    )
+def cast(client: TestClient, db: Engine) -> Cast:
+    """Made through the services in one transaction (the registry API has its own tests)."""
+    with session_factory(db)() as s:
+        for union in ("U1", "U2"):
+            registry.create_union(s, CLI, UnionCreate(id=union, name=f"{union} 总工会"))
+        for hospital in ("H1", "H2"):
+            registry.create_hospital(s, CLI, HospitalCreate(code=hospital, name=f"{hospital} 医院", grade="02"))
+        for member, union in (("M1", "U1"), ("M2", "U1"), ("M3", "U2")):
+            registry.create_member(s, CLI, MemberCreate(id=member, union_id=union, gender="F"))
+            for year in (b.YEAR - 1, b.YEAR):
+                registry.add_enrollment(s, CLI, member, EnrollmentCreate(**b.enrollment(year)))
+
+        def key(role: Role, **scope: str) -> str:
+            return create_key(s, role, **scope)[1]
+
+        cast = Cast(
+            admin=key(Role.ADMIN),
+            officer=key(Role.OFFICER, union_id="U1"),
+            officer_other=key(Role.OFFICER, union_id="U2"),
+            hospital=key(Role.HOSPITAL, hospital_code="H1"),
+            hospital_other=key(Role.HOSPITAL, hospital_code="H2"),
+            member=key(Role.MEMBER, member_id="M1"),
+            member_other=key(Role.MEMBER, member_id="M2"),
+        )
+        s.commit()
+    return cast
