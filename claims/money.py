@@ -42,7 +42,8 @@ def parse_yuan(value: object) -> int:
         dec = value
     elif isinstance(value, str):
         text = value.strip()
-        if not text or text != value or not text.isascii():
+        # Python's Decimal also reads '1_000'; no settlement system writes amounts so.
+        if not text or text != value or not text.isascii() or "_" in text:
             raise AmountError("is not a decimal amount")
         try:
             dec = Decimal(text)

@@ -34,6 +34,9 @@ class Reason(StrEnum):
     HARDSHIP_UNVERIFIED = "HARDSHIP_UNVERIFIED"
     HIGH_AMOUNT_REVIEW = "HIGH_AMOUNT_REVIEW"
     GENDER_NOT_COVERED = "GENDER_NOT_COVERED"
+    # Set by a reviewer, never by the engine.
+    REVIEW_DENIED = "REVIEW_DENIED"
+    REVIEW_ADJUSTED = "REVIEW_ADJUSTED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,8 @@ REASON_TEXTS: dict[Reason, ReasonText] = {
     Reason.HARDSHIP_UNVERIFIED: ReasonText("困难档案待入户核查，暂缓审核", "Hardship registration not yet verified; held for review"),
     Reason.HIGH_AMOUNT_REVIEW: ReasonText("金额较大，转人工复核", "High amount; held for manual review"),
     Reason.GENDER_NOT_COVERED: ReasonText("本项仅限特定性别会员", "This benefit covers members of one gender only"),
+    Reason.REVIEW_DENIED: ReasonText("经人工复核不予给付", "Denied at manual review"),
+    Reason.REVIEW_ADJUSTED: ReasonText("经人工复核调整金额", "Amount adjusted at manual review"),
 }
 
 

@@ -52,7 +52,7 @@ def _money(value: Any) -> Decimal:
         fen = parse_yuan(value if isinstance(value, (str, Decimal)) else _no_float(value))
     except AmountError as err:
         raise ValueError(f"amount {err}") from None
-    return Decimal(fen) / 100
+    return (Decimal(fen) / 100).quantize(Decimal("0.01"))  # stored and shown as yuan with two decimals
 
 
 def _rate(value: Any) -> Decimal:

@@ -180,6 +180,7 @@ class FixedPerDiseaseFormula:
     def __init__(self, spec: FixedPerDisease, catalogs: dict[str, DiseaseCatalog]) -> None:
         self.spec = spec
         self.fact = catalog_fact(spec.catalog)
+        self.classes = {d.code: d.disease_class for d in catalogs[spec.catalog].diseases if d.disease_class}
         if spec.amount is not None:
             self.amounts = {d.code: fen(spec.amount) for d in catalogs[spec.catalog].diseases}
         else:
@@ -199,6 +200,8 @@ class FixedPerDiseaseFormula:
         measure = f"disease:{code}"
         if ctx.accumulators.get(ctx.code, measure, scope) > 0:
             return result.deny(Reason.ALREADY_PAID_FOR_DISEASE)
+        if code in self.classes:
+            result.numbers["class"] = self.classes[code]
         amount = self.amounts.get(code)
         if amount is None:  # a disease whose class has no amount in this benefit
             result.not_applicable = Reason.DISEASE_NOT_IN_CATALOG
