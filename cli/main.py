@@ -240,5 +240,44 @@ def demo(
         serve(db=str(db), plan=None, host=host, port=port, workers=1)
 
 
+@app.command()
+def check(db: DbOption = None) -> None:
+    """Check that every accumulator equals the decisions behind it (exit 1 if not)."""
+    from sqlalchemy import func, select
+
+    from service.consistency import check as run_check
+    from store import models
+    from store.db import make_engine, session_factory
+
+    with session_factory(make_engine(db))() as session:
+        problems = run_check(session)
+        claims_n = session.scalar(select(func.count(models.Claim.id)))
+    for line in problems:
+        typer.echo(line)
+    if problems:
+        typer.echo(f"{len(problems)} problem(s) found", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"ok: {claims_n} claims; every accumulator equals the decisions behind it")
+
+
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOption = None) -> None:
+    """Verify the audit log's hash chain; names the first edited or deleted entry (exit 1)."""
+    from service.audit import verify
+    from store.db import make_engine, session_factory
+
+    with session_factory(make_engine(db))() as session:
+        problems = verify(session)
+    for line in problems:
+        typer.echo(line)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("ok: the audit chain is intact")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,0 +1,51 @@
+"""``claims check``: every stored total equals the decisions behind it.
+
+After a crash (or on any day) this recomputes each member's accumulators from the
+decision lines and adjustments and compares them with the stored ones, and checks
+that every claim's status and total agree with its lines.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from claims.decision import BenefitLine, LineStatus, claim_status
+from claims.money import format_fen
+from store import models
+
+
+def check(session: Session) -> list[str]:
+    """Problems found, one line each; empty when everything adds up."""
+    problems: list[str] = []
+    expected: dict[tuple[str, str, str, str], int] = defaultdict(int)
+    owner = dict(session.execute(select(models.Claim.id, models.Claim.member_id)).all())
+    lines_by_claim: dict[int, list[models.DecisionLine]] = defaultdict(list)
+    for line in session.scalars(select(models.DecisionLine).order_by(models.DecisionLine.claim_id, models.DecisionLine.position)):
+        lines_by_claim[line.claim_id].append(line)
+        for c in line.changes:
+            expected[(owner[line.claim_id], c["benefit"], c["measure"], c["scope"])] += c["delta"]
+    for adj in session.scalars(select(models.Adjustment)):
+        for c in adj.changes:
+            expected[(owner[adj.claim_id], c["benefit"], c["measure"], c["scope"])] += c["delta"]
+    stored = {(a.member_id, a.benefit, a.measure, a.scope): a.value for a in session.scalars(select(models.Accumulator))}
+    for key in sorted(set(expected) | set(stored)):
+        want, have = expected.get(key, 0), stored.get(key, 0)
+        if want != have:
+            member, benefit, measure, scope = key
+            shown = (format_fen(want), format_fen(have)) if measure in ("paid", "base") else (want, have)
+            problems.append(f"member {member} {benefit} {measure} {scope}: decisions give {shown[0]}, stored {shown[1]}")
+    for claim in session.scalars(select(models.Claim).order_by(models.Claim.id)):
+        lines = lines_by_claim.get(claim.id, [])
+        if not lines:
+            problems.append(f"claim {claim.id} has no decision lines")
+            continue
+        domain = [BenefitLine(ln.benefit, LineStatus(ln.status), ln.amount) for ln in lines]
+        total = sum(ln.amount for ln in domain if ln.counts)
+        if total != claim.total:
+            problems.append(f"claim {claim.id}: total {format_fen(claim.total)}, its lines add up to {format_fen(total)}")
+        if claim_status(domain).value != claim.status:
+            problems.append(f"claim {claim.id}: status {claim.status}, its lines say {claim_status(domain).value}")
+    return problems
