@@ -10,10 +10,10 @@ A PostgreSQL that cannot be reached makes the PostgreSQL tests ERROR with the UR
 tried; they are never skipped (CI must not pass with half the suite silently gone).
 ``-m "not postgres"`` deselects them on purpose.
 
-Between tests every table is emptied (rows deleted in reverse dependency order; the
-tables are small, so this is faster than TRUNCATE on PostgreSQL), except the tables
-the app itself fills when it starts (for example the published default plan): they
-keep what they held right after start-up.
+Before each test the database goes back to what it held right after the app started
+(the published default plan, nothing else): rows are deleted in reverse dependency
+order and the start-up rows put back. The tables are small, so this is faster than
+TRUNCATE on PostgreSQL, and sequences need not restart: no test counts on an id.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, delete, func, select, text
+from sqlalchemy import Engine, create_engine, delete, event, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -126,36 +126,49 @@ def app(database_url: str):
 
 
 @pytest.fixture(scope="session")
-def _started(app, db: Engine) -> Iterator[tuple[TestClient, frozenset[str]]]:
-    """The client, and the tables the app filled on start-up (kept between tests)."""
-    with Session(db) as session:
-        kept = frozenset(
-            t.name for t in Base.metadata.sorted_tables
-            if session.scalar(select(func.count()).select_from(t)) > 0
-        )
+def _started(app, db: Engine) -> Iterator[tuple[TestClient, dict[str, list[dict]]]]:
+    """The client, and the rows the app itself put in the database when it started."""
+    with db.connect() as conn:
+        startup = {t.name: [dict(r) for r in conn.execute(select(t)).mappings()] for t in Base.metadata.sorted_tables}
     with TestClient(app) as client:
-        yield client, kept
+        yield client, {name: rows for name, rows in startup.items() if rows}
 
 
-def _empty_tables(db: Engine, kept: frozenset[str]) -> None:
+def _reset(db: Engine, startup: dict[str, list[dict]]) -> None:
+    """Every table back to what it held right after start-up."""
     with db.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
-            if table.name not in kept:
-                conn.execute(delete(table))
+            conn.execute(delete(table))
+        for table in Base.metadata.sorted_tables:
+            if table.name in startup:
+                conn.execute(insert(table), startup[table.name])
 
 
 @pytest.fixture
-def client(_started: tuple[TestClient, frozenset[str]], db: Engine) -> TestClient:
-    """The API on an empty database (but for what the app itself put there)."""
-    client, kept = _started
-    _empty_tables(db, kept)
+def client(_started: tuple[TestClient, dict[str, list[dict]]], db: Engine) -> TestClient:
+    """The API on a database as the app left it on start-up (empty, but for the default plan)."""
+    client, startup = _started
+    _reset(db, startup)
     return client
 
 
+@pytest.fixture(scope="session")
+def _autocommit(database_url: str) -> Iterator[Engine]:
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
-def session(db: Engine, client: TestClient) -> Iterator[Session]:
-    """A session on the test database, to look behind the API (and, rarely, to set up)."""
-    with session_factory(db)() as s:
+def session(_autocommit: Engine, client: TestClient) -> Iterator[Session]:
+    """A session to look behind the API: each statement commits on its own.
+
+    So it never holds a lock the API waits for (store.db begins every SQLite
+    transaction with BEGIN IMMEDIATE) nor reads an old snapshot; objects it loaded are
+    expired before each query, so every query sees what the API has stored since.
+    """
+    with Session(_autocommit) as s:
+        event.listen(s, "do_orm_execute", lambda _state: s.expire_all())
         yield s
 
 
