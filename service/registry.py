@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from claims.members import HardshipCategory
 from service import audit
 from service.auth import Principal, Role
-from service.errors import Conflict, Invalid, NotFound
+from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.schemas import (
     EnrollmentCreate,
     HardshipCreate,
@@ -76,7 +76,7 @@ def get_member(session: Session, who: Principal, member_id: str, *, detail: bool
 def _union_for(session: Session, who: Principal, union_id: str | None) -> str:
     if who.role is Role.OFFICER:
         if union_id is not None and union_id != who.union_id:
-            raise Invalid.at("union_id", f"an officer of union {who.union_id} registers members of that union only")
+            raise Forbidden(f"an officer of union {who.union_id} registers members of that union only")
         return who.union_id  # type: ignore[return-value]
     who.require(Role.ADMIN)
     if union_id is None:
