@@ -4,8 +4,14 @@ durable_rules is not thread-safe (../shared/style.md: eight threads asserting fa
 into one ruleset segfaulted the process in 5 of 6 runs); rules/durable_engine.py
 serializes every call into it with one process-wide lock. The threads run in a child
 process (this file run as a script), so a crash fails the test with its exit status
-instead of ending the test run. 8 x 250 generated cases is enough: without the lock
-the child dies on the first few hundred.
+instead of ending the test run.
+
+Measured here (12 runs of 8 x 250 cases, both variants, with the lock replaced by a
+no-op): no crash and identical decisions. The compiled core never releases the GIL,
+so each call into it is atomic, and every claim has its own session; the interleaving
+the lock forbids (another thread's calls between one claim's assert, actions and
+delete) did no harm in this protocol. So this test guards the outcome (same decisions,
+no crash, no error) rather than proving the lock is needed.
 """
 
 from __future__ import annotations
