@@ -45,7 +45,7 @@ class BenefitLine:
     @property
     def counts(self) -> bool:
         """Approved and pended lines pay (or reserve) and move the accumulators."""
-        return self.status in (LineStatus.APPROVED, LineStatus.PENDED)
+        return self.status is LineStatus.APPROVED or self.status is LineStatus.PENDED
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,6 +95,7 @@ def claim_status(lines: list[BenefitLine]) -> ClaimStatus:
     """pended if any line is pended; approved if anything is paid; denied otherwise."""
     if any(line.status is LineStatus.PENDED for line in lines):
         return ClaimStatus.PENDED
-    if sum(line.amount for line in lines if line.counts) > 0:
+    # No line is pended here, so the approved ones are all that pay.
+    if any(line.amount > 0 and line.status is LineStatus.APPROVED for line in lines):
         return ClaimStatus.APPROVED
     return ClaimStatus.DENIED

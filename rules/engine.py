@@ -77,8 +77,12 @@ class Engine:
                     "message": error.message}],
         )
 
-    def adjudicate(self, claim: Claim, accumulators: AccumulatorReader, duplicate: bool = False) -> Decision:
-        """Decide a valid claim. ``duplicate``: this bill was already adjudicated."""
+    def adjudicate(self, claim: Claim, accumulators: AccumulatorReader, duplicate: bool = False,
+                   explain: bool = True) -> Decision:
+        """Decide a valid claim. ``duplicate``: this bill was already adjudicated.
+
+        ``explain=False`` leaves the trace empty (simulations compare outcomes only).
+        """
         if duplicate:
             bill = claim.settlement
             return Decision(
@@ -107,31 +111,32 @@ class Engine:
         pend_rules: dict[str, list[CompiledRule]] = {}
         for benefit in self.benefits:
             code = benefit.code
-            held = by_benefit.get(code, [])
-            deciding = next((r for r in held if r.then in _STATUS_OF), None)
+            held = by_benefit.get(code, ())
+            deciding = next((r for r in held if r.then in _STATUS_OF), None) if held else None
             if deciding is not None:
                 lines[code] = BenefitLine(code, _STATUS_OF[deciding.then], reasons=[deciding.reason])
-                trace.append(self._fired(deciding, facts))
+                if explain:
+                    trace.append(self._fired(deciding, facts))
                 continue
-            reductions = [(self._factors[r.name], r.reason) for r in held if r.then == "reduce"]
-            ctx = AmountContext(code, facts, accumulators, scopes, reductions, lines)
-            result = self._formulas[code](ctx)
-            entry: dict[str, Any] = {"rule": f"{code}.amount", "benefit": code, "step": "amount",
-                                     "formula": benefit.amount.kind, "numbers": result.numbers}
+            reductions = [(self._factors[r.name], r.reason) for r in held if r.then == "reduce"] if held else []
+            result = self._formulas[code](AmountContext(code, facts, accumulators, scopes, reductions, lines, explain))
             if result.not_applicable:
                 lines[code] = BenefitLine(code, LineStatus.NOT_APPLICABLE, reasons=[result.not_applicable])
-                entry["outcome"] = f"not_applicable: {result.not_applicable}"
+                outcome = f"not_applicable: {result.not_applicable}"
             elif result.denied:
                 lines[code] = BenefitLine(code, LineStatus.DENIED, reasons=[result.denied])
-                entry["outcome"] = f"denied: {result.denied}"
+                outcome = f"denied: {result.denied}"
             else:
-                for r in held:
-                    if r.then == "reduce":
-                        trace.append(self._fired(r, facts))
+                if explain:
+                    trace.extend(self._fired(r, facts) for r in held if r.then == "reduce")
                 lines[code] = BenefitLine(code, LineStatus.APPROVED, result.amount, list(result.reasons), result.changes)
-                entry["outcome"] = f"approved: {format_fen(result.amount)}"
-                pend_rules[code] = [r for r in held if r.then == "pend"]
-            trace.append(entry)
+                outcome = "approved"
+                if held:
+                    pend_rules[code] = [r for r in held if r.then == "pend"]
+            if explain:
+                trace.append({"rule": f"{code}.amount", "benefit": code, "step": "amount", "formula": benefit.amount.kind,
+                              "numbers": result.numbers,
+                              "outcome": f"approved: {format_fen(result.amount)}" if outcome == "approved" else outcome})
 
         # Review: pend rules first, then the high amount over the whole claim.
         for code, rules in pend_rules.items():
@@ -139,7 +144,8 @@ class Engine:
                 line = lines[code]
                 line.status = LineStatus.PENDED
                 line.reasons.append(r.reason)
-                trace.append(self._fired(r, facts))
+                if explain:
+                    trace.append(self._fired(r, facts))
         ordered = [lines[b.code] for b in self.benefits]
         if self._high_amount is not None:
             above, reason = self._high_amount
@@ -149,9 +155,10 @@ class Engine:
                     if line.status is LineStatus.APPROVED:
                         line.status = LineStatus.PENDED
                         line.reasons.append(reason)
-                trace.append({"rule": "review.high_amount", "step": "review",
-                              "numbers": {"total": format_fen(total), "above": format_fen(above)},
-                              "outcome": f"pended: {reason}"})
+                if explain:
+                    trace.append({"rule": "review.high_amount", "step": "review",
+                                  "numbers": {"total": format_fen(total), "above": format_fen(above)},
+                                  "outcome": f"pended: {reason}"})
 
         return Decision(
             case_id=claim.case_id,

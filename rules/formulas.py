@@ -47,6 +47,7 @@ class AmountContext:
     scopes: dict[str, str]  # 'period' / 'calendar_year' -> accumulator scope key
     reductions: list[tuple[tuple[int, int], str]]  # ((num, den), reason) of the reduce rules that held
     earlier: dict[str, BenefitLine]  # lines already decided in this claim
+    explain: bool = True  # record the numbers used (the trace); simulations skip it
 
 
 @dataclass(slots=True)
@@ -57,6 +58,7 @@ class AmountResult:
     reasons: list[str] = field(default_factory=list)
     changes: list[AccumulatorChange] = field(default_factory=list)
     numbers: dict[str, Any] = field(default_factory=dict)
+    explain: bool = True
 
     def deny(self, reason: str) -> "AmountResult":
         # A denied line carries only its denial reason (section 3).
@@ -69,7 +71,8 @@ def _reduce(amount: int, ctx: AmountContext, result: AmountResult) -> int:
     for (num, den), reason in ctx.reductions:
         amount = half_up_div(amount * num, den)
         result.reasons.append(reason)
-        result.numbers.setdefault("reductions", []).append({"factor": f"{num}/{den}", "after": format_fen(amount)})
+        if result.explain:
+            result.numbers.setdefault("reductions", []).append({"factor": f"{num}/{den}", "after": format_fen(amount)})
     return amount
 
 
@@ -78,7 +81,8 @@ def _cap(amount: int, cap: int | None, paid: int, result: AmountResult) -> int |
     if cap is None:
         return amount
     left = cap - paid
-    result.numbers["cap_left"] = format_fen(max(0, left))
+    if result.explain:
+        result.numbers["cap_left"] = format_fen(max(0, left))
     if left <= 0:
         return None
     if amount > left:
@@ -102,10 +106,11 @@ class BandedShareFormula:
         self.cap = fen(spec.cap)
 
     def __call__(self, ctx: AmountContext) -> AmountResult:
-        result = AmountResult()
+        result = AmountResult(explain=ctx.explain)
         base = ctx.facts[self.spec.base]
         scope = ctx.scopes[self.spec.accumulate_over]
-        result.numbers["base"] = format_fen(base)
+        if result.explain:
+            result.numbers["base"] = format_fen(base)
         if base <= 0:
             return result.deny(Reason.ZERO_BASE)
         before = ctx.accumulators.get(ctx.code, "base", scope)
@@ -116,13 +121,16 @@ class BandedShareFormula:
             overlap = min(after, after if hi is None else hi) - max(before, lo)
             if overlap > 0:
                 scaled += overlap * num
-                bands.append({"from": format_fen(lo), "rate": shown, "on": format_fen(overlap)})
+                if result.explain:
+                    bands.append({"from": format_fen(lo), "rate": shown, "on": format_fen(overlap)})
         raw = half_up_div(scaled, self.den)
-        result.numbers.update(cumulative_before=format_fen(before), bands=bands, raw=format_fen(raw))
+        if result.explain:
+            result.numbers.update(cumulative_before=format_fen(before), bands=bands, raw=format_fen(raw))
         if raw < self.minimum and min(self.minimum, base) != raw:
             raw = min(self.minimum, base)
             result.reasons.append(Reason.MINIMUM_PAYOUT_APPLIED)
-            result.numbers["after_minimum"] = format_fen(raw)
+            if result.explain:
+                result.numbers["after_minimum"] = format_fen(raw)
         raw = _reduce(raw, ctx, result)
         pay = _cap(raw, self.cap, ctx.accumulators.get(ctx.code, "paid", scope), result)
         if pay is None:
@@ -146,22 +154,25 @@ class PerDayFormula:
         self.last_year = max(self.daily)
 
     def __call__(self, ctx: AmountContext) -> AmountResult:
-        result = AmountResult()
+        result = AmountResult(explain=ctx.explain)
         scope = ctx.scopes[self.spec.accumulate_over]
         stay = ctx.facts["length_of_stay"]
         year = max(1, ctx.facts["membership_year"])
         daily = self.daily[min(year, self.last_year)]
         days = stay
-        result.numbers.update(length_of_stay=stay, membership_year=year, daily=format_fen(daily))
+        if result.explain:
+            result.numbers.update(length_of_stay=stay, membership_year=year, daily=format_fen(daily))
         if self.spec.max_days is not None:
             used = ctx.accumulators.get(ctx.code, "days", scope)
             days = min(stay, self.spec.max_days - used)
-            result.numbers["days_left"] = max(0, self.spec.max_days - used)
+            if result.explain:
+                result.numbers["days_left"] = max(0, self.spec.max_days - used)
             if days <= 0:
                 return result.deny(Reason.DAYS_CAP_REACHED)
             if days < stay:
                 result.reasons.append(Reason.CAP_APPLIED)
-        result.numbers["days"] = days
+        if result.explain:
+            result.numbers["days"] = days
         amount = _reduce(days * daily, ctx, result)
         if amount == 0:
             return result.deny(Reason.ZERO_BASE)
@@ -190,18 +201,20 @@ class FixedPerDiseaseFormula:
             }
 
     def __call__(self, ctx: AmountContext) -> AmountResult:
-        result = AmountResult()
+        result = AmountResult(explain=ctx.explain)
         scope = ctx.scopes[self.spec.accumulate_over]
         code = ctx.facts[self.fact]
         if not code:
             result.not_applicable = Reason.DISEASE_NOT_IN_CATALOG
             return result
-        result.numbers["disease"] = code
+        if result.explain:
+            result.numbers["disease"] = code
         measure = f"disease:{code}"
         if ctx.accumulators.get(ctx.code, measure, scope) > 0:
             return result.deny(Reason.ALREADY_PAID_FOR_DISEASE)
         if code in self.classes:
-            result.numbers["class"] = self.classes[code]
+            if result.explain:
+                result.numbers["class"] = self.classes[code]
         amount = self.amounts.get(code)
         if amount is None:  # a disease whose class has no amount in this benefit
             result.not_applicable = Reason.DISEASE_NOT_IN_CATALOG
@@ -228,7 +241,7 @@ class ResidualShareFormula:
         }
 
     def __call__(self, ctx: AmountContext) -> AmountResult:
-        result = AmountResult()
+        result = AmountResult(explain=ctx.explain)
         scope = ctx.scopes[self.spec.accumulate_over]
         base = ctx.facts[self.spec.base]
         taken = 0
@@ -237,7 +250,8 @@ class ResidualShareFormula:
             if line is not None and line.counts:
                 taken += line.amount
         residual = max(0, base - taken)
-        result.numbers.update(base=format_fen(base), taken_by_earlier_lines=format_fen(taken), residual=format_fen(residual))
+        if result.explain:
+            result.numbers.update(base=format_fen(base), taken_by_earlier_lines=format_fen(taken), residual=format_fen(residual))
         if residual == 0:
             return result.deny(Reason.ZERO_BASE)
         share = self.shares.get(ctx.facts["hardship_category"])
@@ -245,7 +259,8 @@ class ResidualShareFormula:
             return result.deny(Reason.HARDSHIP_CATEGORY_NOT_ELIGIBLE)
         (num, den), cap, shown = share
         amount = half_up_div(residual * num, den)
-        result.numbers.update(rate=shown, raw=format_fen(amount))
+        if result.explain:
+            result.numbers.update(rate=shown, raw=format_fen(amount))
         amount = _reduce(amount, ctx, result)
         pay = _cap(amount, cap, ctx.accumulators.get(ctx.code, "paid", scope), result)
         if pay is None:

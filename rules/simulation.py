@@ -98,7 +98,7 @@ class _Totals:
 
 
 def _outcome(decision: Decision) -> tuple:
-    return decision.status, decision.total, tuple((ln.benefit, ln.status, ln.amount) for ln in decision.lines)
+    return decision.status, tuple((ln.benefit, ln.status, ln.amount) for ln in decision.lines)
 
 
 def _worker(k: int, workers: int, path: str, draft: dict[str, Any], baseline: Baseline,
@@ -111,6 +111,8 @@ def _worker(k: int, workers: int, path: str, draft: dict[str, Any], baseline: Ba
         schedule = sorted(((eff or dt.date.min, Engine(validate_plan(doc))) for eff, doc in baseline),
                           key=lambda p: p[0])
         ledgers = (Ledger(), Ledger())
+        benefit_codes = list(dict.fromkeys(
+            [b.code for _, e in schedule for b in e.benefits] + [b.code for b in draft_engine.benefits]))
         lines_cache: dict[int, str] = {}
         needed = {j for earlier in repeated.values() for j in earlier}
         totals = {name: _Totals() for name in ("benefit", "hardship_category", "hospital_grade", "month")}
@@ -146,7 +148,8 @@ def _worker(k: int, workers: int, path: str, draft: dict[str, Any], baseline: Ba
                 engine_b = next((e for eff, e in reversed(schedule) if eff <= bill.begndate), schedule[0][1])
                 decisions = []
                 for engine, ledger in ((engine_b, ledgers[0]), (draft_engine, ledgers[1])):
-                    d = engine.adjudicate(claim, ledger.for_member(claim.member.id), elsewhere or ledger.is_duplicate(key))
+                    d = engine.adjudicate(claim, ledger.for_member(claim.member.id), elsewhere or ledger.is_duplicate(key),
+                                          explain=False)
                     ledger.record(claim.member.id, key, d)
                     decisions.append(d)
                 base, new = decisions
@@ -154,15 +157,15 @@ def _worker(k: int, workers: int, path: str, draft: dict[str, Any], baseline: Ba
                 b_total, d_total = base.total, new.total
                 baseline_total += b_total
                 draft_total += d_total
-                by_line_b = {ln.benefit: ln.amount if ln.counts else 0 for ln in base.lines}
-                by_line_d = {ln.benefit: ln.amount if ln.counts else 0 for ln in new.lines}
-                for code in dict.fromkeys([*by_line_b, *by_line_d]):
+                by_line_b = {ln.benefit: ln.amount for ln in base.lines if ln.amount}  # only paying lines carry an amount
+                by_line_d = {ln.benefit: ln.amount for ln in new.lines if ln.amount}
+                for code in benefit_codes:
                     b, d = by_line_b.get(code, 0), by_line_d.get(code, 0)
                     totals["benefit"].add(code, b, d, b != d)
                 category = claim.hardship.category.value if claim.hardship and claim.hardship.active_on(bill.begndate) else "none"
                 totals["hardship_category"].add(category, b_total, d_total, is_changed)
                 totals["hospital_grade"].add(bill.hosp_lv, b_total, d_total, is_changed)
-                totals["month"].add(bill.begndate.strftime("%Y-%m"), b_total, d_total, is_changed)
+                totals["month"].add(f"{bill.begndate.year}-{bill.begndate.month:02d}", b_total, d_total, is_changed)
                 if is_changed:
                     changed += 1
                     members_affected.add(claim.member.id)
