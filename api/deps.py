@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from service.auth import Principal, authenticate
@@ -40,6 +40,12 @@ def get_principal(
 
 
 CurrentCaller = Annotated[Principal, Depends(get_principal)]
+
+
+# Row ids are 32-bit integer keys (``Integer`` is int4 on PostgreSQL); a larger id in a
+# path is refused as invalid input instead of reaching the driver (SQLite overflows).
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def get_plans(request: Request) -> PlanBook:

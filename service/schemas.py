@@ -142,7 +142,7 @@ class SettlementRead(BaseModel):
 
 class ClaimCreate(_In):
     member_id: Id
-    settlement_id: Annotated[int | None, Field(ge=1)] = None
+    settlement_id: Annotated[int | None, Field(ge=1, le=2**31 - 1)] = None  # a 32-bit row id
     fixmedins_code: Annotated[str | None, Field(max_length=32)] = None
     setl_id: Annotated[str | None, Field(max_length=64)] = None
     submitted_on: Annotated[dt.date | None, Field(description="Defaults to today; never in the future")] = None

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
-from api.deps import CurrentCaller, PagingDep, PlansDep, SessionDep
+from api.deps import CurrentCaller, PagingDep, PlansDep, RowId, SessionDep
 from service import claims
 from service.schemas import ClaimCreate, ClaimRead, ClaimReview, Page
 
@@ -22,7 +22,7 @@ def submit_claim(data: ClaimCreate, session: SessionDep, caller: CurrentCaller, 
 
 
 @router.get("/claims/{claim_id}", response_model=ClaimRead)
-def get_claim(claim_id: int, session: SessionDep, caller: CurrentCaller):
+def get_claim(claim_id: RowId, session: SessionDep, caller: CurrentCaller):
     return claims.to_read(claims.get_claim(session, caller, claim_id))
 
 
@@ -58,6 +58,6 @@ def review_queue(session: SessionDep, caller: CurrentCaller, paging: PagingDep):
 
 
 @router.post("/claims/{claim_id}/review", response_model=ClaimRead, tags=["review"])
-def review_claim(claim_id: int, data: ClaimReview, session: SessionDep, caller: CurrentCaller):
+def review_claim(claim_id: RowId, data: ClaimReview, session: SessionDep, caller: CurrentCaller):
     """Approve, deny or adjust (downwards) each pended line, with a note."""
     return claims.to_read(claims.review_claim(session, caller, claim_id, data))

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Body, Request, status
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentCaller, PlansDep, SessionDep
+from api.deps import CurrentCaller, PlansDep, RowId, SessionDep
 from service import plans, simulation
 from service.errors import Invalid
 
@@ -92,48 +92,48 @@ async def create_draft(request: Request, session: SessionDep, caller: CurrentCal
 
 
 @router.get("/plans/{plan_id}", response_model=PlanRead)
-def get_plan(plan_id: int, session: SessionDep, caller: CurrentCaller):
+def get_plan(plan_id: RowId, session: SessionDep, caller: CurrentCaller):
     return _read(plans.get_version(session, caller, plan_id))
 
 
 @router.put("/plans/{plan_id}", response_model=PlanRead, openapi_extra=_DOC_BODY)
-async def replace_draft(plan_id: int, request: Request, session: SessionDep, caller: CurrentCaller):
+async def replace_draft(plan_id: RowId, request: Request, session: SessionDep, caller: CurrentCaller):
     document = await _document(request)
     row, errors = plans.replace_draft(session, caller, plan_id, document)
     return _read(row, errors)
 
 
 @router.post("/plans/{plan_id}/derive", status_code=status.HTTP_201_CREATED, response_model=PlanRead)
-def derive_draft(plan_id: int, data: Derive, session: SessionDep, caller: CurrentCaller):
+def derive_draft(plan_id: RowId, data: Derive, session: SessionDep, caller: CurrentCaller):
     """A new draft from a version with some parameters changed (a JSON Patch)."""
     row, errors = plans.derive_draft(session, caller, plan_id, data.patch, data.note)
     return _read(row, errors)
 
 
 @router.post("/plans/{plan_id}/validate", response_model=PlanRead)
-def validate(plan_id: int, session: SessionDep, caller: CurrentCaller):
+def validate(plan_id: RowId, session: SessionDep, caller: CurrentCaller):
     row, errors = plans.validate_version(session, caller, plan_id)
     return _read(row, errors, with_document=False)
 
 
 @router.get("/plans/{plan_id}/diff/{other_id}")
-def compare(plan_id: int, other_id: int, session: SessionDep, caller: CurrentCaller) -> dict[str, Any]:
+def compare(plan_id: RowId, other_id: RowId, session: SessionDep, caller: CurrentCaller) -> dict[str, Any]:
     """Every difference from version ``plan_id`` to version ``other_id``, by path."""
     return {"from": plan_id, "to": other_id, "changes": plans.compare(session, caller, plan_id, other_id)}
 
 
 @router.post("/plans/{plan_id}/publish", response_model=PlanRead)
-def publish(plan_id: int, data: Publish, session: SessionDep, caller: CurrentCaller):
+def publish(plan_id: RowId, data: Publish, session: SessionDep, caller: CurrentCaller):
     return _read(plans.publish(session, caller, plan_id, data.effective_from), with_document=False)
 
 
 @router.post("/plans/{plan_id}/retire", response_model=PlanRead)
-def retire(plan_id: int, session: SessionDep, caller: CurrentCaller):
+def retire(plan_id: RowId, session: SessionDep, caller: CurrentCaller):
     return _read(plans.retire(session, caller, plan_id), with_document=False)
 
 
 @router.post("/plans/{plan_id}/simulate", status_code=status.HTTP_202_ACCEPTED, response_model=JobRead)
-def simulate(plan_id: int, session: SessionDep, caller: CurrentCaller, request: Request, background: BackgroundTasks,
+def simulate(plan_id: RowId, session: SessionDep, caller: CurrentCaller, request: Request, background: BackgroundTasks,
              data: Annotated[SimulationRequest, Body()] = SimulationRequest()):
     """Run the version on past claims beside the versions in force, in child processes; follow it at /v1/jobs/{id}."""
     job = simulation.start_simulation(session, caller, plan_id, data.submitted_from, data.submitted_to,
@@ -144,7 +144,7 @@ def simulate(plan_id: int, session: SessionDep, caller: CurrentCaller, request: 
 
 
 @router.get("/jobs/{job_id}", response_model=JobRead)
-def get_job(job_id: int, session: SessionDep, caller: CurrentCaller):
+def get_job(job_id: RowId, session: SessionDep, caller: CurrentCaller):
     job = simulation.get_job(session, caller, job_id)
     return JobRead(id=job.id, kind=job.kind, status=job.status, done=job.done, total=job.total, report=job.report,
                    error=job.error)

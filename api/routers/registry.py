@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, status
 
-from api.deps import CurrentCaller, PagingDep, SessionDep
+from api.deps import CurrentCaller, PagingDep, RowId, SessionDep
 from service import registry
 from service.auth import create_key, Role
 from service import audit
@@ -97,12 +97,12 @@ def register_hardship(member_id: str, data: HardshipCreate, session: SessionDep,
 
 
 @router.post("/hardship/{registration_id}/verify", response_model=HardshipRead)
-def verify_hardship(registration_id: int, data: HardshipVerify, session: SessionDep, caller: CurrentCaller):
+def verify_hardship(registration_id: RowId, data: HardshipVerify, session: SessionDep, caller: CurrentCaller):
     return registry.verify_hardship(session, caller, registration_id, data)
 
 
 @router.post("/hardship/{registration_id}/revoke", response_model=HardshipRead)
-def revoke_hardship(registration_id: int, data: HardshipRevoke, session: SessionDep, caller: CurrentCaller):
+def revoke_hardship(registration_id: RowId, data: HardshipRevoke, session: SessionDep, caller: CurrentCaller):
     return registry.revoke_hardship(session, caller, registration_id, data)
 
 

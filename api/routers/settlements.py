@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from api.deps import CurrentCaller, PagingDep, SessionDep
+from api.deps import CurrentCaller, PagingDep, RowId, SessionDep
 from claims.settlement import AMOUNT_FIELDS, COMPONENT_FUNDS, REQUIRED_FIELDS
 from service import settlements
 from service.errors import Invalid
@@ -84,7 +84,7 @@ def post_settlement(body: ExactBody, session: SessionDep, caller: CurrentCaller,
 
 
 @router.get("/settlements/{settlement_id}", response_model=SettlementRead)
-def get_settlement(settlement_id: int, session: SessionDep, caller: CurrentCaller):
+def get_settlement(settlement_id: RowId, session: SessionDep, caller: CurrentCaller):
     return settlements.to_read(settlements.get_settlement(session, caller, settlement_id))
 
 
