@@ -276,6 +276,13 @@ def _reference_errors(document: PlanDocument) -> list[tuple[str, str]]:
         amount = b.amount
         if isinstance(amount, FixedPerDisease) and amount.catalog not in document.catalogs:
             errors.append((f"benefits[{bi}].amount.catalog", f"benefit {b.code}: unknown catalog {amount.catalog!r}"))
+        elif isinstance(amount, FixedPerDisease) and amount.amount_by_class is not None:
+            classes = {d.disease_class for d in document.catalogs[amount.catalog].diseases}
+            missing = sorted(classes - set(amount.amount_by_class))
+            if missing:
+                errors.append((f"benefits[{bi}].amount.amount_by_class",
+                               f"benefit {b.code}: no amount for disease class(es) {', '.join(map(repr, missing))}"
+                               f" of catalog {amount.catalog!r}"))
         if isinstance(amount, ResidualShare):
             for ai, other in enumerate(amount.after):
                 if other not in codes[:bi]:

@@ -87,3 +87,15 @@ def test_claims_admitted_before_the_grant_takes_effect_do_not_get_it(client, adm
     march = post_bill(admin_app, setl_id="S-W5", begndate="2026-03-02", enddate="2026-03-04", diag="C50.901")
     claim = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": march, "submitted_on": "2026-04-20"}).json()
     assert [line["benefit"] for line in claim["lines"]] == ["MA_IP", "MA_DA", "MA_CI", "CIR"]
+
+
+def test_a_grant_by_class_must_price_every_class_of_its_catalog(client):
+    base = next(p for p in client.get("/v1/plans").json() if p["status"] == "published")
+    unpriced = {**WOMENS_GRANT, "amount": {**WOMENS_GRANT["amount"], "amount_by_class": {"A": "5000.00"}}}
+    draft = client.post(f"/v1/plans/{base['id']}/derive", json={"patch": [
+        {"op": "add", "path": "/catalogs/female_cancers", "value": FEMALE_CANCERS},
+        {"op": "add", "path": "/benefits/-", "value": unpriced},
+    ]}).json()
+    assert draft["valid"] is False
+    assert [e["field"] for e in draft["errors"]] == ["benefits[4].amount.amount_by_class"]
+    assert "'B'" in draft["errors"][0]["message"]
