@@ -473,6 +473,13 @@ def test_the_same_case_file_decides_byte_for_byte_the_same_in_other_processes(tm
     assert outputs[0] == outputs[1] == here
 
 
+def test_remembering_what_fired_per_situation_changes_no_decision_and_no_trace(population):
+    """Engine() answers repeated situations from memory; Engine(memo=False) asserts every claim."""
+    cases, decisions = population
+    every_claim = decide(cases[:2500], Engine(memo=False))
+    assert json.dumps(every_claim, ensure_ascii=False) == json.dumps(decisions[:2500], ensure_ascii=False)
+
+
 @PROPERTIES
 @given(claims=member_claims(max_claims=6))
 def test_deciding_the_same_claims_again_gives_the_same_decisions_and_traces(claims):
