@@ -25,7 +25,9 @@ assumption said so below):
   account; the in-policy self-pay B runs from 0 to, rarely, several hundred thousand;
 - about 35% of main diagnoses from the 21-disease catalog, and near misses that are
   not (C44 skin cancer, C79 secondaries, Z94.5 skin graft, N18.4);
-- unique (fixmedins_code, setl_id), except about 0.4% deliberate re-posts of a bill.
+- unique (fixmedins_code, setl_id), except about 0.4% deliberate re-posts of a bill;
+  setl_id and member ids carry the seed, so files made with different seeds can be
+  concatenated into one bigger file.
 
 Only the standard library: it must run wherever the engine runs.
 """
@@ -396,7 +398,7 @@ def _hospital(rng: random.Random, member: _Member, med_type: str, main: str) -> 
     return _weighted(rng, REGIONAL_CENTRES)  # referred
 
 
-def _bill(rng: random.Random, member: _Member, stay: _Stay, setl_no: int) -> dict[str, Any]:
+def _bill(rng: random.Random, member: _Member, stay: _Stay, setl_no: str) -> dict[str, Any]:
     diagnoses = _diagnoses(rng, member, stay)
     main = diagnoses[0]["diag_code"]
     code, name, grade, _ = _hospital(rng, member, stay.med_type, main)
@@ -475,7 +477,7 @@ def _bill(rng: random.Random, member: _Member, stay: _Stay, setl_no: int) -> dic
         "fixmedins_code": code,
         "fixmedins_name": name,
         "hosp_lv": grade,
-        "setl_id": f"{code[1:5]}{begndate:%Y%m%d}{setl_no:08d}",
+        "setl_id": f"{code[1:5]}{begndate:%Y%m%d}{setl_no}",
         "insutype": insutype,
         "med_type": stay.med_type,
         "begndate": when(begndate, rng.randint(7, 20)),
@@ -552,7 +554,7 @@ def generate_cases(n: int, seed: int = 0, members: int | None = None) -> Iterato
             yield case
             continue
         setl_no += 1
-        bill = _bill(rng, member, stay, setl_no)
+        bill = _bill(rng, member, stay, f"{seed}{setl_no:09d}")
         case = {
             "case_id": case_id,
             "submitted_on": _submitted_on(rng, dt.date.fromisoformat(bill["enddate"][:10])).isoformat(),

@@ -324,6 +324,15 @@ def test_the_same_seed_generates_the_same_cases_and_another_seed_other_cases():
     assert first != [json.dumps(c, ensure_ascii=False) for c in generate_cases(500, seed=6)]
 
 
+def test_case_files_made_with_different_seeds_share_no_bill_and_no_member():
+    def keys(seed: int) -> tuple[set, set]:
+        cases = list(generate_cases(2000, seed=seed))
+        return {(c["bill"]["fixmedins_code"], c["bill"]["setl_id"]) for c in cases}, {c["member"]["id"] for c in cases}
+
+    (bills_1, members_1), (bills_2, members_2) = keys(1), keys(12)
+    assert not bills_1 & bills_2 and not members_1 & members_2
+
+
 def test_the_generator_streams_and_claims_come_from_as_many_members_as_asked():
     stream = generate_cases(1000, seed=2, members=120)
     assert iter(stream) is stream  # an iterator, not a list
