@@ -2,8 +2,8 @@
 
 Lower-layer errors map to ours here, most specific first: our ``ServiceError`` tree;
 request validation (FastAPI / pydantic) with the path of each field; HTTP errors
-Starlette raises itself (404 route, 405 method); a database conflict (409); anything
-else is a 500 that shows no internals.
+Starlette raises itself (404 route, 405 method); a database conflict (409); a value
+the database cannot store (422); anything else is a 500 that shows no internals.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rules.document import PlanError
@@ -70,6 +70,14 @@ def install(app: FastAPI) -> None:
         log.warning("integrity error on %s: %s", request.url.path, exc.orig)
         return problem(409, "Conflict", "the change conflicts with stored data (it may have been made concurrently); "
                        "read the current state and retry", "/problems/conflict", request.url.path)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError):
+        # The database refused a value the validation let through (PostgreSQL stores no
+        # NUL character in text, and checks lengths and ranges that SQLite does not).
+        log.warning("data error on %s: %s", request.url.path, exc.orig)
+        return problem(422, "Invalid input", "a value cannot be stored: text with a NUL character, or a value "
+                       "too long or too large for its field", "/problems/invalid", request.url.path)
 
     @app.exception_handler(OperationalError)
     async def _busy(request: Request, exc: OperationalError):
