@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
@@ -72,6 +73,9 @@ class Principal:
 CLI = Principal(key_id=None, role=Role.ADMIN)
 
 
+_PREFIX = re.compile(r"[0-9a-f]{12}")  # secrets.token_hex(6), as create_key makes it
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -119,7 +123,9 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
     parts = token.strip().split("_", 2)
-    if len(parts) != 3 or parts[0] != "ck":
+    # The prefix is checked before it reaches the database: any text there (a NUL
+    # character, a megabyte) is an unknown key, not a database error.
+    if len(parts) != 3 or parts[0] != "ck" or not _PREFIX.fullmatch(parts[1]):
         raise Unauthorized("unknown API key")
     row = session.scalar(select(models.ApiKey).where(models.ApiKey.prefix == parts[1]))
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, _hash(parts[2])):
