@@ -67,6 +67,7 @@ def post_settlement(session: Session, who: Principal, raw: Any) -> tuple[models.
         raise BillInconsistentProblem(err.message, [{"field": err.field, "message": err.message}]) from None
     except InvalidCase as err:
         raise Invalid.at(err.field, err.message) from None
+    _check_stored_text(bill, raw)
     who.require_hospital(bill.fixmedins_code)
     hospital = session.get(models.Hospital, bill.fixmedins_code)
     if hospital is None:
@@ -98,6 +99,22 @@ def post_settlement(session: Session, who: Principal, raw: Any) -> tuple[models.
             f"settlement {bill.setl_id} of hospital {bill.fixmedins_code} was already posted with different content"
         )
     return existing, False
+
+
+# The record's codes that go into columns of their own, with the columns' lengths.
+_STORED_TEXT = {"fixmedins_code": 32, "setl_id": 64, "psn_no": 64}
+
+
+def _check_stored_text(bill: Settlement, raw: dict[str, Any]) -> None:
+    """Refuse, by field, a code its column cannot hold (SQLite would keep it; PostgreSQL would fail)."""
+    psn_no = raw.get("psn_no")
+    values = {"fixmedins_code": bill.fixmedins_code, "setl_id": bill.setl_id,
+              "psn_no": psn_no.strip() if isinstance(psn_no, str) else ""}
+    for name, limit in _STORED_TEXT.items():
+        if len(values[name]) > limit:
+            raise Invalid.at(name, f"at most {limit} characters")
+        if "\x00" in values[name]:
+            raise Invalid.at(name, "contains a NUL character")
 
 
 def _find(session: Session, code: str, setl_id: str) -> models.Settlement | None:
