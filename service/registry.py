@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -135,6 +136,7 @@ def add_enrollment(session: Session, who: Principal, member_id: str, data: Enrol
     return enrollment
 
 
+_MEMBER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # as MemberCreate.id
 IMPORT_COLUMNS = ("member_id", "name", "gender", "birth_date", "period_start", "period_end", "enrolled_on")
 
 
@@ -163,8 +165,14 @@ def import_enrollments(session: Session, who: Principal, text: str, union_id: st
         member_id = (row.get("member_id") or "").strip()
         gender = (row.get("gender") or "").strip() or None
         birth = (row.get("birth_date") or "").strip() or None
+        name = (row.get("name") or "").strip()
         if not member_id:
             errors.append({"field": f"row {n}.member_id", "message": "required"})
+        elif not _MEMBER_ID.fullmatch(member_id):
+            errors.append({"field": f"row {n}.member_id",
+                           "message": "1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit"})
+        elif len(name) > 100 or "\x00" in name:
+            errors.append({"field": f"row {n}.name", "message": "at most 100 characters, none of them NUL"})
         elif gender not in (None, "F", "M"):
             errors.append({"field": f"row {n}.gender", "message": "F or M"})
         elif birth is not None and not _is_date(birth):
@@ -172,7 +180,7 @@ def import_enrollments(session: Session, who: Principal, text: str, union_id: st
         elif dates["period_end"] < dates["period_start"]:
             errors.append({"field": f"row {n}.period_end", "message": "before period_start"})
         else:
-            rows.append((n, member_id, (row.get("name") or "").strip(), gender, birth, dates))
+            rows.append((n, member_id, name, gender, birth, dates))
     created = enrolled = unchanged = 0
     seen: dict[str, list[tuple[dt.date, dt.date]]] = {}
     for n, member_id, name, gender, birth, dates in rows:
