@@ -61,6 +61,8 @@ async def exact_json_body(request: Request) -> Any:
         return json.loads(raw or b"null", parse_float=Decimal, parse_int=int)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise Invalid.at("body", f"not valid JSON: {err}") from None
+    except RecursionError:
+        raise Invalid.at("body", "nested too deeply to be a settlement") from None
 
 
 ExactBody = Annotated[Any, Depends(exact_json_body)]
