@@ -42,6 +42,14 @@ def _field(loc: tuple[Any, ...]) -> str:
     return out or "body"
 
 
+def _error(e: dict[str, Any]) -> dict[str, str]:
+    if e.get("type") == "json_invalid":
+        # Its location is ('body', character offset): the offset is no field.
+        reason = (e.get("ctx") or {}).get("error") or "JSON decode error"
+        return {"field": "body", "message": f"not valid JSON: {reason} (at character {e['loc'][-1]})"}
+    return {"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(request: Request, exc: ServiceError):
@@ -50,7 +58,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
-        errors = [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in exc.errors()]
+        errors = [_error(e) for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem(422, "Invalid input", detail, "/problems/invalid", request.url.path, errors)
 
