@@ -66,7 +66,7 @@ def post_settlement(session: Session, who: Principal, raw: Any) -> tuple[models.
     except BillInconsistent as err:
         raise BillInconsistentProblem(err.message, [{"field": err.field, "message": err.message}]) from None
     except InvalidCase as err:
-        raise Invalid.at(err.field, err.message) from None
+        raise Invalid.at(err.field or "body", err.message) from None
     _check_stored_text(bill, raw)
     who.require_hospital(bill.fixmedins_code)
     hospital = session.get(models.Hospital, bill.fixmedins_code)
