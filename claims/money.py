@@ -25,15 +25,15 @@ def parse_yuan(value: object) -> int:
     ``"100.000"`` is 100.00 (the value has two decimals at most, whatever the
     spelling); ``"0.001"``, ``"-1"``, ``"NaN"`` and ``"1e400"``-like overflows are refused.
     """
-    if type(value) is str:
-        # The common spelling ('1234.5', '1234.56', '0') without Decimal: it is most of
+    if type(value) is str and value.isascii():
+        # The common spellings ('1234.56', '1234') without Decimal: they are most of
         # what hospitals send, and parsing is on every claim's path.
-        whole, dot, part = value.partition(".")
-        if (
-            whole.isascii() and whole.isdigit() and len(whole) <= 15
-            and (not dot or (part.isascii() and part.isdigit() and len(part) <= 2))
-        ):
-            return int(whole) * FEN_PER_YUAN + (int(part) * (10 if len(part) == 1 else 1) if part else 0)
+        if len(value) > 3 and value[-3] == ".":
+            whole, cents = value[:-3], value[-2:]
+            if whole.isdigit() and cents.isdigit() and len(whole) <= 15:
+                return int(whole) * FEN_PER_YUAN + int(cents)
+        elif value.isdigit() and len(value) <= 15:
+            return int(value) * FEN_PER_YUAN
     if isinstance(value, bool) or value is None:
         raise AmountError("is not a decimal amount")
     if isinstance(value, int):
