@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from claims.members import HardshipCategory
 
@@ -65,11 +65,14 @@ class EnrollmentCreate(_In):
     period_end: dt.date
     enrolled_on: dt.date
 
-    @model_validator(mode="after")
-    def _period_in_order(self) -> "EnrollmentCreate":
-        if self.period_end < self.period_start:
-            raise ValueError("period_end is before period_start")
-        return self
+    @field_validator("period_end")
+    @classmethod
+    def _period_in_order(cls, end: dt.date, info: ValidationInfo) -> dt.date:
+        # On the field, so the error names period_end (a model validator names the body).
+        start = info.data.get("period_start")
+        if start is not None and end < start:
+            raise ValueError("is before period_start")
+        return end
 
 
 class EnrollmentRead(EnrollmentCreate):
