@@ -1,0 +1,95 @@
+"""The command line around the service: `claims keys create` and `claims demo --seed-only`."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api.app import create_app
+from store import models
+from store.db import make_engine
+from tests.api.builders import auth, create_union
+
+KEY = re.compile(r"ck_[0-9a-f]{12}_[A-Za-z0-9_-]{20,}")
+
+
+def claims(*args: str) -> subprocess.CompletedProcess:
+    script = Path(sys.executable).with_name("claims")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "cli.main"]
+    env = {k: v for k, v in os.environ.items() if k != "CLAIMS_DATABASE_URL"}
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_keys_create_prints_a_key_once_that_authenticates(client: TestClient, database_url: str, session) -> None:
+    made = claims("keys", "create", "--role", "admin", "--label", "值班管理员", "--db", database_url)
+
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert KEY.fullmatch(key), made.stdout
+    assert key not in made.stderr
+    assert client.get("/v1/unions", headers=auth(key)).status_code == 200
+    stored = session.scalar(select(models.ApiKey).where(models.ApiKey.label == "值班管理员"))
+    assert stored.role == "admin" and key.split("_", 2)[2] not in stored.key_hash
+
+
+def test_keys_create_makes_an_officer_key_scoped_to_its_union(client: TestClient, database_url: str, cast) -> None:
+    made = claims("keys", "create", "--role", "officer", "--union", "U2", "--db", database_url)
+
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert [u["id"] for u in client.get("/v1/unions", headers=auth(key)).json()] == ["U2"]
+    assert client.get("/v1/members/M1", headers=auth(key)).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--role", "officer"], "--union"),
+        (["--role", "hospital", "--union", "U1"], "--union"),
+        (["--role", "member", "--member", "M404"], "M404"),
+        (["--role", "king"], "--role"),
+    ],
+)
+def test_keys_create_refuses_a_key_without_its_scope_and_prints_no_key(tmp_path: Path, args, says) -> None:
+    made = claims("keys", "create", *args, "--db", str(tmp_path / "claims.db"))
+    assert made.returncode == 2
+    assert says in made.stderr
+    assert not KEY.search(made.stdout + made.stderr)
+
+
+def test_demo_seed_only_builds_a_demo_database_and_prints_a_key_per_role(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    made = claims("demo", "--seed-only", "--db", str(db))
+
+    assert made.returncode == 0, made.stderr
+    printed = re.findall(r"^\s+(admin|officer|hospital|member)\b *(\S*)\s+(ck_\S+)$", made.stdout, re.M)
+    assert {role for role, _, _ in printed} == {"admin", "officer", "hospital", "member"}, made.stdout
+    assert all(KEY.fullmatch(key) for _, _, key in printed)
+    admin = next(key for role, _, key in printed if role == "admin")
+    union, officer = next((scope, key) for role, scope, key in printed if role == "officer")
+
+    app = create_app(str(db), migrate=False)
+    try:
+        with TestClient(app) as client:
+            everything = client.get("/v1/claims", headers=auth(admin)).json()
+            assert everything["total"] > 10
+            assert "approved" in {c["status"] for c in everything["items"]}
+            own = client.get("/v1/claims", params={"page_size": 200}, headers=auth(officer)).json()
+            members = {m["id"]: m["union_id"] for m in
+                       client.get("/v1/members", params={"page_size": 200}, headers=auth(admin)).json()["items"]}
+            assert own["total"] > 0 and {members[c["member_id"]] for c in own["items"]} == {union}
+            # The demo database is a working one: the admin can add to it.
+            create_union(client, admin, "DEMO-NEW")
+    finally:
+        app.state.db.dispose()
+    engine = make_engine(str(db))
+    with engine.connect() as conn:
+        assert conn.execute(select(models.Settlement.id).limit(1)).first() is not None
+    engine.dispose()
