@@ -208,6 +208,7 @@ def test_registry_changes_are_in_the_audit_log(client, cast, session) -> None:
                 headers=auth(cast.officer))
     client.post("/v1/enrollments/import", content=(HEADER + f"M61,,,,{YEAR}-01-01,{YEAR}-12-31,{YEAR}-01-01\n").encode(),
                 headers={**auth(cast.officer), **CSV})
-    actions = session.scalars(select(models.AuditEntry.action).where(models.AuditEntry.actor.like("key:%"))).all()
+    actions = session.scalars(select(models.AuditEntry.action).where(models.AuditEntry.actor.like("key:%"))
+                              .order_by(models.AuditEntry.id)).all()
     assert actions == ["member.created", "enrollment.created", "hardship.registered", "hardship.verified",
                        "enrollments.imported"]
