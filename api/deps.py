@@ -28,8 +28,18 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
+# At most this many units of work at once per worker: no more than the smallest
+# connection pool holds (store.db: SQLite 5 + 10 overflow, PostgreSQL 10 + 10), and
+# fewer than the 40 threads of the pool that runs sync dependencies and endpoints.
+# A request holds its connection (on SQLite also the write lock of BEGIN IMMEDIATE)
+# across several thread hops (the key lookup, the endpoint, serializing the answer);
+# without the limit, under load every thread could be waiting for a connection or a
+# lock held by a request that waits for a thread: 30 s stalls, then 500 (pool
+# timeout) or 503 (database is locked). Waiting for the limit takes no thread.
+CONCURRENT_UNITS_OF_WORK = 15
+
 # scope="function": commit before the response is sent, so a 2xx always means stored.
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+SessionDep = Annotated[Session, Depends(get_session, scope="function", max_concurrency=CONCURRENT_UNITS_OF_WORK)]
 
 
 def get_principal(
