@@ -30,6 +30,15 @@ UtcDatetime = Annotated[dt.datetime, AfterValidator(_as_utc)]
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL cannot store a NUL character and SQLite would keep it: refuse it
+        # here, on both, naming the field.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        return value
+
 
 class UnionCreate(_In):
     id: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]

@@ -15,7 +15,7 @@ from claims.money import format_fen
 from claims.settlement import AMOUNT_FIELDS, Settlement, parse_settlement
 from service import audit
 from service.auth import Principal, Role
-from service.errors import BillInconsistentProblem, Conflict, Invalid, NotFound
+from service.errors import BillInconsistentProblem, Conflict, Forbidden, Invalid, NotFound
 from service.schemas import SettlementRead
 from store import models
 
@@ -129,8 +129,19 @@ def get_settlement(session: Session, who: Principal, settlement_id: int) -> mode
         raise NotFound(f"no settlement {settlement_id}")
     if who.role is Role.HOSPITAL:
         who.require_hospital(row.fixmedins_code)
+    elif who.role is Role.OFFICER:
+        # A settlement holds a patient's diagnoses: an officer sees it once a member of
+        # their union has claimed it, not before (claims name it by hospital and setl_id).
+        claimed_here = session.scalar(
+            select(models.Claim.id)
+            .join(models.Member, models.Member.id == models.Claim.member_id)
+            .where(models.Claim.settlement_id == row.id, models.Member.union_id == who.union_id)
+            .limit(1)
+        )
+        if claimed_here is None:
+            raise Forbidden(f"settlement {settlement_id} is not claimed by a member of union {who.union_id}")
     else:
-        who.require(Role.ADMIN, Role.OFFICER)
+        who.require(Role.ADMIN)
     return row
 
 

@@ -116,9 +116,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/v1/settlements"): Row(lambda w: {"json": settlement(fixmedins_code="H1")},
                                      only(201, "admin", "hospital")),
     ("GET", "/v1/settlements"): Row(lambda w: {}, only(200, "admin", "hospital", "hospital_other")),
-    # Officers may look a settlement up to claim it for a member (they cannot list them).
+    # A settlement holds diagnoses: an officer reads one only once a member of their union
+    # has claimed it (this one is not claimed yet), and never lists them.
     ("GET", "/v1/settlements/{settlement_id}"): Row(lambda w: {"path": {"settlement_id": w.settlement_id}},
-                                                    only(200, "admin", "officer", "officer_other", "hospital")),
+                                                    only(200, "admin", "hospital")),
     # Claims and review
     ("POST", "/v1/claims"): Row(_claimable, only(201, "admin", "officer", "member")),
     ("GET", "/v1/claims"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other", "member", "member_other")),
