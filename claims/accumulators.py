@@ -9,7 +9,6 @@ line reserves its amount until a reviewer decides.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -40,21 +39,44 @@ class MemberAccumulators:
 
 
 class Ledger:
-    """Everything a batch run remembers between claims: totals and bills seen."""
+    """Everything a batch run remembers between claims: totals and bills seen.
+
+    It grows with the members and bills of the file (the plan needs every member's
+    totals and every bill ever decided), so it is kept compact: a member appears only
+    once a decision moves one of their totals, accumulator keys are shared between
+    members, and a bill is one string.
+    """
+
+    _NONE = MemberAccumulators()  # what a member with no totals yet reads; never written to
 
     def __init__(self) -> None:
-        self.members: defaultdict[str, MemberAccumulators] = defaultdict(MemberAccumulators)
-        self.adjudicated_bills: set[tuple[str, str]] = set()
+        self.members: dict[str, MemberAccumulators] = {}
+        self.adjudicated_bills: set[str] = set()
+        self._keys: dict[AccumulatorKey, AccumulatorKey] = {}
 
     def for_member(self, member_id: str) -> MemberAccumulators:
-        return self.members[member_id]
+        return self.members.get(member_id, self._NONE)
+
+    @staticmethod
+    def _bill(bill_key: tuple[str, str]) -> str:
+        return f"{bill_key[0]}\x1f{bill_key[1]}"
 
     def is_duplicate(self, bill_key: tuple[str, str]) -> bool:
-        return bill_key in self.adjudicated_bills
+        return self._bill(bill_key) in self.adjudicated_bills
 
     def record(self, member_id: str, bill_key: tuple[str, str], decision: Decision) -> None:
         """Count a decision; rejected and invalid ones count for nothing."""
         if decision.status in (ClaimStatus.REJECTED, ClaimStatus.INVALID):
             return
-        self.adjudicated_bills.add(bill_key)
-        self.members[member_id].apply(decision.changes)
+        self.adjudicated_bills.add(self._bill(bill_key))
+        changes = decision.changes
+        if not changes:
+            return
+        totals = self.members.get(member_id)
+        if totals is None:
+            totals = self.members[member_id] = MemberAccumulators()
+        values, keys = totals.values, self._keys
+        for c in changes:
+            key = (c.benefit, c.measure, c.scope)
+            key = keys.setdefault(key, key)
+            values[key] = values.get(key, 0) + c.delta

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 
 class Gender(StrEnum):
@@ -26,6 +27,12 @@ class Member:
     birth_date: dt.date | None = None
 
 
+@lru_cache(maxsize=4096)
+def _period_key(start: dt.date, end: dt.date) -> str:
+    # One string per distinct period, shared by every member and accumulator that names it.
+    return f"{start.isoformat()}..{end.isoformat()}"
+
+
 @dataclass(frozen=True, slots=True)
 class Enrollment:
     """One period of mutual-aid membership (a calendar year by default)."""
@@ -40,7 +47,7 @@ class Enrollment:
     @property
     def period_key(self) -> str:
         """Names the period in accumulators: '2026-01-01..2026-12-31'."""
-        return f"{self.period_start.isoformat()}..{self.period_end.isoformat()}"
+        return _period_key(self.period_start, self.period_end)
 
 
 @dataclass(frozen=True, slots=True)

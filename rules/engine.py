@@ -30,7 +30,7 @@ from rules.formulas import FORMULAS, AmountContext, fen, ratio
 _STATUS_OF = {"not_applicable": LineStatus.NOT_APPLICABLE, "denied": LineStatus.DENIED}
 
 
-MEMO_LIMIT = 50_000
+MEMO_LIMIT = 8_192  # distinct situations seen: ~4,700 in 100,000 generated claims
 
 
 class Engine:
