@@ -16,6 +16,7 @@ the earlier occurrences that live in other processes.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import heapq
 import json
 import multiprocessing as mp
@@ -106,6 +107,9 @@ def _worker(k: int, workers: int, path: str, draft: dict[str, Any], baseline: Ba
     from rules.document import validate_plan
     from rules.engine import Engine
 
+    # Deciding a case allocates many small objects and keeps few: the collector's
+    # default thresholds would run it every few cases for nothing.
+    gc.set_threshold(200_000, 50, 100)
     try:
         draft_engine = Engine(validate_plan(draft))
         schedule = sorted(((eff or dt.date.min, Engine(validate_plan(doc))) for eff, doc in baseline),
@@ -141,9 +145,10 @@ def _worker(k: int, workers: int, path: str, draft: dict[str, Any], baseline: Ba
                     continue
                 bill = claim.settlement
                 key = bill.bill_key
-                elsewhere = any(
+                earlier = repeated.get(line_no)
+                elsewhere = earlier is not None and any(
                     _partition(lines_cache[j], j, workers) != k and _read_claim(lines_cache[j]) is not None
-                    for j in repeated.get(line_no, ())
+                    for j in earlier
                 )
                 engine_b = next((e for eff, e in reversed(schedule) if eff <= bill.begndate), schedule[0][1])
                 decisions = []
