@@ -24,7 +24,6 @@ import json
 import multiprocessing as mp
 import os
 import resource
-import time
 from decimal import Decimal
 from pathlib import Path
 

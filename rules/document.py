@@ -305,13 +305,13 @@ _DecimalLoader.add_constructor(
 )
 
 
-def _read(text: str, name: str) -> Any:
+def read_document_text(text: str, name: str) -> Any:
     if name.endswith(".json"):
         return json.loads(text, parse_float=Decimal)
     return yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 - a SafeLoader subclass
 
 
-def _inline_catalogs(raw: Any, base: Path | None) -> list[tuple[str, str]]:
+def inline_catalogs(raw: Any, base: Path | None) -> list[tuple[str, str]]:
     """Replace each catalog's ``file:`` by the rows it holds; returns errors found."""
     errors: list[tuple[str, str]] = []
     if not isinstance(raw, dict) or not isinstance(raw.get("catalogs"), dict):
@@ -369,10 +369,10 @@ def validate_plan(raw: Any) -> "Plan":
 def parse_plan(text: str, name: str = "plan.yaml", base: Path | None = None) -> "Plan":
     """Read a plan from YAML or JSON text; ``base`` is where its catalog files are."""
     try:
-        raw = _read(text, name)
+        raw = read_document_text(text, name)
     except (yaml.YAMLError, json.JSONDecodeError) as err:
         raise PlanError([("(document)", f"not valid YAML or JSON: {err}")]) from None
-    errors = _inline_catalogs(raw, base)
+    errors = inline_catalogs(raw, base)
     if errors:
         raise PlanError(errors)
     return validate_plan(raw)

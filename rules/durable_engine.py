@@ -107,10 +107,6 @@ def register(ruleset: str, definition: dict[str, Any]) -> None:
             raise RulesEngineError(ruleset, str(err), _find_bad_rule(full)) from None
 
 
-def is_registered(ruleset: str) -> bool:
-    return ruleset in _HANDLES
-
-
 def evaluate(ruleset: str, fact: dict[str, Any]) -> list[str]:
     """Assert one fact in a fresh session; the names of the rules that fired, in order."""
     with _LOCK:

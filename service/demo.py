@@ -99,7 +99,7 @@ def seed(session: Session, plans: PlanBook, today: dt.date | None = None, member
         registry.create_hospital(session, CLI, HospitalCreate(code=code, name=name, grade=grade, region=region))
 
     members: list[str] = []
-    for u, (uid, _, _) in enumerate(UNIONS):
+    for uid, _, _ in UNIONS:
         for i in range(members_per_union):
             mid = f"{uid}-{i + 1:04d}"
             gender = rng.choice("FM")

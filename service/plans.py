@@ -22,7 +22,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rules.document import Plan, PlanError, _inline_catalogs, _read, load_plan, validate_plan
+from rules.document import Plan, PlanError, inline_catalogs, load_plan, read_document_text, validate_plan
 from rules.engine import Engine
 from service import audit
 from service.auth import Principal, Role
@@ -36,12 +36,12 @@ def read_document(text: str, media_type: str) -> dict[str, Any]:
     """A rule document from a request body (JSON or YAML); catalog files resolve to the shipped ones."""
     is_yaml = "yaml" in media_type
     try:
-        raw = _read(text, "plan.yaml" if is_yaml else "plan.json")
+        raw = read_document_text(text, "plan.yaml" if is_yaml else "plan.json")
     except (yaml.YAMLError, ValueError) as err:
         raise Invalid.at("body", f"not valid {'YAML' if is_yaml else 'JSON'}: {err}") from None
     if not isinstance(raw, dict):
         raise Invalid.at("body", "a rule document is a mapping")
-    errors = _inline_catalogs(raw, None)
+    errors = inline_catalogs(raw, None)
     if errors:
         raise Invalid("the document names catalog files that are not shipped", [{"field": p, "message": m} for p, m in errors])
     return _jsonable(raw)
@@ -67,10 +67,6 @@ def check(document: dict[str, Any]) -> tuple[Plan | None, list[dict[str, str]]]:
         return validate_plan(document), []
     except PlanError as err:
         return None, [{"field": p, "message": m} for p, m in err.errors]
-
-
-def shipped_default_document() -> dict[str, Any]:
-    return load_plan().content
 
 
 class PlanBook:

@@ -77,7 +77,7 @@ def _published_schedule(session: Session) -> list[tuple[dt.date | None, dict[str
 
 
 def start_simulation(session: Session, who: Principal, plan_id: int, submitted_from: dt.date | None,
-                     submitted_to: dt.date | None, db_url: str) -> models.Job:
+                     submitted_to: dt.date | None) -> models.Job:
     """Queue a simulation of a version (usually a draft) on past claims; a child process runs it."""
     who.require(Role.ADMIN)
     version = session.get(models.PlanVersion, plan_id)

@@ -136,8 +136,7 @@ def retire(plan_id: RowId, session: SessionDep, caller: CurrentCaller):
 def simulate(plan_id: RowId, session: SessionDep, caller: CurrentCaller, request: Request, background: BackgroundTasks,
              data: Annotated[SimulationRequest, Body()] = SimulationRequest()):
     """Run the version on past claims beside the versions in force, in child processes; follow it at /v1/jobs/{id}."""
-    job = simulation.start_simulation(session, caller, plan_id, data.submitted_from, data.submitted_to,
-                                      str(request.app.state.db.url.render_as_string(hide_password=False)))
+    job = simulation.start_simulation(session, caller, plan_id, data.submitted_from, data.submitted_to)
     # Started once the response is sent, so the job row it reads is committed.
     background.add_task(simulation.launch, job.id, request.app.state.db.url.render_as_string(hide_password=False))
     return JobRead(id=job.id, kind=job.kind, status=job.status, done=job.done, total=job.total, report=None, error="")
