@@ -178,6 +178,22 @@ class Server:
         self.stop()
         raise RuntimeError(f"claims serve did not start within {self.start_timeout} s:\n{self.log()[-3000:]}")
 
+    def worker_cpu_seconds(self) -> dict[int, float]:
+        """CPU seconds (user + system) used so far by each child of the supervisor (Linux /proc)."""
+        assert self.process is not None
+        used: dict[int, float] = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == self.process.pid:  # fields[1] is the parent pid
+                used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+        return used
+
     def _signal_group(self, sig: int) -> None:
         assert self.process is not None
         try:
