@@ -12,6 +12,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from claims.cases import Claim
 from claims.decision import AccumulatorChange, BenefitLine, LineStatus, claim_status
@@ -122,21 +123,24 @@ def submit_claim(session: Session, who: Principal, plans: PlanBook, data: ClaimC
     )
     session.add(record)
     session.flush()
-    for position, line in enumerate(decision.lines):
-        session.add(models.DecisionLine(
+    lines = [
+        models.DecisionLine(
             claim_id=record.id, position=position, benefit=line.benefit, status=line.status.value,
             amount=line.amount, reasons=[str(r) for r in line.reasons],
             changes=[{"benefit": c.benefit, "measure": c.measure, "scope": c.scope, "delta": c.delta} for c in line.changes],
-        ))
+        )
+        for position, line in enumerate(decision.lines)
+    ]
+    session.add_all(lines)
     apply_changes(session, member.id, decision.changes)
     if not duplicate:
         session.add(models.AdjudicatedBill(fixmedins_code=row.fixmedins_code, setl_id=row.setl_id, claim_id=record.id))
-    session.flush()
     audit.record(session, who, "claim.adjudicated", "claim", record.id, member_id=member.id, settlement_id=row.id,
                  status=record.status, total=format_fen(record.total), plan_version=record.plan_version)
-    loaded = _load(session, record.id)
-    assert loaded is not None
-    return loaded
+    # The answer is built from what was just written; reading it back would only cost queries.
+    set_committed_value(record, "lines", lines)
+    set_committed_value(record, "settlement", row)
+    return record
 
 
 def get_claim(session: Session, who: Principal, claim_id: int) -> models.Claim:

@@ -89,19 +89,20 @@ class PlanBook:
     def engine_for(self, session: Session, admitted: dt.date) -> Engine:
         if self._fixed is not None:
             return self._fixed
-        row = session.scalar(
-            select(models.PlanVersion)
+        # Only the id and hash on the usual path: the document is read once per process.
+        found = session.execute(
+            select(models.PlanVersion.id, models.PlanVersion.content_hash)
             .where(models.PlanVersion.status == "published", models.PlanVersion.effective_from <= admitted)
             .order_by(models.PlanVersion.effective_from.desc())
             .limit(1)
-        )
-        if row is None:
+        ).first()
+        if found is None:
             raise Conflict(f"no published plan is in force on {admitted}; publish one from that date or earlier")
-        cached = self._engines.get(row.content_hash or "")
+        cached = self._engines.get(found.content_hash or "")
         if cached is not None:
             return cached
-        plan = validate_plan(row.document)
-        return self.engine_of(plan)
+        document = session.scalar(select(models.PlanVersion.document).where(models.PlanVersion.id == found.id))
+        return self.engine_of(validate_plan(document))
 
     def current_version(self, session: Session) -> str:
         if self._fixed is not None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from claims.accumulators import MemberAccumulators
@@ -50,19 +51,24 @@ def load_accumulators(session: Session, member_id: str) -> MemberAccumulators:
 
 
 def apply_changes(session: Session, member_id: str, changes: Iterable[AccumulatorChange]) -> None:
-    """Add each change to its accumulator row (made on first use)."""
+    """Add the changes to their accumulator rows (made on first use), in one statement.
+
+    ``INSERT ... ON CONFLICT DO UPDATE`` (PostgreSQL and SQLite alike) adds each delta
+    to the stored value in the database, so the row is never read and rewritten.
+    """
+    net: dict[tuple[str, str, str], int] = {}
     for c in changes:
-        updated = session.execute(
-            update(models.Accumulator)
-            .where(
-                models.Accumulator.member_id == member_id,
-                models.Accumulator.benefit == c.benefit,
-                models.Accumulator.measure == c.measure,
-                models.Accumulator.scope == c.scope,
-            )
-            .values(value=models.Accumulator.value + c.delta)
-        )
-        if updated.rowcount == 0:
-            session.add(models.Accumulator(member_id=member_id, benefit=c.benefit, measure=c.measure,
-                                           scope=c.scope, value=c.delta))
-    session.flush()
+        key = (c.benefit, c.measure, c.scope)
+        net[key] = net.get(key, 0) + c.delta  # one row per key: a statement may not touch a row twice
+    if not net:
+        return
+    insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    statement = insert(models.Accumulator).values([
+        {"member_id": member_id, "benefit": b, "measure": m, "scope": s, "value": delta}
+        for (b, m, s), delta in net.items()
+    ])
+    statement = statement.on_conflict_do_update(
+        index_elements=["member_id", "benefit", "measure", "scope"],
+        set_={"value": models.Accumulator.value + statement.excluded.value},
+    )
+    session.execute(statement)
