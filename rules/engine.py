@@ -78,10 +78,12 @@ class Engine:
         )
 
     def adjudicate(self, claim: Claim, accumulators: AccumulatorReader, duplicate: bool = False,
-                   explain: bool = True) -> Decision:
+                   explain: bool = True, derived: tuple[dict[str, Any], Any] | None = None) -> Decision:
         """Decide a valid claim. ``duplicate``: this bill was already adjudicated.
 
-        ``explain=False`` leaves the trace empty (simulations compare outcomes only).
+        ``explain=False`` leaves the trace empty (simulations compare outcomes only);
+        ``derived`` is ``derive(claim)`` already made (two plans with the same catalogs
+        see the same facts).
         """
         if duplicate:
             bill = claim.settlement
@@ -94,7 +96,7 @@ class Engine:
                         "facts": {"fixmedins_code": bill.fixmedins_code, "setl_id": bill.setl_id}}],
             )
 
-        facts, membership = derive_facts(claim, self.plan.catalogs)
+        facts, membership = derived if derived is not None else self.derive(claim)
         fired = self._fired_rules(facts)
         by_benefit: dict[str, list[CompiledRule]] = {}
         for name in fired:
@@ -167,6 +169,10 @@ class Engine:
             lines=ordered,
             trace=trace,
         )
+
+    def derive(self, claim: Claim) -> tuple[dict[str, Any], Any]:
+        """The claim's facts under this plan's catalogs, and the membership found."""
+        return derive_facts(claim, self.plan.catalogs)
 
     def _fired_rules(self, facts: dict[str, Any]) -> list[str]:
         if self._memo is None:

@@ -115,6 +115,8 @@ def _worker(k: int, workers: int, path: str, draft: dict[str, Any], baseline: Ba
         schedule = sorted(((eff or dt.date.min, Engine(validate_plan(doc))) for eff, doc in baseline),
                           key=lambda p: p[0])
         ledgers = (Ledger(), Ledger())
+        # Plans with the same catalogs derive the same facts from a claim: derive them once.
+        same_catalogs = {e: e.plan.content.get("catalogs") == draft_engine.plan.content.get("catalogs") for _, e in schedule}
         benefit_codes = list(dict.fromkeys(
             [b.code for _, e in schedule for b in e.benefits] + [b.code for b in draft_engine.benefits]))
         lines_cache: dict[int, str] = {}
@@ -152,9 +154,10 @@ def _worker(k: int, workers: int, path: str, draft: dict[str, Any], baseline: Ba
                 )
                 engine_b = next((e for eff, e in reversed(schedule) if eff <= bill.begndate), schedule[0][1])
                 decisions = []
+                derived = engine_b.derive(claim) if same_catalogs[engine_b] else None
                 for engine, ledger in ((engine_b, ledgers[0]), (draft_engine, ledgers[1])):
                     d = engine.adjudicate(claim, ledger.for_member(claim.member.id), elsewhere or ledger.is_duplicate(key),
-                                          explain=False)
+                                          explain=False, derived=derived)
                     ledger.record(claim.member.id, key, d)
                     decisions.append(d)
                 base, new = decisions
