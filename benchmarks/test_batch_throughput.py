@@ -74,13 +74,16 @@ def run_baseline(n: int) -> int:
 
 def run_engine(engine, path: Path) -> int:
     """A case file through the CLI's path; returns how many decisions were written."""
+    from claims.accumulators import DiskLedger
     from rules.batch import adjudicate_lines
 
     written = 0
+    ledger = DiskLedger()  # what `claims adjudicate` uses
     with path.open(encoding="utf-8") as cases, open(os.devnull, "w", encoding="utf-8") as out:
-        for decision in adjudicate_lines(engine, cases):
+        for decision in adjudicate_lines(engine, cases, ledger):
             out.write(json.dumps(decision.to_json(), ensure_ascii=False) + "\n")
             written += 1
+    ledger.close()
     return written
 
 

@@ -80,3 +80,58 @@ class Ledger:
             key = (c.benefit, c.measure, c.scope)
             key = keys.setdefault(key, key)
             values[key] = values.get(key, 0) + c.delta
+
+
+class DiskLedger(Ledger):
+    """A ``Ledger`` kept in a temporary SQLite file instead of in memory.
+
+    A batch must remember every bill and every member's totals until the file ends,
+    so an in-memory ledger grows with the file (about 0.4 KB a member and 0.1 KB a
+    bill). This one keeps them on disk behind a small page cache, so a run's memory
+    stays flat however long the file; ``claims adjudicate`` uses it. The file is
+    deleted when the ledger is closed (or the process ends).
+    """
+
+    def __init__(self, cache_kib: int = 8192) -> None:
+        super().__init__()
+        import sqlite3
+        import tempfile
+
+        self._file = tempfile.NamedTemporaryFile(prefix="claims-ledger-", suffix=".db")
+        self._db = sqlite3.connect(self._file.name, isolation_level=None)
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=MEMORY", f"cache_size=-{cache_kib}"):
+            self._db.execute(f"PRAGMA {pragma}")
+        self._db.execute("CREATE TABLE bills (bill TEXT PRIMARY KEY) WITHOUT ROWID")
+        self._db.execute("CREATE TABLE totals (member TEXT, key INTEGER, value INTEGER, PRIMARY KEY (member, key)) WITHOUT ROWID")
+        self._db.execute("BEGIN")  # one long transaction: nothing here needs to survive a crash
+        self._key_ids: dict[AccumulatorKey, int] = {}
+        self._key_list: list[AccumulatorKey] = []
+
+    def for_member(self, member_id: str) -> MemberAccumulators:
+        rows = self._db.execute("SELECT key, value FROM totals WHERE member = ?", (member_id,)).fetchall()
+        return MemberAccumulators({self._key_list[k]: v for k, v in rows}) if rows else self._NONE
+
+    def is_duplicate(self, bill_key: tuple[str, str]) -> bool:
+        return self._db.execute("SELECT 1 FROM bills WHERE bill = ?", (self._bill(bill_key),)).fetchone() is not None
+
+    def record(self, member_id: str, bill_key: tuple[str, str], decision: Decision) -> None:
+        if decision.status in (ClaimStatus.REJECTED, ClaimStatus.INVALID):
+            return
+        self._db.execute("INSERT OR IGNORE INTO bills VALUES (?)", (self._bill(bill_key),))
+        rows = []
+        for c in decision.changes:
+            key = (c.benefit, c.measure, c.scope)
+            kid = self._key_ids.get(key)
+            if kid is None:
+                kid = self._key_ids[key] = len(self._key_list)
+                self._key_list.append(key)
+            rows.append((member_id, kid, c.delta))
+        if rows:
+            self._db.executemany(
+                "INSERT INTO totals VALUES (?, ?, ?) ON CONFLICT (member, key) DO UPDATE SET value = value + excluded.value",
+                rows,
+            )
+
+    def close(self) -> None:
+        self._db.close()
+        self._file.close()

@@ -51,14 +51,18 @@ def adjudicate(
     total = _count_lines(cases) if sys.stderr.isatty() else 0
     out = output.open("w", encoding="utf-8") if output else sys.stdout
     invalid = 0
+    from claims.accumulators import DiskLedger
+
+    ledger = DiskLedger()  # memory stays flat however long the file (see DiskLedger)
     with source:
-        decisions = adjudicate_lines(engine, source)
+        decisions = adjudicate_lines(engine, source, ledger)
         with _progress(total) as advance:
             for decision in decisions:
                 if decision.status == "invalid":
                     invalid += 1
                 out.write(json.dumps(decision.to_json(), ensure_ascii=False) + "\n")
                 advance()
+    ledger.close()
     if output:
         out.close()
     if invalid:

@@ -40,9 +40,9 @@ def decide_line(engine: Engine, ledger: Ledger, line_no: int, text: str) -> Deci
     return decision
 
 
-def adjudicate_lines(engine: Engine, lines: Iterable[str]) -> Iterator[Decision]:
-    """Decide every non-blank line, in order."""
-    ledger = Ledger()
+def adjudicate_lines(engine: Engine, lines: Iterable[str], ledger: Ledger | None = None) -> Iterator[Decision]:
+    """Decide every non-blank line, in order (in memory unless given another ledger)."""
+    ledger = ledger if ledger is not None else Ledger()
     for line_no, text in enumerate(lines, start=1):
         if text.strip():
             yield decide_line(engine, ledger, line_no, text)
