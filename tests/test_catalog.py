@@ -6,10 +6,11 @@ import pytest
 
 from builders import LUNG_CANCER, PNEUMONIA, decide, hardship, make_case, outcome
 from claims.catalog import DiseaseCatalog, IcdToken, normalise_icd
+from tests.shared_dir import SHARED
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CSV = ROOT / "rules" / "plans" / "critical-illness-21.csv"
-SPEC_CSV = ROOT.parent / "shared" / "spec" / "critical-illness-21.csv"
+SPEC_CSV = SHARED / "spec" / "critical-illness-21.csv"
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.shared_dir import SHARED
+
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT.parent / "shared" / "spec" / "examples"
-COMPARE = ROOT.parent / "shared" / "tools" / "compare_decisions.py"
+SPEC = SHARED / "spec" / "examples"
+COMPARE = SHARED / "tools" / "compare_decisions.py"
 
 
 def test_spec_examples_decide_as_expected_through_the_batch_cli(tmp_path):
