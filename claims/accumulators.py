@@ -92,7 +92,7 @@ class DiskLedger(Ledger):
     deleted when the ledger is closed (or the process ends).
     """
 
-    def __init__(self, cache_kib: int = 8192) -> None:
+    def __init__(self, cache_kib: int = 2048) -> None:
         super().__init__()
         import sqlite3
         import tempfile
