@@ -60,6 +60,14 @@ class AmountResult:
     numbers: dict[str, Any] = field(default_factory=dict)
     explain: bool = True
 
+    def pay(self, amount: int, *changes: AccumulatorChange) -> "AmountResult":
+        """The line pays ``amount`` and moves these totals; an amount of 0.00 is no payment."""
+        if amount == 0:
+            return self.deny(Reason.ZERO_BASE)
+        self.amount = amount
+        self.changes = list(changes)
+        return self
+
     def deny(self, reason: str) -> "AmountResult":
         # A denied line carries only its denial reason (section 3).
         self.denied = reason
@@ -135,14 +143,7 @@ class BandedShareFormula:
         pay = _cap(raw, self.cap, ctx.accumulators.get(ctx.code, "paid", scope), result)
         if pay is None:
             return result.deny(Reason.ANNUAL_CAP_REACHED)
-        if pay == 0:
-            return result.deny(Reason.ZERO_BASE)
-        result.amount = pay
-        result.changes = [
-            AccumulatorChange(ctx.code, "base", scope, base),
-            AccumulatorChange(ctx.code, "paid", scope, pay),
-        ]
-        return result
+        return result.pay(pay, AccumulatorChange(ctx.code, "base", scope, base), AccumulatorChange(ctx.code, "paid", scope, pay))
 
 
 class PerDayFormula:
@@ -174,15 +175,8 @@ class PerDayFormula:
         if result.explain:
             result.numbers["days"] = days
         amount = _reduce(days * daily, ctx, result)
-        if amount == 0:
-            return result.deny(Reason.ZERO_BASE)
-        result.amount = amount
         # Days count in full toward the cap even when the amount is reduced.
-        result.changes = [
-            AccumulatorChange(ctx.code, "days", scope, days),
-            AccumulatorChange(ctx.code, "paid", scope, amount),
-        ]
-        return result
+        return result.pay(amount, AccumulatorChange(ctx.code, "days", scope, days), AccumulatorChange(ctx.code, "paid", scope, amount))
 
 
 class FixedPerDiseaseFormula:
@@ -220,14 +214,7 @@ class FixedPerDiseaseFormula:
             result.not_applicable = Reason.DISEASE_NOT_IN_CATALOG
             return result
         amount = _reduce(amount, ctx, result)
-        if amount == 0:
-            return result.deny(Reason.ZERO_BASE)
-        result.amount = amount
-        result.changes = [
-            AccumulatorChange(ctx.code, measure, scope, 1),
-            AccumulatorChange(ctx.code, "paid", scope, amount),
-        ]
-        return result
+        return result.pay(amount, AccumulatorChange(ctx.code, measure, scope, 1), AccumulatorChange(ctx.code, "paid", scope, amount))
 
 
 class ResidualShareFormula:
@@ -265,11 +252,7 @@ class ResidualShareFormula:
         pay = _cap(amount, cap, ctx.accumulators.get(ctx.code, "paid", scope), result)
         if pay is None:
             return result.deny(Reason.ANNUAL_CAP_REACHED)
-        if pay == 0:
-            return result.deny(Reason.ZERO_BASE)
-        result.amount = pay
-        result.changes = [AccumulatorChange(ctx.code, "paid", scope, pay)]
-        return result
+        return result.pay(pay, AccumulatorChange(ctx.code, "paid", scope, pay))
 
 
 FORMULAS = {

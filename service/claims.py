@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -26,7 +26,7 @@ from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.plans import PlanBook
 from service.schemas import ClaimCreate, ClaimRead, ClaimReview, LineRead, ReasonRead
 from store import models
-from store.repositories import apply_changes, is_postgres, load_accumulators, lock_member
+from store.repositories import apply_changes, is_postgres, load_accumulators, lock_member, paginate
 
 
 def to_read(claim: models.Claim) -> ClaimRead:
@@ -181,13 +181,9 @@ def list_claims(
         query = query.where(models.Claim.submitted_on >= submitted_from)
     if submitted_to:
         query = query.where(models.Claim.submitted_on <= submitted_to)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     order = models.Claim.id.asc() if oldest_first else models.Claim.id.desc()
-    rows = session.scalars(
-        query.order_by(order).offset((page - 1) * page_size).limit(page_size)
-        .options(selectinload(models.Claim.lines), selectinload(models.Claim.settlement))
-    )
-    return list(rows), total
+    return paginate(session, query, order, page, page_size,
+                    selectinload(models.Claim.lines), selectinload(models.Claim.settlement))
 
 
 REVIEWERS = (Role.ADMIN, Role.OFFICER)

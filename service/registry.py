@@ -7,7 +7,7 @@ import datetime as dt
 import io
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from claims.members import HardshipCategory
@@ -25,6 +25,7 @@ from service.schemas import (
     UnionCreate,
 )
 from store import models
+from store.repositories import paginate
 
 
 def create_union(session: Session, who: Principal, data: UnionCreate) -> models.Union:
@@ -106,9 +107,7 @@ def list_members(session: Session, who: Principal, union_id: str | None, page: i
         query = query.where(models.Member.union_id == who.union_id)
     elif union_id:
         query = query.where(models.Member.union_id == union_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(models.Member.id).offset((page - 1) * page_size).limit(page_size))
-    return list(rows), total
+    return paginate(session, query, models.Member.id, page, page_size)
 
 
 def _overlap(session: Session, member_id: str, start: dt.date, end: dt.date) -> models.Enrollment | None:

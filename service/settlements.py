@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ from service.auth import Principal, Role
 from service.errors import BillInconsistentProblem, Conflict, Forbidden, Invalid, NotFound
 from service.schemas import SettlementRead
 from store import models
+from store.repositories import paginate
 
 _OPTIONAL_TEXT = ("fixmedins_name", "psn_no", "mdtrt_id")
 
@@ -152,6 +153,4 @@ def list_settlements(session: Session, who: Principal, hospital: str | None, pag
         query = query.where(models.Settlement.fixmedins_code == who.hospital_code)
     elif hospital:
         query = query.where(models.Settlement.fixmedins_code == hospital)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(models.Settlement.id).offset((page - 1) * page_size).limit(page_size))
-    return list(rows), total
+    return paginate(session, query, models.Settlement.id, page, page_size)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,13 @@ def lock_member(session: Session, member_id: str) -> models.Member | None:
     if is_postgres(session):
         query = query.with_for_update()
     return session.scalar(query)
+
+
+def paginate(session: Session, query, order, page: int, page_size: int, *options) -> tuple[list, int]:
+    """One page of a query's rows (in ``order``) and how many rows there are in all."""
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(order).offset((page - 1) * page_size).limit(page_size).options(*options))
+    return list(rows), total
 
 
 def lock_audit_chain(session: Session) -> None:
