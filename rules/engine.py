@@ -28,6 +28,7 @@ from rules.facts import derive_facts
 from rules.formulas import FORMULAS, AmountContext, fen, ratio
 
 _STATUS_OF = {"not_applicable": LineStatus.NOT_APPLICABLE, "denied": LineStatus.DENIED}
+_NOTHING_HELD: tuple[None, tuple[()], tuple[()]] = (None, (), ())
 
 
 MEMO_LIMIT = 8_192  # distinct situations seen: ~4,700 in 100,000 generated claims
@@ -48,7 +49,7 @@ class Engine:
         self.compiled: CompiledPlan = compile_plan(self.plan)
         durable_engine.register(self.compiled.ruleset_name, self.compiled.definition)
         self.benefits = self.plan.document.benefits
-        self._memo: dict[tuple[Any, ...], list[str]] | None = {} if memo else None
+        self._memo: dict[tuple[Any, ...], dict[str, Any]] | None = {} if memo else None
         high = self.plan.document.review.high_amount
         self._high_amount = (fen(high.above), high.reason.value) if high else None
         self._factors = {
@@ -97,11 +98,7 @@ class Engine:
             )
 
         facts, membership = derived if derived is not None else self.derive(claim)
-        fired = self._fired_rules(facts)
-        by_benefit: dict[str, list[CompiledRule]] = {}
-        for name in fired:
-            rule = self.compiled.rules[name]
-            by_benefit.setdefault(rule.benefit, []).append(rule)
+        held_by_benefit = self._held(facts)
 
         admitted = claim.settlement.begndate
         scopes = {
@@ -110,17 +107,16 @@ class Engine:
         }
         trace: list[dict[str, Any]] = []
         lines: dict[str, BenefitLine] = {}
-        pend_rules: dict[str, list[CompiledRule]] = {}
+        pend_rules: dict[str, tuple[CompiledRule, ...]] = {}
         for benefit in self.benefits:
             code = benefit.code
-            held = by_benefit.get(code, ())
-            deciding = next((r for r in held if r.then in _STATUS_OF), None) if held else None
+            deciding, reducing, pending = held_by_benefit.get(code, _NOTHING_HELD)
             if deciding is not None:
                 lines[code] = BenefitLine(code, _STATUS_OF[deciding.then], reasons=[deciding.reason])
                 if explain:
                     trace.append(self._fired(deciding, facts))
                 continue
-            reductions = [(self._factors[r.name], r.reason) for r in held if r.then == "reduce"] if held else []
+            reductions = [(self._factors[r.name], r.reason) for r in reducing]
             result = self._formulas[code](AmountContext(code, facts, accumulators, scopes, reductions, lines, explain))
             if result.not_applicable:
                 lines[code] = BenefitLine(code, LineStatus.NOT_APPLICABLE, reasons=[result.not_applicable])
@@ -130,11 +126,11 @@ class Engine:
                 outcome = f"denied: {result.denied}"
             else:
                 if explain:
-                    trace.extend(self._fired(r, facts) for r in held if r.then == "reduce")
+                    trace.extend(self._fired(r, facts) for r in reducing)
                 lines[code] = BenefitLine(code, LineStatus.APPROVED, result.amount, list(result.reasons), result.changes)
                 outcome = "approved"
-                if held:
-                    pend_rules[code] = [r for r in held if r.then == "pend"]
+                if pending:
+                    pend_rules[code] = pending
             if explain:
                 trace.append({"rule": f"{code}.amount", "benefit": code, "step": "amount", "formula": benefit.amount.kind,
                               "numbers": result.numbers,
@@ -151,7 +147,7 @@ class Engine:
         ordered = [lines[b.code] for b in self.benefits]
         if self._high_amount is not None:
             above, reason = self._high_amount
-            total = sum(line.amount for line in ordered if line.counts)
+            total = sum(line.amount for line in ordered)  # only approved and pended lines carry an amount here
             if total > above:
                 for line in ordered:
                     if line.status is LineStatus.APPROVED:
@@ -174,17 +170,32 @@ class Engine:
         """The claim's facts under this plan's catalogs, and the membership found."""
         return derive_facts(claim, self.plan.catalogs)
 
-    def _fired_rules(self, facts: dict[str, Any]) -> list[str]:
+    def _held(self, facts: dict[str, Any]) -> dict[str, tuple[Any, tuple[CompiledRule, ...], tuple[CompiledRule, ...]]]:
+        """Per benefit: the deciding rule that fired (or None), the reduce and the pend rules that fired."""
         if self._memo is None:
-            return durable_engine.evaluate(self.compiled.ruleset_name, facts)
+            return self._group(durable_engine.evaluate(self.compiled.ruleset_name, facts))
         situation = self.compiled.situation(facts)
-        fired = self._memo.get(situation)
-        if fired is None:
-            fired = durable_engine.evaluate(self.compiled.ruleset_name, facts)
+        held = self._memo.get(situation)
+        if held is None:
+            held = self._group(durable_engine.evaluate(self.compiled.ruleset_name, facts))
             if len(self._memo) >= MEMO_LIMIT:
                 self._memo.clear()
-            self._memo[situation] = fired
-        return fired
+            self._memo[situation] = held
+        return held
+
+    def _group(self, fired: list[str]) -> dict[str, tuple[Any, tuple[CompiledRule, ...], tuple[CompiledRule, ...]]]:
+        by_benefit: dict[str, list[CompiledRule]] = {}
+        for name in fired:
+            rule = self.compiled.rules[name]
+            by_benefit.setdefault(rule.benefit, []).append(rule)
+        return {
+            code: (
+                next((r for r in rules if r.then in _STATUS_OF), None),
+                tuple(r for r in rules if r.then == "reduce"),
+                tuple(r for r in rules if r.then == "pend"),
+            )
+            for code, rules in by_benefit.items()
+        }
 
     def _fired(self, rule: CompiledRule, facts: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -114,7 +114,7 @@ def _worker(k: int, workers: int, path: str, draft: dict[str, Any], baseline: Ba
         draft_engine = Engine(validate_plan(draft))
         schedule = sorted(((eff or dt.date.min, Engine(validate_plan(doc))) for eff, doc in baseline),
                           key=lambda p: p[0])
-        ledgers = (Ledger(), Ledger())
+        ledger_b, ledger_d = Ledger(), Ledger()
         # Plans with the same catalogs derive the same facts from a claim: derive them once.
         same_catalogs = {e: e.plan.content.get("catalogs") == draft_engine.plan.content.get("catalogs") for _, e in schedule}
         benefit_codes = list(dict.fromkeys(
@@ -122,6 +122,9 @@ def _worker(k: int, workers: int, path: str, draft: dict[str, Any], baseline: Ba
         lines_cache: dict[int, str] = {}
         needed = {j for earlier in repeated.values() for j in earlier}
         totals = {name: _Totals() for name in ("benefit", "hardship_category", "hospital_grade", "month")}
+        benefit_totals = totals["benefit"]
+        for code in benefit_codes:  # every line of either plan is in the report, paid or not
+            benefit_totals.add(code, 0, 0, False)
         cases = changed = invalid = rejected = 0
         baseline_total = draft_total = 0
         members_affected: set[str] = set()
@@ -152,24 +155,26 @@ def _worker(k: int, workers: int, path: str, draft: dict[str, Any], baseline: Ba
                     _partition(lines_cache[j], j, workers) != k and _read_claim(lines_cache[j]) is not None
                     for j in earlier
                 )
-                engine_b = next((e for eff, e in reversed(schedule) if eff <= bill.begndate), schedule[0][1])
-                decisions = []
+                engine_b = schedule[-1][1] if len(schedule) == 1 else next(
+                    (e for eff, e in reversed(schedule) if eff <= bill.begndate), schedule[0][1])
                 derived = engine_b.derive(claim) if same_catalogs[engine_b] else None
-                for engine, ledger in ((engine_b, ledgers[0]), (draft_engine, ledgers[1])):
-                    d = engine.adjudicate(claim, ledger.for_member(claim.member.id), elsewhere or ledger.is_duplicate(key),
-                                          explain=False, derived=derived)
-                    ledger.record(claim.member.id, key, d)
-                    decisions.append(d)
-                base, new = decisions
-                is_changed = _outcome(base) != _outcome(new)
-                b_total, d_total = base.total, new.total
+                member_id = claim.member.id
+                base = engine_b.adjudicate(claim, ledger_b.for_member(member_id), elsewhere or ledger_b.is_duplicate(key),
+                                           explain=False, derived=derived)
+                ledger_b.record(member_id, key, base)
+                new = draft_engine.adjudicate(claim, ledger_d.for_member(member_id),
+                                              elsewhere or ledger_d.is_duplicate(key), explain=False, derived=derived)
+                ledger_d.record(member_id, key, new)
+                # Only approved and pended lines carry an amount in a fresh decision.
+                by_line_b = {ln.benefit: ln.amount for ln in base.lines if ln.amount}
+                by_line_d = {ln.benefit: ln.amount for ln in new.lines if ln.amount}
+                b_total, d_total = sum(by_line_b.values()), sum(by_line_d.values())
+                is_changed = b_total != d_total or _outcome(base) != _outcome(new)
                 baseline_total += b_total
                 draft_total += d_total
-                by_line_b = {ln.benefit: ln.amount for ln in base.lines if ln.amount}  # only paying lines carry an amount
-                by_line_d = {ln.benefit: ln.amount for ln in new.lines if ln.amount}
-                for code in benefit_codes:
+                for code in by_line_b.keys() | by_line_d.keys():
                     b, d = by_line_b.get(code, 0), by_line_d.get(code, 0)
-                    totals["benefit"].add(code, b, d, b != d)
+                    benefit_totals.add(code, b, d, b != d)
                 category = claim.hardship.category.value if claim.hardship and claim.hardship.active_on(bill.begndate) else "none"
                 totals["hardship_category"].add(category, b_total, d_total, is_changed)
                 totals["hospital_grade"].add(bill.hosp_lv, b_total, d_total, is_changed)
