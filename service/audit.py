@@ -7,11 +7,12 @@ fit.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from service.auth import Principal
@@ -31,16 +32,27 @@ def _entry_hash(prev_hash: str, actor: str, action: str, entity: str, entity_id:
 
 def record(session: Session, who: Principal, action: str, entity: str, entity_id: object, **details: Any) -> None:
     """Append an entry in the caller's transaction (it commits or rolls back with the change)."""
+    record_many(session, who, action, entity, [(entity_id, details)])
+
+
+def record_many(session: Session, who: Principal, action: str, entity: str,
+                entries: list[tuple[object, dict[str, Any]]]) -> None:
+    """Append one entry per (entity id, details), chained in order, in one lock and one insert."""
+    if not entries:
+        return
     lock_audit_chain(session)
-    last = session.scalar(select(models.AuditEntry.entry_hash).order_by(models.AuditEntry.id.desc()).limit(1))
-    prev = last or GENESIS
-    details = json.loads(json.dumps(details, default=str))
-    entry = models.AuditEntry(
-        actor=who.actor, action=action, entity=entity, entity_id=str(entity_id), details=details,
-        prev_hash=prev, entry_hash=_entry_hash(prev, who.actor, action, entity, str(entity_id), details),
-    )
-    session.add(entry)
-    session.flush()
+    session.flush()  # an entry added through the ORM earlier in this transaction comes first
+    prev = session.scalar(select(models.AuditEntry.entry_hash).order_by(models.AuditEntry.id.desc()).limit(1)) or GENESIS
+    rows = []
+    at = dt.datetime.now(dt.timezone.utc)
+    for entity_id, details in entries:
+        details = json.loads(json.dumps(details, default=str))
+        entry_hash = _entry_hash(prev, who.actor, action, entity, str(entity_id), details)
+        rows.append({"at": at, "actor": who.actor, "action": action, "entity": entity, "entity_id": str(entity_id),
+                     "details": details, "prev_hash": prev, "entry_hash": entry_hash})
+        prev = entry_hash
+    # Row ids follow the list's order (the chain's order): the rows are sent in order.
+    session.execute(insert(models.AuditEntry.__table__), rows)
 
 
 def verify(session: Session) -> list[str]:

@@ -9,8 +9,10 @@ the other and never pay twice or past a cap.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import insert, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -26,7 +28,7 @@ from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.plans import PlanBook
 from service.schemas import ClaimCreate, ClaimRead, ClaimReview, LineRead, ReasonRead
 from store import models
-from store.repositories import apply_changes, is_postgres, load_accumulators, lock_member, paginate
+from store.repositories import apply_changes, apply_members_changes, is_postgres, load_accumulators, lock_member, paginate
 
 
 def to_read(claim: models.Claim) -> ClaimRead:
@@ -67,80 +69,154 @@ def _load(session: Session, claim_id: int) -> models.Claim | None:
     )
 
 
-def _domain_member(session: Session, member: models.Member, admitted: dt.date):
-    enrollments = tuple(
-        Enrollment(e.period_start, e.period_end, e.enrolled_on)
-        for e in session.scalars(select(models.Enrollment).where(models.Enrollment.member_id == member.id))
-    )
-    registrations = [
-        HardshipRegistration(HardshipCategory(r.category), r.verified, r.registered_on, r.revoked_on)
-        for r in session.scalars(
-            select(models.HardshipRegistration).where(models.HardshipRegistration.member_id == member.id)
-        )
-    ]
+def _domain_member(member: models.Member, enrollments: list[models.Enrollment],
+                   registrations: list[models.HardshipRegistration], admitted: dt.date):
     # The registration active on the admission date decides; none active means not registered.
-    hardship = next((r for r in sorted(registrations, key=lambda r: r.registered_on, reverse=True)
-                     if r.active_on(admitted)), None)
+    hardship = next((r for r in sorted(
+        (HardshipRegistration(HardshipCategory(r.category), r.verified, r.registered_on, r.revoked_on)
+         for r in registrations), key=lambda r: r.registered_on, reverse=True) if r.active_on(admitted)), None)
     person = Member(member.id, Gender(member.gender) if member.gender else None, member.birth_date)
-    return person, enrollments, hardship
+    return person, tuple(Enrollment(e.period_start, e.period_end, e.enrolled_on) for e in enrollments), hardship
+
+
+def domain_member(session: Session, member: models.Member, admitted: dt.date):
+    """One member as the engine sees them on ``admitted``: person, enrollments, hardship."""
+    return _domain_member(member, _by_member(session, models.Enrollment, [member.id])[member.id],
+                          _by_member(session, models.HardshipRegistration, [member.id])[member.id], admitted)
+
+
+def _by_member(session: Session, model, member_ids: list[str]) -> dict[str, list]:
+    found: dict[str, list] = defaultdict(list)
+    for row in session.scalars(select(model).where(model.member_id.in_(member_ids)).order_by(model.id)):
+        found[row.member_id].append(row)
+    return found
+
+
+MAX_BATCH = 500  # claims per request: one transaction holds their members' locks until it commits
 
 
 def submit_claim(session: Session, who: Principal, plans: PlanBook, data: ClaimCreate) -> models.Claim:
+    """Submit one claim: it is decided at once (a batch of one; errors name the plain field)."""
+    return submit_claims(session, who, plans, [data], where=lambda _i, name: name)[0]
+
+
+def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequence[ClaimCreate],
+                  where: Callable[[int, str], str] = lambda i, name: f"claims[{i}].{name}") -> list[models.Claim]:
+    """Decide claims in order, in the caller's one transaction: all are stored, or none.
+
+    A member's claims later in the list see the totals of the earlier ones, exactly as
+    if they had been submitted one by one; the second claim of a bill is a duplicate.
+    Any refused item (no such member or settlement, another union's member, a date in
+    the future) refuses the whole batch, naming the item (``where``). The reads and
+    writes are made for the whole batch at once: the members are locked in id order and
+    the settlements in id order (PostgreSQL; on SQLite the transaction holds the write
+    lock), so two batches never wait for each other in a circle.
+    """
     who.require(Role.ADMIN, Role.OFFICER, Role.MEMBER)
-    member = lock_member(session, data.member_id)
-    if member is None:
-        raise NotFound(f"no member {data.member_id}")
-    who.require_member(member)
-    today = dt.date.today()
-    submitted_on = data.submitted_on or today
-    if submitted_on > today:
-        raise Invalid.at("submitted_on", "is in the future")
-
-    query = select(models.Settlement)
-    if data.settlement_id is not None:
-        query = query.where(models.Settlement.id == data.settlement_id)
-    else:
-        query = query.where(models.Settlement.fixmedins_code == data.fixmedins_code,
-                            models.Settlement.setl_id == data.setl_id)
-    if is_postgres(session):
+    member_ids = sorted({d.member_id for d in items})
+    query = select(models.Member).where(models.Member.id.in_(member_ids)).order_by(models.Member.id)
+    postgres = is_postgres(session)
+    if postgres:
         query = query.with_for_update()
-    row = session.scalar(query)
-    if row is None:
-        raise NotFound("no such settlement has been posted")
+    members = {m.id: m for m in session.scalars(query)}
+    today = dt.date.today()
+    for i, d in enumerate(items):
+        member = members.get(d.member_id)
+        if member is None:
+            raise NotFound(f"no member {d.member_id}", [{"field": where(i, "member_id"), "message": "no such member"}])
+        who.require_member(member)
+        if d.submitted_on is not None and d.submitted_on > today:
+            raise Invalid.at(where(i, "submitted_on"), "is in the future")
 
-    bill = parse_settlement(row.record, prefix="")
-    person, enrollments, hardship = _domain_member(session, member, bill.begndate)
-    claim = Claim(case_id="", submitted_on=submitted_on, member=person, enrollments=enrollments,
-                  hardship=hardship, settlement=bill)
-    duplicate = session.get(models.AdjudicatedBill, (row.fixmedins_code, row.setl_id)) is not None
-    engine = plans.engine_for(session, bill.begndate)
-    decision = engine.adjudicate(claim, load_accumulators(session, member.id), duplicate)
+    by_id = {d.settlement_id for d in items if d.settlement_id is not None}
+    by_ref = {(d.fixmedins_code, d.setl_id) for d in items if d.settlement_id is None}
+    conditions = []
+    if by_id:
+        conditions.append(models.Settlement.id.in_(by_id))
+    if by_ref:
+        conditions.append(tuple_(models.Settlement.fixmedins_code, models.Settlement.setl_id).in_(by_ref))
+    query = select(models.Settlement).where(or_(*conditions)).order_by(models.Settlement.id)
+    if postgres:
+        query = query.with_for_update()
+    rows = list(session.scalars(query))
+    rows_by_id = {r.id: r for r in rows}
+    rows_by_ref = {(r.fixmedins_code, r.setl_id): r for r in rows}
+    chosen: list[models.Settlement] = []
+    for i, d in enumerate(items):
+        row = rows_by_id.get(d.settlement_id) if d.settlement_id is not None else rows_by_ref.get((d.fixmedins_code, d.setl_id))
+        if row is None:
+            field = where(i, "settlement_id" if d.settlement_id is not None else "setl_id")
+            raise NotFound("no such settlement has been posted", [{"field": field, "message": "no such settlement"}])
+        chosen.append(row)
 
-    record = models.Claim(
-        member_id=member.id, settlement_id=row.id, submitted_on=submitted_on, submitted_by=who.key_id,
-        status=decision.status.value, total=decision.total, plan_version=decision.plan_version or engine.version,
-        trace=decision.trace,
-    )
-    session.add(record)
-    session.flush()
-    lines = [
-        models.DecisionLine(
-            claim_id=record.id, position=position, benefit=line.benefit, status=line.status.value,
-            amount=line.amount, reasons=[str(r) for r in line.reasons],
-            changes=[{"benefit": c.benefit, "measure": c.measure, "scope": c.scope, "delta": c.delta} for c in line.changes],
-        )
-        for position, line in enumerate(decision.lines)
-    ]
-    session.add_all(lines)
-    apply_changes(session, member.id, decision.changes)
-    if not duplicate:
-        session.add(models.AdjudicatedBill(fixmedins_code=row.fixmedins_code, setl_id=row.setl_id, claim_id=record.id))
-    audit.record(session, who, "claim.adjudicated", "claim", record.id, member_id=member.id, settlement_id=row.id,
-                 status=record.status, total=format_fen(record.total), plan_version=record.plan_version)
-    # The answer is built from what was just written; reading it back would only cost queries.
-    set_committed_value(record, "lines", lines)
-    set_committed_value(record, "settlement", row)
-    return record
+    enrollments = _by_member(session, models.Enrollment, member_ids)
+    registrations = _by_member(session, models.HardshipRegistration, member_ids)
+    adjudicated = {tuple(k) for k in session.execute(
+        select(models.AdjudicatedBill.fixmedins_code, models.AdjudicatedBill.setl_id)
+        .where(tuple_(models.AdjudicatedBill.fixmedins_code, models.AdjudicatedBill.setl_id).in_(list(rows_by_ref))))}
+    totals = load_accumulators(session, member_ids)
+    bills = {r.id: parse_settlement(r.record, prefix="") for r in rows}
+    engines = {day: plans.engine_for(session, day) for day in sorted({b.begndate for b in bills.values()})}
+
+    decisions = []
+    for d, row in zip(items, chosen):
+        bill = bills[row.id]
+        member = members[d.member_id]
+        person, member_enrollments, hardship = _domain_member(
+            member, enrollments.get(member.id, []), registrations.get(member.id, []), bill.begndate)
+        claim = Claim(case_id="", submitted_on=d.submitted_on or today, member=person, enrollments=member_enrollments,
+                      hardship=hardship, settlement=bill)
+        key = (row.fixmedins_code, row.setl_id)
+        duplicate = key in adjudicated
+        engine = engines[bill.begndate]
+        decision = engine.adjudicate(claim, totals[member.id], duplicate)
+        totals[member.id].apply(decision.changes)  # the member's next claim in this batch sees them
+        if not duplicate:
+            adjudicated.add(key)
+        decisions.append((d, row, engine, decision, duplicate))
+
+    # The writes: one statement per table for the whole batch.
+    ids = session.scalars(insert(models.Claim).returning(models.Claim.id, sort_by_parameter_order=True), [
+        {"member_id": d.member_id, "settlement_id": row.id, "submitted_on": d.submitted_on or today,
+         "submitted_by": who.key_id, "status": decision.status.value, "total": decision.total,
+         "plan_version": decision.plan_version or engine.version, "trace": decision.trace}
+        for d, row, engine, decision, _ in decisions
+    ]).all()
+    records: list[models.Claim] = []
+    line_rows: list[dict] = []
+    bill_rows: list[dict] = []
+    changes: list[tuple[str, AccumulatorChange]] = []
+    for claim_id, (d, row, engine, decision, duplicate) in zip(ids, decisions):
+        record = models.Claim(id=claim_id, member_id=d.member_id, settlement_id=row.id,
+                              submitted_on=d.submitted_on or today, submitted_by=who.key_id,
+                              status=decision.status.value, total=decision.total,
+                              plan_version=decision.plan_version or engine.version, trace=decision.trace)
+        lines = [
+            {"claim_id": claim_id, "position": position, "benefit": line.benefit, "status": line.status.value,
+             "amount": line.amount, "reasons": [str(r) for r in line.reasons], "review_note": "",
+             "changes": [{"benefit": c.benefit, "measure": c.measure, "scope": c.scope, "delta": c.delta}
+                         for c in line.changes]}
+            for position, line in enumerate(decision.lines)
+        ]
+        line_rows.extend(lines)
+        changes.extend((d.member_id, c) for c in decision.changes)
+        if not duplicate:
+            bill_rows.append({"fixmedins_code": row.fixmedins_code, "setl_id": row.setl_id, "claim_id": claim_id})
+        # The answer is built from what was just written; reading it back would only cost queries.
+        set_committed_value(record, "lines", [models.DecisionLine(**line) for line in lines])
+        set_committed_value(record, "settlement", row)
+        records.append(record)
+    if line_rows:
+        session.execute(insert(models.DecisionLine), line_rows)
+    apply_members_changes(session, changes)
+    if bill_rows:
+        session.execute(insert(models.AdjudicatedBill), bill_rows)
+    audit.record_many(session, who, "claim.adjudicated", "claim", [
+        (r.id, {"member_id": r.member_id, "settlement_id": r.settlement_id, "status": r.status,
+                "total": format_fen(r.total), "plan_version": r.plan_version})
+        for r in records
+    ])
+    return records
 
 
 def get_claim(session: Session, who: Principal, claim_id: int) -> models.Claim:

@@ -19,7 +19,7 @@ from claims.money import format_fen
 from claims.settlement import parse_settlement
 from service import audit
 from service.auth import Principal, Role
-from service.claims import _domain_member
+from service.claims import domain_member
 from service.errors import Invalid, NotFound
 from service.plans import PlanBook, check
 from store import models
@@ -175,7 +175,7 @@ def readjudicate(session: Session, who: Principal, plans: PlanBook, *, include_p
                                .options(selectinload(models.Claim.lines), selectinload(models.Claim.settlement)))
         member = lock_member(session, claim.member_id)
         bill = parse_settlement(claim.settlement.record, prefix="")
-        person, enrollments, hardship = _domain_member(session, member, bill.begndate)
+        person, enrollments, hardship = domain_member(session, member, bill.begndate)
         domain = Claim(f"claim-{claim.id}", claim.submitted_on, person, enrollments, hardship, bill)
         # What this claim holds in the totals: its lines, and any earlier adjustment of it.
         own = _contributions(session, [claim.id])

@@ -49,33 +49,47 @@ def lock_audit_chain(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
 
 
-def load_accumulators(session: Session, member_id: str) -> MemberAccumulators:
+def load_accumulators(session: Session, member_ids: list[str]) -> dict[str, MemberAccumulators]:
+    """The members' totals (a member with none yet reads zeros)."""
+    found: dict[str, MemberAccumulators] = {m: MemberAccumulators() for m in member_ids}
     rows = session.execute(
-        select(models.Accumulator.benefit, models.Accumulator.measure, models.Accumulator.scope, models.Accumulator.value)
-        .where(models.Accumulator.member_id == member_id)
+        select(models.Accumulator.member_id, models.Accumulator.benefit, models.Accumulator.measure,
+               models.Accumulator.scope, models.Accumulator.value)
+        .where(models.Accumulator.member_id.in_(member_ids))
     )
-    return MemberAccumulators({(b, m, s): v for b, m, s, v in rows})
+    for member_id, b, m, s, v in rows:
+        found[member_id].values[(b, m, s)] = v
+    return found
 
 
 def apply_changes(session: Session, member_id: str, changes: Iterable[AccumulatorChange]) -> None:
-    """Add the changes to their accumulator rows (made on first use), in one statement.
+    """Add one member's changes to their accumulator rows (see ``apply_members_changes``)."""
+    apply_members_changes(session, ((member_id, c) for c in changes))
+
+
+def apply_members_changes(session: Session, changes: Iterable[tuple[str, AccumulatorChange]]) -> None:
+    """Add the (member, change) pairs to their accumulator rows (made on first use), in one statement.
 
     ``INSERT ... ON CONFLICT DO UPDATE`` (PostgreSQL and SQLite alike) adds each delta
     to the stored value in the database, so the row is never read and rewritten.
     """
-    net: dict[tuple[str, str, str], int] = {}
-    for c in changes:
-        key = (c.benefit, c.measure, c.scope)
+    net: dict[tuple[str, str, str, str], int] = {}
+    for member_id, c in changes:
+        key = (member_id, c.benefit, c.measure, c.scope)
         net[key] = net.get(key, 0) + c.delta  # one row per key: a statement may not touch a row twice
     if not net:
         return
     insert = postgresql.insert if is_postgres(session) else sqlite.insert
-    statement = insert(models.Accumulator).values([
-        {"member_id": member_id, "benefit": b, "measure": m, "scope": s, "value": delta}
-        for (b, m, s), delta in net.items()
-    ])
+    table = models.Accumulator.__table__
+    statement = insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=["member_id", "benefit", "measure", "scope"],
-        set_={"value": models.Accumulator.value + statement.excluded.value},
+        set_={"value": table.c.value + statement.excluded.value},
     )
-    session.execute(statement)
+    # One statement text whatever the number of rows (compiled once, then cached), sent
+    # as a batch; sorted, so two transactions upserting rows of the same members take
+    # the row locks in one order.
+    session.execute(statement, [
+        {"member_id": member_id, "benefit": b, "measure": m, "scope": s, "value": delta}
+        for (member_id, b, m, s), delta in sorted(net.items())
+    ])
