@@ -92,9 +92,6 @@ def _by_member(session: Session, model, member_ids: list[str]) -> dict[str, list
     return found
 
 
-MAX_BATCH = 500  # claims per request: one transaction holds their members' locks until it commits
-
-
 def submit_claim(session: Session, who: Principal, plans: PlanBook, data: ClaimCreate) -> models.Claim:
     """Submit one claim: it is decided at once (a batch of one; errors name the plain field)."""
     return submit_claims(session, who, plans, [data], where=lambda _i, name: name)[0]

@@ -168,6 +168,15 @@ class ClaimCreate(_In):
         return self
 
 
+MAX_CLAIMS_PER_BATCH = 500  # one transaction holds the members' locks until it commits
+
+
+class ClaimBatchCreate(_In):
+    claims: Annotated[list[ClaimCreate], Field(
+        min_length=1, max_length=MAX_CLAIMS_PER_BATCH,
+        description="Decided in this order, all stored or none; a member's later claims see the earlier ones' totals")]
+
+
 class ReasonRead(BaseModel):
     code: str
     zh: str
@@ -194,6 +203,10 @@ class ClaimRead(BaseModel):
     plan_version: str
     lines: list[LineRead]
     trace: list[dict[str, Any]]
+
+
+class ClaimBatchRead(BaseModel):
+    claims: list[ClaimRead]
 
 
 class LineReview(_In):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 
 from api.deps import CurrentCaller, PagingDep, PlansDep, RowId, SessionDep
 from service import claims
-from service.schemas import ClaimCreate, ClaimRead, ClaimReview, Page
+from service.schemas import ClaimBatchCreate, ClaimBatchRead, ClaimCreate, ClaimRead, ClaimReview, Page
 
 router = APIRouter(prefix="/v1", tags=["claims"])
 Status = Literal["approved", "denied", "pended"]
@@ -19,6 +19,18 @@ Status = Literal["approved", "denied", "pended"]
 def submit_claim(data: ClaimCreate, session: SessionDep, caller: CurrentCaller, plans: PlansDep):
     """Submit a claim for a posted settlement; it is decided at once and the decision returned."""
     return claims.to_read(claims.submit_claim(session, caller, plans, data))
+
+
+@router.post("/claims/batch", status_code=status.HTTP_201_CREATED, response_model=ClaimBatchRead)
+def submit_claims(data: ClaimBatchCreate, session: SessionDep, caller: CurrentCaller, plans: PlansDep):
+    """Submit up to 500 claims at once (a hospital's or a union's daily list), decided in order.
+
+    All are stored, or none: a refused item (no such member or settlement, a member the
+    key cannot act for, a date in the future) refuses the batch, and the problem names
+    it (``claims[3].member_id``). Each claim is decided exactly as if it had been
+    submitted alone, in this order.
+    """
+    return ClaimBatchRead(claims=[claims.to_read(c) for c in claims.submit_claims(session, caller, plans, data.claims)])
 
 
 @router.get("/claims/{claim_id}", response_model=ClaimRead)

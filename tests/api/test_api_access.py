@@ -122,6 +122,8 @@ MATRIX: dict[tuple[str, str], Row] = {
                                                     only(200, "admin", "hospital")),
     # Claims and review
     ("POST", "/v1/claims"): Row(_claimable, only(201, "admin", "officer", "member")),
+    ("POST", "/v1/claims/batch"): Row(lambda w: {"json": {"claims": [_claimable(w)["json"], _claimable(w)["json"]]}},
+                                      only(201, "admin", "officer", "member")),
     ("GET", "/v1/claims"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other", "member", "member_other")),
     ("GET", "/v1/claims/{claim_id}"): Row(lambda w: {"path": {"claim_id": w.claim_id}},
                                           only(200, "admin", "officer", "member")),
