@@ -12,6 +12,13 @@ one union, one hospital and ``MEMBERS`` renewing members):
 3. *Claims*: ``POST /v1/claims`` for settlements posted beforehand (untimed), spread over
    the members so that member locks rarely queue: settlement, member and registry read,
    adjudication in durable_rules, decision, lines, accumulators, audit entry, commit.
+4. *Claims in batches*: ``POST /v1/claims/batch`` of ``BATCH`` claims each (a union's
+   or a hospital's daily list), from ``BATCH_THREADS`` clients, closed loop: claims
+   per second and the latency of a batch (each of its claims waits that long).
+5. *At the target rate*: batches sent on a fixed schedule, ``TARGET_RATE`` claims a
+   second for ``PACED_SECONDS`` (open loop: a late answer does not slow the schedule,
+   and latency counts from the moment a request was due), so p99 is the latency at
+   500 claims a second, not at whatever rate the loop settles on.
 
 Each load is closed-loop and bounded: ``THREADS`` threads each with its own httpx
 client, taking requests from one list until it is used up or ``TIME_LIMIT`` seconds
@@ -61,6 +68,11 @@ from tests.load.live import (  # noqa: E402
 )
 
 THREADS = int(os.environ.get("HTTP_BENCH_THREADS", "16"))
+BATCH = int(os.environ.get("HTTP_BENCH_BATCH", "10"))
+BATCH_THREADS = int(os.environ.get("HTTP_BENCH_BATCH_THREADS", "4"))
+BATCH_REQUESTS = 400
+TARGET_RATE = 500  # claims a second (the issue's target)
+PACED_SECONDS = 10
 MEMBERS = 400
 HEALTH_REQUESTS = 4000
 SETTLEMENTS = 2000
@@ -137,6 +149,62 @@ def closed_loop(base_url: str, requests: list[Callable[[httpx.Client], httpx.Res
         "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
         "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else float("nan"),
         "client_cpu_s": round(client_cpu, 2),
+    }
+
+
+def paced(base_url: str, requests: list[Callable[[httpx.Client], httpx.Response]], per_second: float,
+          threads: int = 8) -> dict[str, Any]:
+    """Send request j at ``start + j / per_second`` (open loop) from ``threads`` keep-alive clients.
+
+    Latency is measured from when a request was due, so a server that falls behind shows
+    it in the latency instead of quietly lowering the rate.
+    """
+    due = itertools.count()
+    lock = threading.Lock()
+    latencies: list[float] = []
+    statuses: dict[int | str, int] = {}
+    start_barrier = threading.Barrier(threads + 1)
+    start = [0.0]
+
+    def worker() -> None:
+        with client(base_url, timeout=30) as http:
+            http.get("/health")
+            start_barrier.wait()
+            while True:
+                with lock:
+                    j = next(due)
+                if j >= len(requests):
+                    return
+                at = start[0] + j / per_second
+                wait = at - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+                try:
+                    status: int | str = requests[j](http).status_code
+                except httpx.TransportError as err:
+                    status = type(err).__name__
+                elapsed = time.perf_counter() - at
+                with lock:
+                    statuses[status] = statuses.get(status, 0) + 1
+                    if isinstance(status, int) and 200 <= status < 300:
+                        latencies.append(elapsed)
+
+    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    start[0] = time.perf_counter() + 0.05
+    start_barrier.wait()
+    for t in pool:
+        t.join(timeout=len(requests) / per_second + 120)
+    wall = time.perf_counter() - start[0]
+    latencies.sort()
+    return {
+        "threads": threads, "sent": sum(statuses.values()), "ok": len(latencies),
+        "errors": {str(k): v for k, v in statuses.items() if not (isinstance(k, int) and 200 <= k < 300)},
+        "seconds": round(wall, 2), "per_second": round(len(latencies) / wall, 1) if wall else 0.0,
+        "p50_ms": round(_percentile(latencies, 0.50) * 1000, 1),
+        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
+        "max_ms": round(latencies[-1] * 1000, 1) if latencies else float("nan"),
     }
 
 
@@ -248,3 +316,50 @@ def test_claims_adjudicated_per_second(benchmark, served, summary):
     info = measured(benchmark, server, backend, calls[WARM_UP:])
     _report(summary, f"http POST /v1/claims [{backend}]", info)
     assert info["ok"] > 0 and not info["errors"], info
+
+
+def _batches(server: Server, keys: Any, tag: str, batches: int) -> list[list[dict[str, Any]]]:
+    """``batches`` lists of ``BATCH`` claims for fresh settlements (posted untimed), members spread."""
+    members = _members()
+    ids = _post_all(server.base_url, keys.hospital, [_settlement(tag, n) for n in range(batches * BATCH)])
+    items = [{"member_id": members[i % len(members)], "settlement_id": sid, "submitted_on": SUBMITTED}
+             for i, sid in enumerate(ids)]
+    return [items[k:k + BATCH] for k in range(0, len(items), BATCH)]
+
+
+def _batch_call(keys: Any, batch: list[dict[str, Any]]) -> Callable[[httpx.Client], httpx.Response]:
+    return lambda http: http.post("/v1/claims/batch", json={"claims": batch}, headers=auth(keys.officer))
+
+
+def _as_claims(info: dict[str, Any]) -> dict[str, Any]:
+    return {"batch": BATCH, "claims_per_second": round(info["per_second"] * BATCH),
+            "server_cpu_ms_per_claim": round(info["server_cpu_ms_per_request"] / BATCH, 2)
+            if "server_cpu_ms_per_request" in info else None, **info}
+
+
+def test_claims_adjudicated_per_second_in_batches(benchmark, served, summary):
+    backend, server, keys = served
+    calls = [_batch_call(keys, b) for b in _batches(server, keys, "BENCH-B", BATCH_REQUESTS + 4)]
+    closed_loop(server.base_url, calls[:4], threads=BATCH_THREADS)
+    before = server.worker_cpu_seconds()
+    info = benchmark.pedantic(closed_loop, args=(server.base_url, calls[4:]), kwargs={"threads": BATCH_THREADS},
+                              rounds=1, iterations=1)
+    after = server.worker_cpu_seconds()
+    spent = sorted((round(after[pid] - before.get(pid, 0.0), 2) for pid in after), reverse=True)[:server.workers]
+    info = _as_claims({"backend": backend, "workers": server.workers, **info, "worker_cpu_s": spent,
+                       "server_cpu_ms_per_request": round(1000 * sum(spent) / max(info["ok"], 1), 1)})
+    benchmark.extra_info.update(info)
+    _report(summary, f"http POST /v1/claims/batch [{backend}]", info)
+    assert info["ok"] > 0 and not info["errors"], info
+
+
+def test_claims_at_the_target_rate_in_batches(benchmark, served, summary):
+    backend, server, keys = served
+    requests = TARGET_RATE * PACED_SECONDS // BATCH
+    calls = [_batch_call(keys, b) for b in _batches(server, keys, "BENCH-P", requests)]
+    info = benchmark.pedantic(paced, args=(server.base_url, calls, TARGET_RATE / BATCH), rounds=1, iterations=1)
+    info = {"backend": backend, "target_claims_per_second": TARGET_RATE, "batch": BATCH,
+            "claims_per_second": round(info["per_second"] * BATCH), **info}
+    benchmark.extra_info.update(info)
+    _report(summary, f"http POST /v1/claims/batch at {TARGET_RATE} claims/s [{backend}]", info)
+    assert info["ok"] == requests and not info["errors"], info
