@@ -94,14 +94,49 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
+class _Tally:
+    """Statuses and 2xx latencies of one load, recorded from many client threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.latencies: list[float] = []
+        self.statuses: dict[int | str, int] = {}
+
+    def send(self, call: Callable[[httpx.Client], httpx.Response], http: httpx.Client, since: float) -> None:
+        """Make the call; its latency counts from ``since`` (a perf_counter reading)."""
+        try:
+            status: int | str = call(http).status_code
+        except httpx.TransportError as err:
+            status = type(err).__name__
+        elapsed = time.perf_counter() - since
+        with self.lock:
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+            if isinstance(status, int) and 200 <= status < 300:
+                self.latencies.append(elapsed)
+
+    def summary(self, threads: int, wall: float) -> dict[str, Any]:
+        latencies = sorted(self.latencies)
+        ok = len(latencies)
+        return {
+            "threads": threads,
+            "sent": sum(self.statuses.values()),
+            "ok": ok,
+            "errors": {str(k): v for k, v in self.statuses.items() if not (isinstance(k, int) and 200 <= k < 300)},
+            "seconds": round(wall, 2),
+            "per_second": round(ok / wall, 1) if wall else 0.0,
+            "p50_ms": round(_percentile(latencies, 0.50) * 1000, 1),
+            "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
+            "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else float("nan"),
+            "max_ms": round(latencies[-1] * 1000, 1) if latencies else float("nan"),
+        }
+
+
 def closed_loop(base_url: str, requests: list[Callable[[httpx.Client], httpx.Response]],
                 threads: int = THREADS, time_limit: float = TIME_LIMIT) -> dict[str, Any]:
     """Send the requests from ``threads`` keep-alive clients; bounded by the list and ``time_limit``."""
     feed = iter(requests)
     feed_lock = threading.Lock()
-    latencies: list[float] = []
-    statuses: dict[int | str, int] = {}
-    record = threading.Lock()
+    tally = _Tally()
     start_barrier = threading.Barrier(threads + 1)
     deadline = [0.0]
 
@@ -114,16 +149,7 @@ def closed_loop(base_url: str, requests: list[Callable[[httpx.Client], httpx.Res
                     call = next(feed, None)
                 if call is None:
                     return
-                started = time.perf_counter()
-                try:
-                    status: int | str = call(http).status_code
-                except httpx.TransportError as err:
-                    status = type(err).__name__
-                elapsed = time.perf_counter() - started
-                with record:
-                    statuses[status] = statuses.get(status, 0) + 1
-                    if isinstance(status, int) and 200 <= status < 300:
-                        latencies.append(elapsed)
+                tally.send(call, http, time.perf_counter())
 
     pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
     for t in pool:
@@ -135,21 +161,7 @@ def closed_loop(base_url: str, requests: list[Callable[[httpx.Client], httpx.Res
     for t in pool:
         t.join(timeout=time_limit + 60)
     wall = time.perf_counter() - wall_start
-    client_cpu = time.process_time() - cpu_before
-    latencies.sort()
-    ok = len(latencies)
-    return {
-        "threads": threads,
-        "sent": sum(statuses.values()),
-        "ok": ok,
-        "errors": {str(k): v for k, v in statuses.items() if not (isinstance(k, int) and 200 <= k < 300)},
-        "seconds": round(wall, 2),
-        "per_second": round(ok / wall, 1) if wall else 0.0,
-        "p50_ms": round(_percentile(latencies, 0.50) * 1000, 1),
-        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
-        "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else float("nan"),
-        "client_cpu_s": round(client_cpu, 2),
-    }
+    return {**tally.summary(threads, wall), "client_cpu_s": round(time.process_time() - cpu_before, 2)}
 
 
 def paced(base_url: str, requests: list[Callable[[httpx.Client], httpx.Response]], per_second: float,
@@ -160,9 +172,8 @@ def paced(base_url: str, requests: list[Callable[[httpx.Client], httpx.Response]
     it in the latency instead of quietly lowering the rate.
     """
     due = itertools.count()
-    lock = threading.Lock()
-    latencies: list[float] = []
-    statuses: dict[int | str, int] = {}
+    due_lock = threading.Lock()
+    tally = _Tally()
     start_barrier = threading.Barrier(threads + 1)
     start = [0.0]
 
@@ -171,7 +182,7 @@ def paced(base_url: str, requests: list[Callable[[httpx.Client], httpx.Response]
             http.get("/health")
             start_barrier.wait()
             while True:
-                with lock:
+                with due_lock:
                     j = next(due)
                 if j >= len(requests):
                     return
@@ -179,15 +190,7 @@ def paced(base_url: str, requests: list[Callable[[httpx.Client], httpx.Response]
                 wait = at - time.perf_counter()
                 if wait > 0:
                     time.sleep(wait)
-                try:
-                    status: int | str = requests[j](http).status_code
-                except httpx.TransportError as err:
-                    status = type(err).__name__
-                elapsed = time.perf_counter() - at
-                with lock:
-                    statuses[status] = statuses.get(status, 0) + 1
-                    if isinstance(status, int) and 200 <= status < 300:
-                        latencies.append(elapsed)
+                tally.send(requests[j], http, at)
 
     pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
     for t in pool:
@@ -196,16 +199,7 @@ def paced(base_url: str, requests: list[Callable[[httpx.Client], httpx.Response]
     start_barrier.wait()
     for t in pool:
         t.join(timeout=len(requests) / per_second + 120)
-    wall = time.perf_counter() - start[0]
-    latencies.sort()
-    return {
-        "threads": threads, "sent": sum(statuses.values()), "ok": len(latencies),
-        "errors": {str(k): v for k, v in statuses.items() if not (isinstance(k, int) and 200 <= k < 300)},
-        "seconds": round(wall, 2), "per_second": round(len(latencies) / wall, 1) if wall else 0.0,
-        "p50_ms": round(_percentile(latencies, 0.50) * 1000, 1),
-        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
-        "max_ms": round(latencies[-1] * 1000, 1) if latencies else float("nan"),
-    }
+    return tally.summary(threads, time.perf_counter() - start[0])
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
