@@ -58,14 +58,13 @@ if _ROOT not in sys.path:
 from tests.load.live import (  # noqa: E402
     SUBMITTED,
     YEAR,
-    PostgresUnreachable,
     Server,
     auth,
     bill,
     client,
-    fresh_database,
     seed,
 )
+from tests.databases import PostgresUnreachable, fresh_database  # noqa: E402
 
 THREADS = int(os.environ.get("HTTP_BENCH_THREADS", "16"))
 BATCH = int(os.environ.get("HTTP_BENCH_BATCH", "10"))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from claims.cases import Claim
-from claims.decision import AccumulatorChange, BenefitLine, LineStatus, claim_status
+from claims.decision import AccumulatorChange, BenefitLine, Decision, LineStatus, claim_status
 from claims.members import Enrollment, Gender, HardshipCategory, HardshipRegistration, Member
 from claims.money import AmountError, format_fen, parse_yuan
 from claims.reasons import REASON_TEXTS, Reason
@@ -28,7 +28,15 @@ from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.plans import PlanBook
 from service.schemas import ClaimCreate, ClaimRead, ClaimReview, LineRead, ReasonRead
 from store import models
-from store.repositories import apply_changes, apply_members_changes, is_postgres, load_accumulators, lock_member, paginate
+from store.repositories import (
+    apply_changes,
+    apply_members_changes,
+    is_postgres,
+    load_accumulators,
+    lock_member,
+    lock_members,
+    paginate,
+)
 
 
 def to_read(claim: models.Claim) -> ClaimRead:
@@ -111,11 +119,7 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
     """
     who.require(Role.ADMIN, Role.OFFICER, Role.MEMBER)
     member_ids = sorted({d.member_id for d in items})
-    query = select(models.Member).where(models.Member.id.in_(member_ids)).order_by(models.Member.id)
-    postgres = is_postgres(session)
-    if postgres:
-        query = query.with_for_update()
-    members = {m.id: m for m in session.scalars(query)}
+    members = lock_members(session, member_ids)
     today = dt.date.today()
     for i, d in enumerate(items):
         member = members.get(d.member_id)
@@ -133,7 +137,7 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
     if by_ref:
         conditions.append(tuple_(models.Settlement.fixmedins_code, models.Settlement.setl_id).in_(by_ref))
     query = select(models.Settlement).where(or_(*conditions)).order_by(models.Settlement.id)
-    if postgres:
+    if is_postgres(session):
         query = query.with_for_update()
     rows = list(session.scalars(query))
     rows_by_id = {r.id: r for r in rows}
@@ -153,9 +157,11 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
         .where(tuple_(models.AdjudicatedBill.fixmedins_code, models.AdjudicatedBill.setl_id).in_(list(rows_by_ref))))}
     totals = load_accumulators(session, member_ids)
     bills = {r.id: parse_settlement(r.record, prefix="") for r in rows}
-    engines = {day: plans.engine_for(session, day) for day in sorted({b.begndate for b in bills.values()})}
+    engines = plans.engines_for(session, {b.begndate for b in bills.values()})
 
-    decisions = []
+    decisions: list[tuple[models.Settlement, Decision, bool]] = []
+    claim_rows: list[dict] = []
+    changes: list[tuple[str, AccumulatorChange]] = []
     for d, row in zip(items, chosen):
         bill = bills[row.id]
         member = members[d.member_id]
@@ -167,27 +173,25 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
         duplicate = key in adjudicated
         engine = engines[bill.begndate]
         decision = engine.adjudicate(claim, totals[member.id], duplicate)
-        totals[member.id].apply(decision.changes)  # the member's next claim in this batch sees them
+        moved = decision.changes
+        totals[member.id].apply(moved)  # the member's next claim in this batch sees them
+        changes.extend((member.id, c) for c in moved)
         if not duplicate:
             adjudicated.add(key)
-        decisions.append((d, row, engine, decision, duplicate))
+        claim_rows.append({
+            "member_id": member.id, "settlement_id": row.id, "submitted_on": claim.submitted_on,
+            "submitted_by": who.key_id, "status": decision.status.value, "total": decision.total,
+            "plan_version": decision.plan_version or engine.version, "trace": decision.trace})
+        decisions.append((row, decision, duplicate))
 
     # The writes: one statement per table for the whole batch.
-    ids = session.scalars(insert(models.Claim).returning(models.Claim.id, sort_by_parameter_order=True), [
-        {"member_id": d.member_id, "settlement_id": row.id, "submitted_on": d.submitted_on or today,
-         "submitted_by": who.key_id, "status": decision.status.value, "total": decision.total,
-         "plan_version": decision.plan_version or engine.version, "trace": decision.trace}
-        for d, row, engine, decision, _ in decisions
-    ]).all()
+    ids = session.scalars(insert(models.Claim).returning(models.Claim.id, sort_by_parameter_order=True),
+                          claim_rows).all()
     records: list[models.Claim] = []
     line_rows: list[dict] = []
     bill_rows: list[dict] = []
-    changes: list[tuple[str, AccumulatorChange]] = []
-    for claim_id, (d, row, engine, decision, duplicate) in zip(ids, decisions):
-        record = models.Claim(id=claim_id, member_id=d.member_id, settlement_id=row.id,
-                              submitted_on=d.submitted_on or today, submitted_by=who.key_id,
-                              status=decision.status.value, total=decision.total,
-                              plan_version=decision.plan_version or engine.version, trace=decision.trace)
+    for claim_id, claim_row, (row, decision, duplicate) in zip(ids, claim_rows, decisions):
+        record = models.Claim(id=claim_id, **claim_row)
         lines = [
             {"claim_id": claim_id, "position": position, "benefit": line.benefit, "status": line.status.value,
              "amount": line.amount, "reasons": [str(r) for r in line.reasons], "review_note": "",
@@ -196,7 +200,6 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
             for position, line in enumerate(decision.lines)
         ]
         line_rows.extend(lines)
-        changes.extend((d.member_id, c) for c in decision.changes)
         if not duplicate:
             bill_rows.append({"fixmedins_code": row.fixmedins_code, "setl_id": row.setl_id, "claim_id": claim_id})
         # The answer is built from what was just written; reading it back would only cost queries.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -87,22 +88,30 @@ class PlanBook:
             return engine
 
     def engine_for(self, session: Session, admitted: dt.date) -> Engine:
+        return self.engines_for(session, [admitted])[admitted]
+
+    def engines_for(self, session: Session, admitted: Iterable[dt.date]) -> dict[dt.date, Engine]:
+        """The engine deciding claims admitted on each date: one read of the schedule for them all."""
+        days = set(admitted)
         if self._fixed is not None:
-            return self._fixed
-        # Only the id and hash on the usual path: the document is read once per process.
-        found = session.execute(
-            select(models.PlanVersion.id, models.PlanVersion.content_hash)
-            .where(models.PlanVersion.status == "published", models.PlanVersion.effective_from <= admitted)
+            return dict.fromkeys(days, self._fixed)
+        # Only ids, dates and hashes on the usual path: a document is read once per process.
+        schedule = session.execute(
+            select(models.PlanVersion.id, models.PlanVersion.content_hash, models.PlanVersion.effective_from)
+            .where(models.PlanVersion.status == "published", models.PlanVersion.effective_from <= max(days))
             .order_by(models.PlanVersion.effective_from.desc())
-            .limit(1)
-        ).first()
-        if found is None:
-            raise Conflict(f"no published plan is in force on {admitted}; publish one from that date or earlier")
-        cached = self._engines.get(found.content_hash or "")
-        if cached is not None:
-            return cached
-        document = session.scalar(select(models.PlanVersion.document).where(models.PlanVersion.id == found.id))
-        return self.engine_of(validate_plan(document))
+        ).all()
+        engines: dict[dt.date, Engine] = {}
+        for day in days:
+            found = next((v for v in schedule if v.effective_from <= day), None)
+            if found is None:
+                raise Conflict(f"no published plan is in force on {day}; publish one from that date or earlier")
+            engine = self._engines.get(found.content_hash or "")
+            if engine is None:
+                document = session.scalar(select(models.PlanVersion.document).where(models.PlanVersion.id == found.id))
+                engine = self.engine_of(validate_plan(document))
+            engines[day] = engine
+        return engines
 
     def current_version(self, session: Session) -> str:
         if self._fixed is not None:

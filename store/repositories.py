@@ -24,16 +24,23 @@ def is_postgres(session: Session) -> bool:
 
 
 def lock_member(session: Session, member_id: str) -> models.Member | None:
-    """The member row, locked until the transaction ends.
+    """The member row, locked until the transaction ends (see ``lock_members``)."""
+    return lock_members(session, [member_id]).get(member_id)
+
+
+def lock_members(session: Session, member_ids: Iterable[str]) -> dict[str, models.Member]:
+    """The members' rows by id (the unknown ones missing), locked until the transaction ends.
 
     Every change to a member's accumulators happens under this lock, so two claims of
-    one member are decided one after the other, each seeing the other's totals. On
-    SQLite the transaction already holds the database write lock (BEGIN IMMEDIATE).
+    one member are decided one after the other, each seeing the other's totals. Rows
+    are locked in id order, so two transactions locking several members never wait for
+    each other in a circle. On SQLite the transaction already holds the database write
+    lock (BEGIN IMMEDIATE).
     """
-    query = select(models.Member).where(models.Member.id == member_id)
+    query = select(models.Member).where(models.Member.id.in_(sorted(set(member_ids)))).order_by(models.Member.id)
     if is_postgres(session):
         query = query.with_for_update()
-    return session.scalar(query)
+    return {m.id: m for m in session.scalars(query)}
 
 
 def paginate(session: Session, query, order, page: int, page_size: int, *options) -> tuple[list, int]:

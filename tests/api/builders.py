@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
+
+from tests.builders import make_bill
 
 YEAR = dt.date.today().year - 1
 SUBMITTED = f"{YEAR}-06-30"
@@ -108,39 +109,9 @@ def settlement(
     ``fields`` replace any field afterwards (so a test can also make one that does not
     add up).
     """
-    b_, fund_, own_ = Decimal(b), Decimal(fund), Decimal(own_pay)
-    in_scope = fund_ + b_
-    total = in_scope + own_
-    bill: dict[str, Any] = {
-        "fixmedins_code": fixmedins_code,
-        "fixmedins_name": f"{fixmedins_code} 医院",
-        "hosp_lv": "02",
-        "setl_id": f"S{YEAR}{next(_setl_ids):06d}",
-        "psn_no": "150102197903140021",
-        "insutype": "310",
-        "med_type": "21",
-        "begndate": begndate,
-        "enddate": enddate,
-        "medfee_sumamt": f"{total:.2f}",
-        "fulamt_ownpay_amt": f"{own_:.2f}",
-        "overlmt_selfpay": "0.00",
-        "preselfpay_amt": "0.00",
-        "inscp_scp_amt": f"{in_scope:.2f}",
-        "hifp_pay": f"{fund_:.2f}",
-        "hifob_pay": "0.00",
-        "hifmi_pay": "0.00",
-        "cvlserv_pay": "0.00",
-        "hifes_pay": "0.00",
-        "maf_pay": "0.00",
-        "oth_pay": "0.00",
-        "fund_pay_sumamt": f"{fund_:.2f}",
-        "psn_part_amt": f"{total - fund_:.2f}",
-        "acct_pay": "0.00",
-        "psn_cash_pay": f"{total - fund_:.2f}",
-        "diagnoses": [{"diag_code": diag_code, "diag_name": "", "maindiag_flag": "1"}],
-    }
-    bill.update(fields)
-    return bill
+    return make_bill(b, fund=fund, own_pay=own_pay, diag_code=diag_code, begndate=begndate, enddate=enddate, **{
+        "fixmedins_code": fixmedins_code, "fixmedins_name": f"{fixmedins_code} 医院", "hosp_lv": "02",
+        "setl_id": f"S{YEAR}{next(_setl_ids):06d}", "psn_no": "150102197903140021", **fields})
 
 
 def post_settlement(client: TestClient, key: str, *, expect: int = 201, **overrides: Any) -> dict:

@@ -2,7 +2,7 @@
 
 ``backend`` is a session-scoped parametrisation, so pytest runs all the SQLite tests on
 one migrated temporary file, then all the PostgreSQL tests on one database made for
-this run (``claims_test_<pid>``, created through the server's ``test`` database and
+this run (``claims_test_<pid>_<n>``, ``tests/databases.py``, created through the server's ``test`` database and
 dropped at the end). Both are migrated once with the Alembic migrations, as in
 production; the app is built with ``migrate=False`` on top.
 
@@ -18,15 +18,13 @@ TRUNCATE on PostgreSQL, and sequences need not restart: no test counts on an id.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, delete, event, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, delete, event, insert, select
 from sqlalchemy.orm import Session
 
 # tests/builders.py is imported as plain ``builders`` by the engine tests, and pytest's
@@ -42,11 +40,11 @@ from api.app import create_app  # noqa: E402
 from service import registry  # noqa: E402
 from service.auth import CLI, Role, create_key  # noqa: E402
 from service.schemas import EnrollmentCreate, HospitalCreate, MemberCreate, UnionCreate  # noqa: E402
-from store.db import make_engine, session_factory, upgrade  # noqa: E402
+from store.db import make_engine, session_factory  # noqa: E402
 from store.models import Base  # noqa: E402
 from tests.api import builders as b  # noqa: E402
+from tests.databases import PostgresUnreachable, fresh_database  # noqa: E402
 
-POSTGRES_URL = os.environ.get("CLAIMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 # ----------------------------------------------------------------------------- databases
@@ -57,57 +55,15 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def _server_url() -> str:
-    url = make_url(POSTGRES_URL)
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")
-    return url.render_as_string(hide_password=False)
-
-
-def _admin_engine() -> Engine:
-    """An AUTOCOMMIT engine on the server's own database (CREATE/DROP DATABASE need it)."""
-    engine = create_engine(_server_url(), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as err:  # any failure to connect: refused, unknown host, auth...
-        engine.dispose()
-        pytest.fail(
-            f"PostgreSQL is not reachable at {make_url(POSTGRES_URL).render_as_string()} "
-            f"(set CLAIMS_TEST_POSTGRES_URL, or start it: scripts/ensure-postgres.sh): "
-            f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}",
-            pytrace=False,
-        )
-    return engine
-
-
 @pytest.fixture(scope="session")
 def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated, empty database of the backend, for the whole run."""
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'claims.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-        return
-    admin = _admin_engine()
-    name = f"claims_test_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-        # A throwaway database: skip waiting for each commit to reach the disk.
-        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
-    url = make_url(_server_url()).set(database=name).render_as_string(hide_password=False)
     try:
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        # A throwaway database: no need to wait for each commit to reach the disk.
+        with fresh_database(backend, tmp_path_factory.mktemp("db"), durable=False) as url:
+            yield url
+    except PostgresUnreachable as err:
+        pytest.fail(str(err), pytrace=False)
 
 
 @pytest.fixture(scope="session")

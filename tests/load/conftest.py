@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .live import PostgresUnreachable, fresh_database
+from tests.databases import PostgresUnreachable, fresh_database
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -9,7 +9,7 @@ server writes its log to a file (a pipe nobody reads would fill and block it); t
 is quoted when the server fails to start.
 
 ``fresh_database`` makes a migrated, empty database: a SQLite file, or a PostgreSQL
-database ``claims_load_<pid>_<n>`` made through the server's ``test`` database and
+database ``claims_test_<pid>_<n>`` (``tests/databases.py``) made through the server's ``test`` database and
 dropped afterwards. A PostgreSQL that cannot be reached raises ``PostgresUnreachable``
 with the URL tried; the tests turn that into a failure, never a skip.
 
@@ -20,7 +20,6 @@ are ever targeted.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import os
 import signal
 import socket
@@ -29,86 +28,24 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
 
 from service import claims, registry, settlements
 from service.auth import CLI, Role, create_key
 from service.plans import PlanBook, ensure_published_default
 from service.schemas import ClaimCreate, EnrollmentCreate, HardshipCreate, HospitalCreate, MemberCreate, UnionCreate
-from store.db import make_engine, session_factory, upgrade
+from store.db import make_engine, session_factory
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
-POSTGRES_URL = os.environ.get("CLAIMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgres")
 
-_names = itertools.count(1)
-
-
-class PostgresUnreachable(RuntimeError):
-    """The PostgreSQL server of CLAIMS_TEST_POSTGRES_URL did not answer."""
-
-
-# ----------------------------------------------------------------------------- databases
-
-
-def _postgres_server_url() -> str:
-    url = make_url(POSTGRES_URL)
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")
-    return url.render_as_string(hide_password=False)
-
-
-def postgres_admin() -> Engine:
-    """An AUTOCOMMIT engine on the server's own database (CREATE/DROP DATABASE need it)."""
-    engine = create_engine(_postgres_server_url(), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as err:
-        engine.dispose()
-        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise PostgresUnreachable(
-            f"PostgreSQL is not reachable at {make_url(POSTGRES_URL).render_as_string()} (set CLAIMS_TEST_POSTGRES_URL, "
-            f"or start it: scripts/ensure-postgres.sh): {type(err).__name__}: {first}"
-        ) from None
-    return engine
-
-
-@contextmanager
-def fresh_database(backend: str, workdir: Path) -> Iterator[str]:
-    """A migrated, empty database of ``backend``; yields its URL. PostgreSQL ones are dropped after."""
-    if backend == "sqlite":
-        url = f"sqlite:///{workdir / f'claims-{next(_names)}.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-        return
-    admin = postgres_admin()
-    name = f"claims_load_{os.getpid()}_{next(_names)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(_postgres_server_url()).set(database=name).render_as_string(hide_password=False)
-    try:
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # ----------------------------------------------------------------------------- the server
