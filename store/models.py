@@ -68,6 +68,9 @@ class Member(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     union_id: Mapped[str] = mapped_column(ForeignKey("unions.id"), index=True)
     name: Mapped[str] = mapped_column(String(100), default="")
+    # The resident identity number (居民身份证号码, GB 11643): who a bill belongs to.
+    # Nullable only for rows made before it was required; the API always sets it.
+    certno: Mapped[str | None] = mapped_column(String(18), unique=True)
     gender: Mapped[str | None] = mapped_column(String(1))
     birth_date: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
@@ -109,6 +112,7 @@ class Settlement(Base):
     fixmedins_code: Mapped[str] = mapped_column(ForeignKey("hospitals.code"), index=True)
     setl_id: Mapped[str] = mapped_column(String(64))
     psn_no: Mapped[str] = mapped_column(String(64), default="")
+    certno: Mapped[str | None] = mapped_column(String(18), index=True)  # the patient's; None only on old rows
     begndate: Mapped[dt.date] = mapped_column(Date)
     enddate: Mapped[dt.date] = mapped_column(Date)
     medfee_sumamt: Mapped[int] = mapped_column(BigInteger)
@@ -128,6 +132,8 @@ class Claim(Base):
     settlement_id: Mapped[int] = mapped_column(ForeignKey("settlements.id"), index=True)
     submitted_on: Mapped[dt.date] = mapped_column(Date)
     submitted_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    # Set when an officer recorded an earlier receipt date for a paper claim: why.
+    receipt_note: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16))
     total: Mapped[int] = mapped_column(BigInteger)
     plan_version: Mapped[str] = mapped_column(String(100))
@@ -153,6 +159,8 @@ class DecisionLine(Base):
     reasons: Mapped[list[Any]] = mapped_column(JSON)
     changes: Mapped[list[Any]] = mapped_column(JSON)  # [{benefit, measure, scope, delta}]
     review_note: Mapped[str] = mapped_column(Text, default="")
+    # A reviewer decided this line: re-adjudication keeps it as the reviewer left it.
+    reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class AdjudicatedBill(Base):
@@ -266,3 +274,22 @@ class Job(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IdempotentRequest(Base):
+    """The first answer to a request sent with an ``Idempotency-Key`` (kept 24 hours).
+
+    A client that retries (its connection dropped after the commit) gets this answer
+    back instead of a second claim. Keys are per API key: one caller cannot read
+    another's answers by guessing their keys.
+    """
+
+    __tablename__ = "idempotent_requests"
+    __table_args__ = (UniqueConstraint("api_key_id", "idempotency_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))  # method, path and body
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)

@@ -1,0 +1,16 @@
+"""Dates as the unions live them: "today" is the date in China, not in UTC.
+
+China keeps one time zone, UTC+8, with no daylight saving, so a fixed offset is exact
+and needs no time-zone database on the server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+CHINA = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+
+
+def china_today(now: dt.datetime | None = None) -> dt.date:
+    """The date in China now (or at ``now``, an aware datetime)."""
+    return (now or dt.datetime.now(dt.timezone.utc)).astimezone(CHINA).date()
