@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -61,6 +62,20 @@ class HardshipRegistration:
 
     def active_on(self, day: dt.date) -> bool:
         return self.registered_on <= day and (self.revoked_on is None or self.revoked_on > day)
+
+
+def hardship_on(registrations: Iterable["HardshipRegistration"], day: dt.date) -> HardshipRegistration | None:
+    """The registration that decides a claim admitted on ``day``: the active one.
+
+    Should several be active (a register that grew two entries), the latest registered
+    wins, and of two registered the same day the one entered last (later in
+    ``registrations``, which callers give in the order they were entered).
+    """
+    found: HardshipRegistration | None = None
+    for r in registrations:
+        if r.active_on(day) and (found is None or r.registered_on >= found.registered_on):
+            found = r
+    return found
 
 
 @dataclass(frozen=True, slots=True)

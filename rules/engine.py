@@ -79,12 +79,15 @@ class Engine:
         )
 
     def adjudicate(self, claim: Claim, accumulators: AccumulatorReader, duplicate: bool = False,
-                   explain: bool = True, derived: tuple[dict[str, Any], Any] | None = None) -> Decision:
+                   explain: bool = True, derived: tuple[dict[str, Any], Any] | None = None,
+                   fixed: dict[str, BenefitLine] | None = None) -> Decision:
         """Decide a valid claim. ``duplicate``: this bill was already adjudicated.
 
         ``explain=False`` leaves the trace empty (simulations compare outcomes only);
         ``derived`` is ``derive(claim)`` already made (two plans with the same catalogs
-        see the same facts).
+        see the same facts). ``fixed``: lines a reviewer decided, kept as they are;
+        their amounts count for the lines after them (a residual share) and for the
+        claim's high-amount review, and no review rule pends them again.
         """
         if duplicate:
             bill = claim.settlement
@@ -110,6 +113,13 @@ class Engine:
         pend_rules: dict[str, tuple[CompiledRule, ...]] = {}
         for benefit in self.benefits:
             code = benefit.code
+            if fixed is not None and code in fixed:
+                lines[code] = fixed[code]
+                if explain:
+                    trace.append({"rule": f"{code}.reviewed", "benefit": code, "step": "review",
+                                  "outcome": f"kept as the reviewer decided: {fixed[code].status.value} "
+                                             f"{format_fen(fixed[code].amount)}"})
+                continue
             deciding, reducing, pending = held_by_benefit.get(code, _NOTHING_HELD)
             if deciding is not None:
                 lines[code] = BenefitLine(code, _STATUS_OF[deciding.then], reasons=[deciding.reason])
@@ -147,10 +157,10 @@ class Engine:
         ordered = [lines[b.code] for b in self.benefits]
         if self._high_amount is not None:
             above, reason = self._high_amount
-            total = sum(line.amount for line in ordered)  # only approved and pended lines carry an amount here
+            total = sum(line.amount for line in ordered if line.counts)
             if total > above:
                 for line in ordered:
-                    if line.status is LineStatus.APPROVED:
+                    if line.status is LineStatus.APPROVED and (fixed is None or line.benefit not in fixed):
                         line.status = LineStatus.PENDED
                         line.reasons.append(reason)
                 if explain:

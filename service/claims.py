@@ -12,31 +12,24 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import insert, or_, select, tuple_
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
-from claims.cases import Claim
-from claims.decision import AccumulatorChange, BenefitLine, Decision, LineStatus, claim_status
-from claims.members import Enrollment, Gender, HardshipCategory, HardshipRegistration, Member
+from claims.accumulators import MemberAccumulators
+from claims.dates import china_today
+from claims.decision import AccumulatorChange, BenefitLine, LineStatus, claim_status
 from claims.money import AmountError, format_fen, parse_yuan
 from claims.reasons import REASON_TEXTS, Reason
 from claims.settlement import parse_settlement
+from rules.ordering import decide_in_order
 from service import audit
+from service import claim_aggregate as aggregate
 from service.auth import Principal, Role
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.plans import PlanBook
-from service.schemas import ClaimCreate, ClaimRead, ClaimReview, LineRead, ReasonRead
+from service.schemas import AdjustmentLineRead, AdjustmentRead, ClaimCreate, ClaimRead, ClaimReview, LineRead, ReasonRead
 from store import models
-from store.repositories import (
-    apply_changes,
-    apply_members_changes,
-    is_postgres,
-    load_accumulators,
-    lock_member,
-    lock_members,
-    paginate,
-)
+from store.repositories import is_postgres, paginate
 
 
 def to_read(claim: models.Claim) -> ClaimRead:
@@ -57,10 +50,24 @@ def to_read(claim: models.Claim) -> ClaimRead:
                 amount=format_fen(line.amount),
                 reasons=[_reason(code) for code in line.reasons],
                 review_note=line.review_note,
+                reviewed=line.reviewed,
             )
             for line in claim.lines
         ],
+        adjustments=[adjustment_read(a, claim.member_id) for a in claim.adjustments],
         trace=claim.trace,
+    )
+
+
+def adjustment_read(adj: models.Adjustment, member_id: str) -> AdjustmentRead:
+    return AdjustmentRead(
+        id=adj.id, claim_id=adj.claim_id, member_id=member_id, from_version=adj.from_version,
+        to_version=adj.to_version, total_delta=format_fen(adj.total_delta), reason=adj.reason,
+        created_at=adj.created_at,
+        lines=[AdjustmentLineRead(benefit=ln["benefit"], from_status=ln["from_status"], to_status=ln["to_status"],
+                                  from_amount=ln["from_amount"], to_amount=ln["to_amount"],
+                                  reasons=[_reason(code) for code in ln.get("reasons", [])])
+               for ln in adj.lines],
     )
 
 
@@ -73,31 +80,9 @@ def _load(session: Session, claim_id: int) -> models.Claim | None:
     return session.scalar(
         select(models.Claim)
         .where(models.Claim.id == claim_id)
-        .options(selectinload(models.Claim.lines), selectinload(models.Claim.settlement))
+        .options(selectinload(models.Claim.lines), selectinload(models.Claim.settlement),
+                 selectinload(models.Claim.adjustments))
     )
-
-
-def _domain_member(member: models.Member, enrollments: list[models.Enrollment],
-                   registrations: list[models.HardshipRegistration], admitted: dt.date):
-    # The registration active on the admission date decides; none active means not registered.
-    hardship = next((r for r in sorted(
-        (HardshipRegistration(HardshipCategory(r.category), r.verified, r.registered_on, r.revoked_on)
-         for r in registrations), key=lambda r: r.registered_on, reverse=True) if r.active_on(admitted)), None)
-    person = Member(member.id, Gender(member.gender) if member.gender else None, member.birth_date)
-    return person, tuple(Enrollment(e.period_start, e.period_end, e.enrolled_on) for e in enrollments), hardship
-
-
-def domain_member(session: Session, member: models.Member, admitted: dt.date):
-    """One member as the engine sees them on ``admitted``: person, enrollments, hardship."""
-    return _domain_member(member, _by_member(session, models.Enrollment, [member.id])[member.id],
-                          _by_member(session, models.HardshipRegistration, [member.id])[member.id], admitted)
-
-
-def _by_member(session: Session, model, member_ids: list[str]) -> dict[str, list]:
-    found: dict[str, list] = defaultdict(list)
-    for row in session.scalars(select(model).where(model.member_id.in_(member_ids)).order_by(model.id)):
-        found[row.member_id].append(row)
-    return found
 
 
 def submit_claim(session: Session, who: Principal, plans: PlanBook, data: ClaimCreate) -> models.Claim:
@@ -112,20 +97,18 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
     A member's claims later in the list see the totals of the earlier ones, exactly as
     if they had been submitted one by one; the second claim of a bill is a duplicate.
     Any refused item (no such member or settlement, another union's member, a date in
-    the future) refuses the whole batch, naming the item (``where``). The reads and
-    writes are made for the whole batch at once: the members are locked in id order and
-    the settlements in id order (PostgreSQL; on SQLite the transaction holds the write
-    lock), so two batches never wait for each other in a circle.
+    the future) refuses the whole batch, naming the item (``where``). Locks are taken
+    in the order ``service.claim_aggregate`` documents (members, then settlements), and
+    the reads and writes are made for the whole batch at once.
     """
     who.require(Role.ADMIN, Role.OFFICER, Role.MEMBER)
-    member_ids = sorted({d.member_id for d in items})
-    members = lock_members(session, member_ids)
-    today = dt.date.today()
+    files = aggregate.load_members(session, (d.member_id for d in items))
+    today = china_today()
     for i, d in enumerate(items):
-        member = members.get(d.member_id)
-        if member is None:
+        file = files.get(d.member_id)
+        if file is None:
             raise NotFound(f"no member {d.member_id}", [{"field": where(i, "member_id"), "message": "no such member"}])
-        who.require_member(member)
+        who.require_member(file.row)
         if d.submitted_on is not None and d.submitted_on > today:
             raise Invalid.at(where(i, "submitted_on"), "is in the future")
 
@@ -150,67 +133,21 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
             raise NotFound("no such settlement has been posted", [{"field": field, "message": "no such settlement"}])
         chosen.append(row)
 
-    enrollments = _by_member(session, models.Enrollment, member_ids)
-    registrations = _by_member(session, models.HardshipRegistration, member_ids)
-    adjudicated = {tuple(k) for k in session.execute(
-        select(models.AdjudicatedBill.fixmedins_code, models.AdjudicatedBill.setl_id)
-        .where(tuple_(models.AdjudicatedBill.fixmedins_code, models.AdjudicatedBill.setl_id).in_(list(rows_by_ref))))}
-    totals = load_accumulators(session, member_ids)
     bills = {r.id: parse_settlement(r.record, prefix="") for r in rows}
     engines = plans.engines_for(session, {b.begndate for b in bills.values()})
+    claims = [files[d.member_id].claim("", d.submitted_on or today, bills[row.id]) for d, row in zip(items, chosen)]
+    decided = decide_in_order(
+        claims, lambda c: engines[c.settlement.begndate],
+        {m: f.totals for m, f in files.items()}, set(aggregate.decided_bills(session, rows_by_ref)))
 
-    decisions: list[tuple[models.Settlement, Decision, bool]] = []
-    claim_rows: list[dict] = []
-    changes: list[tuple[str, AccumulatorChange]] = []
-    for d, row in zip(items, chosen):
-        bill = bills[row.id]
-        member = members[d.member_id]
-        person, member_enrollments, hardship = _domain_member(
-            member, enrollments.get(member.id, []), registrations.get(member.id, []), bill.begndate)
-        claim = Claim(case_id="", submitted_on=d.submitted_on or today, member=person, enrollments=member_enrollments,
-                      hardship=hardship, settlement=bill)
-        key = (row.fixmedins_code, row.setl_id)
-        duplicate = key in adjudicated
-        engine = engines[bill.begndate]
-        decision = engine.adjudicate(claim, totals[member.id], duplicate)
-        moved = decision.changes
-        totals[member.id].apply(moved)  # the member's next claim in this batch sees them
-        changes.extend((member.id, c) for c in moved)
-        if not duplicate:
-            adjudicated.add(key)
-        claim_rows.append({
-            "member_id": member.id, "settlement_id": row.id, "submitted_on": claim.submitted_on,
-            "submitted_by": who.key_id, "status": decision.status.value, "total": decision.total,
-            "plan_version": decision.plan_version or engine.version, "trace": decision.trace})
-        decisions.append((row, decision, duplicate))
-
-    # The writes: one statement per table for the whole batch.
-    ids = session.scalars(insert(models.Claim).returning(models.Claim.id, sort_by_parameter_order=True),
-                          claim_rows).all()
-    records: list[models.Claim] = []
-    line_rows: list[dict] = []
-    bill_rows: list[dict] = []
-    for claim_id, claim_row, (row, decision, duplicate) in zip(ids, claim_rows, decisions):
-        record = models.Claim(id=claim_id, **claim_row)
-        lines = [
-            {"claim_id": claim_id, "position": position, "benefit": line.benefit, "status": line.status.value,
-             "amount": line.amount, "reasons": [str(r) for r in line.reasons], "review_note": "",
-             "changes": [{"benefit": c.benefit, "measure": c.measure, "scope": c.scope, "delta": c.delta}
-                         for c in line.changes]}
-            for position, line in enumerate(decision.lines)
-        ]
-        line_rows.extend(lines)
-        if not duplicate:
-            bill_rows.append({"fixmedins_code": row.fixmedins_code, "setl_id": row.setl_id, "claim_id": claim_id})
-        # The answer is built from what was just written; reading it back would only cost queries.
-        set_committed_value(record, "lines", [models.DecisionLine(**line) for line in lines])
-        set_committed_value(record, "settlement", row)
-        records.append(record)
-    if line_rows:
-        session.execute(insert(models.DecisionLine), line_rows)
-    apply_members_changes(session, changes)
-    if bill_rows:
-        session.execute(insert(models.AdjudicatedBill), bill_rows)
+    claim_rows = [
+        {"member_id": c.claim.member.id, "settlement_id": row.id, "submitted_on": c.claim.submitted_on,
+         "submitted_by": who.key_id, "status": c.decision.status.value, "total": c.decision.total,
+         "plan_version": c.decision.plan_version or c.engine.version, "trace": c.decision.trace}
+        for c, row in zip(decided, chosen)
+    ]
+    records = aggregate.insert_claims(session, claim_rows, [c.decision for c in decided], chosen,
+                                      [c.duplicate for c in decided])
     audit.record_many(session, who, "claim.adjudicated", "claim", [
         (r.id, {"member_id": r.member_id, "settlement_id": r.settlement_id, "status": r.status,
                 "total": format_fen(r.total), "plan_version": r.plan_version})
@@ -258,26 +195,33 @@ def list_claims(
     if submitted_to:
         query = query.where(models.Claim.submitted_on <= submitted_to)
     order = models.Claim.id.asc() if oldest_first else models.Claim.id.desc()
-    return paginate(session, query, order, page, page_size,
-                    selectinload(models.Claim.lines), selectinload(models.Claim.settlement))
+    return paginate(session, query, order, page, page_size, selectinload(models.Claim.lines),
+                    selectinload(models.Claim.settlement), selectinload(models.Claim.adjustments))
 
 
 REVIEWERS = (Role.ADMIN, Role.OFFICER)
 
 
-def review_claim(session: Session, who: Principal, claim_id: int, data: ClaimReview) -> models.Claim:
-    """Approve, deny or adjust (down) pended lines; a denial releases what the line reserved."""
+def review_claim(session: Session, who: Principal, plans: PlanBook, claim_id: int, data: ClaimReview) -> models.Claim:
+    """Approve, deny or adjust (down) pended lines; a denial releases what the line reserved.
+
+    A line that shares what an earlier line left of the base (CIR after MA_IP) is
+    decided again, in the same transaction, when the reviewer denies or cuts a line it
+    comes after, unless a reviewer has decided it too: otherwise it would keep a share
+    of an amount that is no longer paid.
+    """
     who.require(*REVIEWERS)
     claim = _load(session, claim_id)
     if claim is None:
         raise NotFound(f"no claim {claim_id}")
-    member = lock_member(session, claim.member_id)
-    assert member is not None
-    who.require_member(member)
+    files = aggregate.load_members(session, [claim.member_id])  # lock order: the member first
+    file = files[claim.member_id]
+    who.require_member(file.row)
     session.refresh(claim)  # re-read under the lock: another review may have just finished
     lines = {line.benefit: line for line in session.scalars(
         select(models.DecisionLine).where(models.DecisionLine.claim_id == claim.id))}
     seen: set[str] = set()
+    cut: set[str] = set()  # lines whose amount the reviewer lowered (deny or adjust)
     for i, item in enumerate(data.lines):
         line = lines.get(item.benefit)
         if line is None:
@@ -287,7 +231,7 @@ def review_claim(session: Session, who: Principal, claim_id: int, data: ClaimRev
         seen.add(item.benefit)
         if line.status != LineStatus.PENDED:
             raise Conflict(f"line {item.benefit} of claim {claim.id} is {line.status}, not pended")
-        changes = [AccumulatorChange(**c) for c in line.changes]
+        changes = aggregate.changes_of(line.changes)
         if item.action == "approve":
             if item.amount is not None:
                 raise Invalid.at(f"lines[{i}].amount", "only adjust takes an amount")
@@ -295,9 +239,10 @@ def review_claim(session: Session, who: Principal, claim_id: int, data: ClaimRev
         elif item.action == "deny":
             if item.amount is not None:
                 raise Invalid.at(f"lines[{i}].amount", "only adjust takes an amount")
-            apply_changes(session, claim.member_id, [AccumulatorChange(c.benefit, c.measure, c.scope, -c.delta) for c in changes])
+            aggregate.move_totals(session, claim.member_id, aggregate.net(changes, []))
             line.status, line.amount, line.changes = LineStatus.DENIED, 0, []
             line.reasons = [Reason.REVIEW_DENIED.value]
+            cut.add(item.benefit)
         else:
             if item.amount is None:
                 raise Invalid.at(f"lines[{i}].amount", "adjust needs the new amount")
@@ -311,13 +256,18 @@ def review_claim(session: Session, who: Principal, claim_id: int, data: ClaimRev
             released = line.amount - new
             paid = [c for c in changes if c.measure == "paid"]
             if released and paid:
-                apply_changes(session, claim.member_id, [AccumulatorChange(paid[0].benefit, "paid", paid[0].scope, -released)])
+                aggregate.move_totals(session, claim.member_id,
+                                      [AccumulatorChange(paid[0].benefit, "paid", paid[0].scope, -released)])
                 line.changes = [
                     {**c, "delta": c["delta"] - released} if c["measure"] == "paid" else c for c in line.changes
                 ]
+            if released:
+                cut.add(item.benefit)
             line.status, line.amount = LineStatus.APPROVED, new
             line.reasons = [*line.reasons, Reason.REVIEW_ADJUSTED.value]
         line.review_note = item.note
+        line.reviewed = True
+    redecided = _redecide_after_review(session, plans, claim, file, lines, cut) if cut else []
     ordered = sorted(lines.values(), key=lambda ln: ln.position)
     domain_lines = [BenefitLine(ln.benefit, LineStatus(ln.status), ln.amount) for ln in ordered]
     claim.status = claim_status(domain_lines).value
@@ -325,9 +275,44 @@ def review_claim(session: Session, who: Principal, claim_id: int, data: ClaimRev
     session.flush()
     audit.record(session, who, "claim.reviewed", "claim", claim.id, status=claim.status,
                  total=format_fen(claim.total),
-                 lines=[{"benefit": i.benefit, "action": i.action, "amount": i.amount, "note": i.note} for i in data.lines])
+                 lines=[{"benefit": i.benefit, "action": i.action, "amount": i.amount, "note": i.note} for i in data.lines],
+                 redecided=redecided)
     session.expire(claim)
     reloaded = _load(session, claim.id)
     assert reloaded is not None
     return reloaded
 
+
+def _redecide_after_review(session: Session, plans: PlanBook, claim: models.Claim, file: aggregate.MemberFile,
+                           lines: dict[str, models.DecisionLine], cut: set[str]) -> list[dict]:
+    """Decide again the unreviewed lines that share what a cut line left of the base.
+
+    They are decided under the version that decided the claim, against the member's
+    totals without what those lines held, every other line kept as it now stands.
+    """
+    engine = plans.engine_by_version(session, claim.plan_version)
+    dependent = {b.code for b in engine.benefits
+                 if b.amount.kind == "residual_share" and cut & set(b.amount.after)
+                 and b.code in lines and not lines[b.code].reviewed}
+    if not dependent:
+        return []
+    old = {code: aggregate.changes_of(lines[code].changes) for code in dependent}
+    totals = MemberAccumulators(file.totals.values)
+    totals.apply(aggregate.net([c for changes in old.values() for c in changes], []))
+    fixed = {code: BenefitLine(ln.benefit, LineStatus(ln.status), ln.amount, list(ln.reasons),
+                               aggregate.changes_of(ln.changes))
+             for code, ln in lines.items() if code not in dependent}
+    bill = parse_settlement(claim.settlement.record, prefix="")
+    decision = engine.adjudicate(file.claim("", claim.submitted_on, bill), totals, fixed=fixed)
+    out = []
+    for new in decision.lines:
+        if new.benefit not in dependent:
+            continue
+        row = lines[new.benefit]
+        aggregate.move_totals(session, claim.member_id, aggregate.net(old[new.benefit], new.changes))
+        out.append({"benefit": new.benefit, "from_status": row.status, "from_amount": format_fen(row.amount),
+                    "to_status": new.status.value, "to_amount": format_fen(new.amount)})
+        row.status, row.amount, row.reasons = new.status.value, new.amount, [str(r) for r in new.reasons]
+        row.changes = [aggregate.change_json(c) for c in new.changes]
+    claim.trace = decision.trace
+    return out

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from claims.decision import BenefitLine, LineStatus, claim_status
 from claims.money import format_fen
+from service import claim_aggregate as aggregate
 from store import models
 
 
@@ -22,14 +23,14 @@ def check(session: Session) -> list[str]:
     problems: list[str] = []
     expected: dict[tuple[str, str, str, str], int] = defaultdict(int)
     owner = dict(session.execute(select(models.Claim.id, models.Claim.member_id)).all())
+    # What each claim holds, its decision's lines and its adjustments, as the claim
+    # aggregate counts it for every decision it makes.
+    for claim_id, changes in aggregate.holdings(session).items():
+        for c in changes:
+            expected[(owner[claim_id], c.benefit, c.measure, c.scope)] += c.delta
     lines_by_claim: dict[int, list[models.DecisionLine]] = defaultdict(list)
     for line in session.scalars(select(models.DecisionLine).order_by(models.DecisionLine.claim_id, models.DecisionLine.position)):
         lines_by_claim[line.claim_id].append(line)
-        for c in line.changes:
-            expected[(owner[line.claim_id], c["benefit"], c["measure"], c["scope"])] += c["delta"]
-    for adj in session.scalars(select(models.Adjustment)):
-        for c in adj.changes:
-            expected[(owner[adj.claim_id], c["benefit"], c["measure"], c["scope"])] += c["delta"]
     stored = {(a.member_id, a.benefit, a.measure, a.scope): a.value for a in session.scalars(select(models.Accumulator))}
     for key in sorted(set(expected) | set(stored)):
         want, have = expected.get(key, 0), stored.get(key, 0)

@@ -23,6 +23,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from claims.dates import china_today
 from rules.document import Plan, PlanError, inline_catalogs, load_plan, read_document_text, validate_plan
 from rules.engine import Engine
 from service import audit
@@ -113,10 +114,23 @@ class PlanBook:
             engines[day] = engine
         return engines
 
+    def engine_by_version(self, session: Session, version: str) -> Engine:
+        """The engine of a version by its identity (``name@hash``), published, retired or fixed at start-up."""
+        if self._fixed is not None and self._fixed.version == version:
+            return self._fixed
+        for engine in list(self._engines.values()):
+            if engine.version == version:
+                return engine
+        document = session.scalar(select(models.PlanVersion.document).where(models.PlanVersion.version == version)
+                                  .order_by(models.PlanVersion.id).limit(1))
+        if document is None:
+            raise Conflict(f"plan version {version} is not stored; it cannot decide this claim again")
+        return self.engine_of(validate_plan(document))
+
     def current_version(self, session: Session) -> str:
         if self._fixed is not None:
             return self._fixed.version
-        return self.engine_for(session, dt.date.today()).version
+        return self.engine_for(session, china_today()).version
 
 
 def ensure_published_default(session: Session) -> None:

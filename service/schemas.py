@@ -189,6 +189,30 @@ class LineRead(BaseModel):
     amount: str
     reasons: list[ReasonRead]
     review_note: str = ""
+    reviewed: bool = Field(False, description="A reviewer decided this line; re-adjudication keeps it")
+
+
+class AdjustmentLineRead(BaseModel):
+    benefit: str
+    from_status: str | None
+    to_status: str
+    from_amount: str
+    to_amount: str
+    reasons: list[ReasonRead]
+
+
+class AdjustmentRead(BaseModel):
+    """What a later version would pay differently on a decided claim (the decision itself never changes)."""
+
+    id: int
+    claim_id: int
+    member_id: str
+    from_version: str
+    to_version: str
+    total_delta: str
+    reason: str
+    lines: list[AdjustmentLineRead]
+    created_at: UtcDatetime
 
 
 class ClaimRead(BaseModel):
@@ -202,6 +226,8 @@ class ClaimRead(BaseModel):
     total: str
     plan_version: str
     lines: list[LineRead]
+    adjustments: list[AdjustmentRead] = Field(
+        [], description="Re-adjudications of this decided claim under later versions, oldest first")
     trace: list[dict[str, Any]]
 
 

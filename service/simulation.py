@@ -9,21 +9,19 @@ import os
 import tempfile
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from claims.accumulators import MemberAccumulators
-from claims.cases import Claim
-from claims.decision import AccumulatorChange
 from claims.money import format_fen
 from claims.settlement import parse_settlement
 from service import audit
+from service import claim_aggregate as aggregate
 from service.auth import Principal, Role
-from service.claims import domain_member
-from service.errors import Invalid, NotFound
+from service.errors import Conflict, Invalid, NotFound
 from service.plans import PlanBook, check
 from store import models
-from store.repositories import apply_changes, lock_member
+from store.repositories import try_lock_readjudication
 
 
 def _claims_in_range(session: Session, submitted_from: dt.date | None, submitted_to: dt.date | None):
@@ -36,33 +34,33 @@ def _claims_in_range(session: Session, submitted_from: dt.date | None, submitted
 
 
 def export_cases(session: Session, path: str, submitted_from: dt.date | None, submitted_to: dt.date | None) -> int:
-    """Past claims as a case file (spec/case-format.md), in the order they were submitted."""
+    """Past claims as a case file (spec/case-format.md), in the order they were submitted.
+
+    Each member is read once through the claim aggregate, so a case carries exactly
+    the hardship registration a claim of that admission date is decided with.
+    """
     n = 0
-    members: dict[str, dict[str, Any]] = {}
+    files: dict[str, aggregate.MemberFile] = {}
+    cases_of: dict[str, dict[str, Any]] = {}
     with open(path, "w", encoding="utf-8") as out:
         for claim in _claims_in_range(session, submitted_from, submitted_to):
-            if claim.member_id not in members:
-                m = session.get(models.Member, claim.member_id)
-                enrollments = session.scalars(select(models.Enrollment).where(models.Enrollment.member_id == m.id))
-                regs = list(session.scalars(select(models.HardshipRegistration)
-                                            .where(models.HardshipRegistration.member_id == m.id)))
-                members[m.id] = {
-                    "member": {"id": m.id, **({"gender": m.gender} if m.gender else {}),
+            if claim.member_id not in files:
+                files.update(aggregate.load_members(session, [claim.member_id], lock=False, totals=False))
+                file = files[claim.member_id]
+                m = file.person
+                cases_of[m.id] = {
+                    "member": {"id": m.id, **({"gender": m.gender.value} if m.gender else {}),
                                **({"birth_date": m.birth_date.isoformat()} if m.birth_date else {})},
                     "enrollments": [{"period_start": e.period_start.isoformat(), "period_end": e.period_end.isoformat(),
-                                     "enrolled_on": e.enrolled_on.isoformat()} for e in enrollments],
-                    "registrations": regs,
+                                     "enrolled_on": e.enrolled_on.isoformat()} for e in file.enrollments],
                 }
-            info = members[claim.member_id]
-            admitted = claim.settlement.begndate
-            active = [r for r in info["registrations"]
-                      if r.registered_on <= admitted and (r.revoked_on is None or r.revoked_on > admitted)]
-            reg = max(active, key=lambda r: r.registered_on) if active else None
+            reg = files[claim.member_id].hardship_on(claim.settlement.begndate)
             case = {
                 "case_id": f"claim-{claim.id}", "submitted_on": claim.submitted_on.isoformat(),
-                "member": info["member"], "enrollments": info["enrollments"],
+                **cases_of[claim.member_id],
                 "hardship": None if reg is None else {
-                    "category": reg.category, "verified": reg.verified, "registered_on": reg.registered_on.isoformat(),
+                    "category": reg.category.value, "verified": reg.verified,
+                    "registered_on": reg.registered_on.isoformat(),
                     "revoked_on": reg.revoked_on.isoformat() if reg.revoked_on else None},
                 "bill": claim.settlement.record,
             }
@@ -154,106 +152,132 @@ def readjudicate(session: Session, who: Principal, plans: PlanBook, *, include_p
                  submitted_from: dt.date | None, submitted_to: dt.date | None) -> dict[str, Any]:
     """Decide claims again under the versions now in force.
 
-    Pended claims are not final: their decision is replaced. A decided claim is never
-    changed: where the version in force now decides it differently, the difference
-    becomes an ``Adjustment`` with the accumulator changes it makes. Each claim is
-    re-decided against its member's totals as they stood then: the member's earlier
-    claims (as decided now, adjustments included), in submission order.
+    Pended claims are not final: their unreviewed lines are decided anew. A decided
+    claim is never changed: where the version in force now decides it differently
+    from how it stands (its decision and the adjustments since), the difference becomes
+    an ``Adjustment`` with the accumulator changes it makes, so a second run for the
+    same versions adds nothing. A line a reviewer decided keeps that decision and is
+    listed as skipped. Each claim is decided against its member's totals as they stood
+    then: the member's earlier claims as they hold now, in submission order.
+
+    Locks follow ``service.claim_aggregate``: every member concerned first (id order),
+    then the totals, then the audit chain once at the end, so a run never waits in a
+    circle with a submission. A second run while one holds its lock gets 409.
     """
     who.require(Role.ADMIN)
     if not include_pended and submitted_from is None and submitted_to is None:
         raise Invalid.at("submitted_from", "choose pended claims, a date range, or both")
-    ids: list[int] = []
+    if not try_lock_readjudication(session):
+        raise Conflict("a re-adjudication is running; try again when it has finished")
+    query = select(models.Claim.id, models.Claim.member_id)
+    chosen = []
     if include_pended:
-        ids += list(session.scalars(select(models.Claim.id).where(models.Claim.status == "pended")))
+        chosen.append(models.Claim.status == "pended")
     if submitted_from is not None or submitted_to is not None:
-        ids += [c.id for c in _claims_in_range(session, submitted_from, submitted_to)
-                if c.status in ("approved", "denied")]
-    report: dict[str, Any] = {"claims": 0, "pended_redecided": 0, "adjustments": 0, "total_delta": 0, "changes": []}
-    for claim_id in sorted(set(ids)):
-        claim = session.scalar(select(models.Claim).where(models.Claim.id == claim_id)
-                               .options(selectinload(models.Claim.lines), selectinload(models.Claim.settlement)))
-        member = lock_member(session, claim.member_id)
-        bill = parse_settlement(claim.settlement.record, prefix="")
-        person, enrollments, hardship = domain_member(session, member, bill.begndate)
-        domain = Claim(f"claim-{claim.id}", claim.submitted_on, person, enrollments, hardship, bill)
-        # What this claim holds in the totals: its lines, and any earlier adjustment of it.
-        own = _contributions(session, [claim.id])
-        # The totals as they stood when it was decided: the member's earlier claims only.
-        earlier = session.scalars(select(models.Claim.id).where(
-            models.Claim.member_id == member.id, models.Claim.id < claim.id))
-        without_own = MemberAccumulators()
-        without_own.apply(_contributions(session, list(earlier)))
-        first = session.get(models.AdjudicatedBill, (claim.settlement.fixmedins_code, claim.settlement.setl_id))
-        duplicate = first is not None and first.claim_id != claim.id
-        engine = plans.engine_for(session, bill.begndate)
-        decision = engine.adjudicate(domain, without_own, duplicate)
-        report["claims"] += 1
-        old = {ln.benefit: ln for ln in claim.lines}
+        in_range = models.Claim.status.in_(("approved", "denied"))
+        if submitted_from is not None:
+            in_range &= models.Claim.submitted_on >= submitted_from
+        if submitted_to is not None:
+            in_range &= models.Claim.submitted_on <= submitted_to
+        chosen.append(in_range)
+    targets = session.execute(query.where(or_(*chosen)).order_by(models.Claim.id)).all()
+    report: dict[str, Any] = {"claims": 0, "pended_redecided": 0, "adjustments": 0, "total_delta": 0, "changes": [],
+                              "skipped": []}
+    if not targets:
+        report["total_delta"] = format_fen(0)
+        return report
+    files = aggregate.load_members(session, {m for _, m in targets}, totals=False)  # lock order: members first
+    target_ids = [claim_id for claim_id, _ in targets]
+    # Every claim of these members up to the last one decided again: the earlier ones
+    # make up the totals each is decided against.
+    history = session.execute(
+        select(models.Claim.id, models.Claim.member_id)
+        .where(models.Claim.member_id.in_(sorted(files)), models.Claim.id <= target_ids[-1])
+        .order_by(models.Claim.id)).all()
+    held = aggregate.holdings(session, [claim_id for claim_id, _ in history])
+    claims = {c.id: c for c in session.scalars(
+        select(models.Claim).where(models.Claim.id.in_(target_ids))
+        .options(selectinload(models.Claim.lines), selectinload(models.Claim.settlement)))}
+    adjustments = aggregate.adjustments_of(session, target_ids)
+    bills = {claim_id: parse_settlement(c.settlement.record, prefix="") for claim_id, c in claims.items()}
+    first = aggregate.decided_bills(session, {(c.settlement.fixmedins_code, c.settlement.setl_id) for c in claims.values()})
+    engines = plans.engines_for(session, {b.begndate for b in bills.values()})
+    targeted = set(target_ids)
+    before: dict[str, MemberAccumulators] = {m: MemberAccumulators() for m in files}
+    entries: list[tuple[str, str, object, dict[str, Any]]] = []
+    for claim_id, member_id in history:
+        if claim_id not in targeted:
+            before[member_id].apply(held[claim_id])
+            continue
+        claim, bill, file = claims[claim_id], bills[claim_id], files[member_id]
+        standing = aggregate.lines_now(claim.lines, adjustments[claim_id])
+        fixed = {b: h.line for b, h in standing.items() if h.reviewed}
+        for b in fixed:
+            report["skipped"].append({"claim_id": claim_id, "benefit": b, "why": "decided by a reviewer"})
+        engine = engines[bill.begndate]
+        duplicate = first.get((claim.settlement.fixmedins_code, claim.settlement.setl_id), claim_id) != claim_id
+        decision = engine.adjudicate(file.claim(f"claim-{claim_id}", claim.submitted_on, bill), before[member_id],
+                                     duplicate, fixed=fixed or None)
+        # A reviewed line of a benefit the version no longer has stays as it is.
+        kept = [h.line for b, h in standing.items() if h.reviewed and b not in {ln.benefit for ln in decision.lines}]
+        new_holding = [*decision.changes, *(c for line in kept for c in line.changes)]
+        delta_changes = aggregate.net(held[claim_id], new_holding)
         line_diffs = [
-            {"benefit": nl.benefit, "from_status": old[nl.benefit].status if nl.benefit in old else None,
-             "to_status": nl.status.value, "from_amount": format_fen(old[nl.benefit].amount) if nl.benefit in old else "0.00",
-             "to_amount": format_fen(nl.amount), "reasons": list(nl.reasons)}
+            {"benefit": nl.benefit, "from_status": standing[nl.benefit].line.status.value if nl.benefit in standing else None,
+             "to_status": nl.status.value,
+             "from_amount": format_fen(standing[nl.benefit].line.amount) if nl.benefit in standing else "0.00",
+             "to_amount": format_fen(nl.amount), "reasons": [str(r) for r in nl.reasons]}
             for nl in decision.lines
-            if nl.benefit not in old or old[nl.benefit].status != nl.status.value or old[nl.benefit].amount != nl.amount
+            if nl.benefit not in fixed and (nl.benefit not in standing or standing[nl.benefit].line.status != nl.status
+                                            or standing[nl.benefit].line.amount != nl.amount)
         ]
-        delta_changes = _net(own, decision.changes)
-        if claim.status == "pended":
-            apply_changes(session, member.id, delta_changes)
-            for line in claim.lines:
-                session.delete(line)
-            session.flush()
+        report["claims"] += 1
+        standing_total = sum(h.line.amount for h in standing.values() if h.line.counts)
+        delta = decision.total + sum(ln.amount for ln in kept if ln.counts) - standing_total
+        unchanged = not line_diffs and not delta_changes
+        if claim.status == "pended" and not (unchanged and claim.plan_version == engine.version):
+            aggregate.move_totals(session, member_id, delta_changes)
+            rows = {ln.benefit: ln for ln in claim.lines}
             for position, nl in enumerate(decision.lines):
-                session.add(models.DecisionLine(
-                    claim_id=claim.id, position=position, benefit=nl.benefit, status=nl.status.value, amount=nl.amount,
-                    reasons=[str(r) for r in nl.reasons],
-                    changes=[{"benefit": c.benefit, "measure": c.measure, "scope": c.scope, "delta": c.delta}
-                             for c in nl.changes]))
-            delta = decision.total - claim.total
-            claim.status, claim.total = decision.status.value, decision.total
+                if nl.benefit in fixed:
+                    rows[nl.benefit].position = position
+                    continue
+                if nl.benefit in rows:
+                    row = rows[nl.benefit]
+                    row.position, row.status, row.amount = position, nl.status.value, nl.amount
+                    row.reasons, row.changes = [str(r) for r in nl.reasons], [aggregate.change_json(c) for c in nl.changes]
+                else:
+                    session.add(models.DecisionLine(**aggregate.line_row(claim_id, position, nl)))
+            for benefit, row in rows.items():
+                if benefit not in fixed and benefit not in {ln.benefit for ln in decision.lines}:
+                    session.delete(row)
+            claim.status = decision.status.value
+            claim.total = decision.total + sum(ln.amount for ln in kept if ln.counts)
             claim.plan_version, claim.trace = engine.version, decision.trace
             report["pended_redecided"] += 1
-            audit.record(session, who, "claim.readjudicated", "claim", claim.id, to_version=engine.version,
-                         status=claim.status, total=format_fen(claim.total))
-        elif line_diffs:
-            delta = decision.total - claim.total
-            apply_changes(session, member.id, delta_changes)
+            entries.append(("claim.readjudicated", "claim", claim_id, {
+                "to_version": engine.version, "status": claim.status, "total": format_fen(claim.total),
+                "kept_reviewed": sorted(fixed)}))
+        elif claim.status != "pended" and not unchanged:
+            aggregate.move_totals(session, member_id, delta_changes)
             adj = models.Adjustment(
-                claim_id=claim.id, from_version=claim.plan_version, to_version=engine.version, total_delta=delta,
+                claim_id=claim_id, from_version=claim.plan_version, to_version=engine.version, total_delta=delta,
                 lines=line_diffs, reason="re-adjudicated under the version in force",
-                changes=[{"benefit": c.benefit, "measure": c.measure, "scope": c.scope, "delta": c.delta} for c in delta_changes])
+                changes=[aggregate.change_json(c) for c in delta_changes])
             session.add(adj)
             session.flush()
             report["adjustments"] += 1
-            audit.record(session, who, "claim.adjusted", "adjustment", adj.id, claim_id=claim.id,
-                         total_delta=format_fen(delta), to_version=engine.version)
+            entries.append(("claim.adjusted", "adjustment", adj.id, {
+                "claim_id": claim_id, "total_delta": format_fen(delta), "to_version": engine.version}))
         else:
+            before[member_id].apply(held[claim_id])
             continue
+        before[member_id].apply(new_holding)
         report["total_delta"] += delta
         if line_diffs:
-            report["changes"].append({"claim_id": claim.id, "total_delta": format_fen(delta), "lines": line_diffs})
+            report["changes"].append({"claim_id": claim_id, "total_delta": format_fen(delta), "lines": line_diffs})
     session.flush()
+    for action, entity, entity_id, details in entries:  # the audit chain last (lock order)
+        audit.record(session, who, action, entity, entity_id, **details)
     report["total_delta"] = format_fen(report["total_delta"])
     return report
-
-
-def _contributions(session: Session, claim_ids: list[int]) -> list[AccumulatorChange]:
-    """The accumulator changes that claims hold: their lines' and their adjustments'."""
-    if not claim_ids:
-        return []
-    out = [AccumulatorChange(**c) for changes in session.scalars(
-        select(models.DecisionLine.changes).where(models.DecisionLine.claim_id.in_(claim_ids))) for c in changes]
-    out += [AccumulatorChange(**c) for changes in session.scalars(
-        select(models.Adjustment.changes).where(models.Adjustment.claim_id.in_(claim_ids))) for c in changes]
-    return out
-
-
-def _net(old: list[AccumulatorChange], new: list[AccumulatorChange]) -> list[AccumulatorChange]:
-    """The accumulator changes that turn the old decision's contribution into the new one's."""
-    net: dict[tuple[str, str, str], int] = {}
-    for c in old:
-        net[(c.benefit, c.measure, c.scope)] = net.get((c.benefit, c.measure, c.scope), 0) - c.delta
-    for c in new:
-        net[(c.benefit, c.measure, c.scope)] = net.get((c.benefit, c.measure, c.scope), 0) + c.delta
-    return [AccumulatorChange(b, m, s, d) for (b, m, s), d in net.items() if d]
-

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -143,6 +144,7 @@ class Claim(Base):
 
     lines: Mapped[list["DecisionLine"]] = relationship(lazy="raise", order_by="DecisionLine.position")
     settlement: Mapped[Settlement] = relationship(lazy="raise")
+    adjustments: Mapped[list["Adjustment"]] = relationship(lazy="raise", order_by="Adjustment.id")
 
 
 class DecisionLine(Base):
@@ -160,7 +162,7 @@ class DecisionLine(Base):
     changes: Mapped[list[Any]] = mapped_column(JSON)  # [{benefit, measure, scope, delta}]
     review_note: Mapped[str] = mapped_column(Text, default="")
     # A reviewer decided this line: re-adjudication keeps it as the reviewer left it.
-    reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
+    reviewed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AdjudicatedBill(Base):

@@ -15,8 +15,10 @@ from claims.accumulators import MemberAccumulators
 from claims.decision import AccumulatorChange
 from store import models
 
-# Any constant will do: it names the one advisory lock that orders audit entries.
+# Any constants will do: they name the advisory locks that order audit entries and
+# keep re-adjudication runs one at a time.
 _AUDIT_LOCK_KEY = 0x636C61696D73
+_READJUDICATION_LOCK_KEY = 0x636C61696D74
 
 
 def is_postgres(session: Session) -> bool:
@@ -54,6 +56,18 @@ def lock_audit_chain(session: Session) -> None:
     """Serialise appends to the audit chain (each entry hashes the previous one)."""
     if is_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
+
+
+def try_lock_readjudication(session: Session) -> bool:
+    """Hold the re-adjudication lock until the transaction ends; False when another run holds it.
+
+    On SQLite the transaction's write lock (BEGIN IMMEDIATE) already runs whole
+    transactions one at a time: a second run starts once the first has committed.
+    """
+    if is_postgres(session):
+        return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"),
+                                   {"key": _READJUDICATION_LOCK_KEY}))
+    return True
 
 
 def load_accumulators(session: Session, member_ids: list[str]) -> dict[str, MemberAccumulators]:

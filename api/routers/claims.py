@@ -70,6 +70,10 @@ def review_queue(session: SessionDep, caller: CurrentCaller, paging: PagingDep):
 
 
 @router.post("/claims/{claim_id}/review", response_model=ClaimRead, tags=["review"])
-def review_claim(claim_id: RowId, data: ClaimReview, session: SessionDep, caller: CurrentCaller):
-    """Approve, deny or adjust (downwards) each pended line, with a note."""
-    return claims.to_read(claims.review_claim(session, caller, claim_id, data))
+def review_claim(claim_id: RowId, data: ClaimReview, session: SessionDep, caller: CurrentCaller, plans: PlansDep):
+    """Approve, deny or adjust (downwards) each pended line, with a note.
+
+    Denying or cutting a line decides again, at once, the unreviewed lines that share
+    what it left of the base (the critical-illness relief after the mutual aid).
+    """
+    return claims.to_read(claims.review_claim(session, caller, plans, claim_id, data))

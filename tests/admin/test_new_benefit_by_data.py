@@ -53,7 +53,7 @@ def test_a_womens_grant_added_by_data_pays_by_disease_class(client, admin_app):
     assert claim["plan_version"] == version
     assert [line["benefit"] for line in claim["lines"]] == ["MA_IP", "MA_DA", "MA_CI", "CIR", "MA_WG"]
     assert _line(claim, "MA_WG") == {"benefit": "MA_WG", "status": "approved", "amount": "5000.00", "reasons": [],
-                                     "review_note": ""}
+                                     "review_note": "", "reviewed": False}
     assert _line(claim, "MA_CI")["amount"] == "10000.00"  # breast cancer is also a catalog critical illness
     # 6,000 (MA_IP on B 14,000) + 140 (7 days x 20) + 10,000 + 5,000
     assert claim["total"] == "21140.00"

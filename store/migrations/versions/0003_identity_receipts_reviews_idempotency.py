@@ -24,6 +24,8 @@ def upgrade() -> None:
         batch.create_index(op.f('ix_settlements_certno'), ['certno'], unique=False)
     with op.batch_alter_table('claims') as batch:
         batch.add_column(sa.Column('receipt_note', sa.Text(), nullable=False, server_default=''))
+    with op.batch_alter_table('claims') as batch:  # the default only fills the rows already there
+        batch.alter_column('receipt_note', server_default=None)
     with op.batch_alter_table('decision_lines') as batch:
         batch.add_column(sa.Column('reviewed', sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_table('idempotent_requests',

@@ -1,0 +1,232 @@
+"""The claim aggregate: a claim's context loaded, and its decision saved, in one place.
+
+Submission, review, re-adjudication, simulation on stored claims and ``claims check``
+all load a member's context (the person, enrollments, hardship register, totals, bills
+already decided) and save decisions (claim, lines, accumulator changes, adjustments,
+audit) through this module, so there is one answer to "what does this member's claim
+look like to the engine" and one to "what does this claim hold in the totals".
+
+Lock order. Every transaction that changes claims or totals takes its locks in this
+order, so two of them never wait for each other in a circle:
+
+1. members, in id order (``lock_members``: PostgreSQL ``FOR UPDATE``; on SQLite the
+   transaction already holds the database's write lock, ``BEGIN IMMEDIATE``);
+2. settlements, in id order (submission only);
+3. accumulator rows, in key order (``apply_members_changes``, one upsert);
+4. the audit chain, last (``audit.record_many``, an advisory lock on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select, tuple_
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from claims.accumulators import MemberAccumulators
+from claims.cases import Claim
+from claims.decision import AccumulatorChange, BenefitLine, Decision, LineStatus
+from claims.members import Enrollment, Gender, HardshipCategory, HardshipRegistration, Member, hardship_on
+from claims.settlement import Settlement
+from store import models
+from store.repositories import apply_members_changes, load_accumulators, lock_members
+
+
+@dataclass(slots=True)
+class MemberFile:
+    """One member as the engine sees them: person, enrollments, hardship register, totals."""
+
+    row: models.Member
+    person: Member
+    enrollments: tuple[Enrollment, ...]
+    registrations: tuple[HardshipRegistration, ...]  # in the order they were entered
+    totals: MemberAccumulators
+
+    def hardship_on(self, day: dt.date) -> HardshipRegistration | None:
+        return hardship_on(self.registrations, day)
+
+    def claim(self, case_id: str, submitted_on: dt.date, bill: Settlement) -> Claim:
+        """The member's claim of ``bill``: the registration active on admission decides."""
+        return Claim(case_id, submitted_on, self.person, self.enrollments, self.hardship_on(bill.begndate), bill)
+
+
+def _by_member(session: Session, model, member_ids: list[str]) -> dict[str, list]:
+    found: dict[str, list] = defaultdict(list)
+    if member_ids:
+        for row in session.scalars(select(model).where(model.member_id.in_(member_ids)).order_by(model.id)):
+            found[row.member_id].append(row)
+    return found
+
+
+def load_members(session: Session, member_ids: Iterable[str], *, lock: bool = True,
+                 totals: bool = True) -> dict[str, MemberFile]:
+    """The members' files by id (unknown ids missing); ``lock``: locked until the transaction ends."""
+    ids = sorted(set(member_ids))
+    if lock:
+        rows = lock_members(session, ids)
+    else:
+        rows = {m.id: m for m in session.scalars(select(models.Member).where(models.Member.id.in_(ids)))}
+    known = sorted(rows)
+    enrollments = _by_member(session, models.Enrollment, known)
+    registrations = _by_member(session, models.HardshipRegistration, known)
+    stored = load_accumulators(session, known) if totals else {}
+    return {
+        m: MemberFile(
+            row=rows[m],
+            person=Member(m, Gender(rows[m].gender) if rows[m].gender else None, rows[m].birth_date),
+            enrollments=tuple(Enrollment(e.period_start, e.period_end, e.enrolled_on) for e in enrollments[m]),
+            registrations=tuple(HardshipRegistration(HardshipCategory(r.category), r.verified, r.registered_on,
+                                                     r.revoked_on) for r in registrations[m]),
+            totals=stored.get(m, MemberAccumulators()),
+        )
+        for m in known
+    }
+
+
+def decided_bills(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Of these bills, those already decided, with the claim that decided each first."""
+    wanted = list(set(keys))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(models.AdjudicatedBill.fixmedins_code, models.AdjudicatedBill.setl_id, models.AdjudicatedBill.claim_id)
+        .where(tuple_(models.AdjudicatedBill.fixmedins_code, models.AdjudicatedBill.setl_id).in_(wanted)))
+    return {(code, setl): claim_id for code, setl, claim_id in rows}
+
+
+# ----------------------------------------------------------------------------- lines and what they hold
+
+
+def change_json(c: AccumulatorChange) -> dict:
+    return {"benefit": c.benefit, "measure": c.measure, "scope": c.scope, "delta": c.delta}
+
+
+def changes_of(raw: Iterable[dict]) -> list[AccumulatorChange]:
+    return [AccumulatorChange(**c) for c in raw]
+
+
+def line_row(claim_id: int, position: int, line: BenefitLine) -> dict:
+    return {"claim_id": claim_id, "position": position, "benefit": line.benefit, "status": line.status.value,
+            "amount": line.amount, "reasons": [str(r) for r in line.reasons], "review_note": "", "reviewed": False,
+            "changes": [change_json(c) for c in line.changes]}
+
+
+def net(old: Iterable[AccumulatorChange], new: Iterable[AccumulatorChange]) -> list[AccumulatorChange]:
+    """The accumulator changes that turn what ``old`` holds into what ``new`` holds."""
+    total: dict[tuple[str, str, str], int] = {}
+    for c in old:
+        total[(c.benefit, c.measure, c.scope)] = total.get((c.benefit, c.measure, c.scope), 0) - c.delta
+    for c in new:
+        total[(c.benefit, c.measure, c.scope)] = total.get((c.benefit, c.measure, c.scope), 0) + c.delta
+    return [AccumulatorChange(b, m, s, d) for (b, m, s), d in total.items() if d]
+
+
+def adjustments_of(session: Session, claim_ids: Iterable[int]) -> dict[int, list[models.Adjustment]]:
+    found: dict[int, list[models.Adjustment]] = defaultdict(list)
+    ids = list(set(claim_ids))
+    if ids:
+        for adj in session.scalars(select(models.Adjustment).where(models.Adjustment.claim_id.in_(ids))
+                                   .order_by(models.Adjustment.id)):
+            found[adj.claim_id].append(adj)
+    return found
+
+
+def holdings(session: Session, claim_ids: Iterable[int] | None = None) -> dict[int, list[AccumulatorChange]]:
+    """What each claim holds in its member's totals: its lines' changes and its adjustments'.
+
+    ``None``: every claim (``claims check`` sums these and compares them with the totals).
+    """
+    found: dict[int, list[AccumulatorChange]] = defaultdict(list)
+    lines = select(models.DecisionLine.claim_id, models.DecisionLine.changes)
+    adjustments = select(models.Adjustment.claim_id, models.Adjustment.changes)
+    if claim_ids is not None:
+        ids = list(set(claim_ids))
+        if not ids:
+            return found
+        lines = lines.where(models.DecisionLine.claim_id.in_(ids))
+        adjustments = adjustments.where(models.Adjustment.claim_id.in_(ids))
+    for query in (lines.order_by(models.DecisionLine.id), adjustments.order_by(models.Adjustment.id)):
+        for claim_id, changes in session.execute(query):
+            found[claim_id].extend(changes_of(changes))
+    return found
+
+
+@dataclass(slots=True)
+class HeldLine:
+    """A benefit line as it stands now: the decision, then every adjustment of it."""
+
+    line: BenefitLine
+    reviewed: bool
+
+
+def lines_now(lines: Iterable[models.DecisionLine], adjustments: Iterable[models.Adjustment]) -> dict[str, HeldLine]:
+    """A claim's lines as they stand: each adjustment's amount replaces the line's, its changes add up."""
+    held = {
+        ln.benefit: HeldLine(BenefitLine(ln.benefit, LineStatus(ln.status), ln.amount, list(ln.reasons),
+                                         changes_of(ln.changes)), ln.reviewed)
+        for ln in sorted(lines, key=lambda ln: ln.position)
+    }
+    for adj in adjustments:
+        by_benefit: dict[str, list[AccumulatorChange]] = defaultdict(list)
+        for c in changes_of(adj.changes):
+            by_benefit[c.benefit].append(c)
+        for diff in adj.lines:
+            benefit = diff["benefit"]
+            before = held.get(benefit)
+            changes = net([], [*(before.line.changes if before else []), *by_benefit.pop(benefit, [])])
+            held[benefit] = HeldLine(BenefitLine(benefit, LineStatus(diff["to_status"]), _fen(diff["to_amount"]),
+                                                 list(diff.get("reasons", [])), changes),
+                                     before.reviewed if before else False)
+        for benefit, changes in by_benefit.items():  # changes of a line whose amount did not move
+            if benefit in held:
+                held[benefit].line.changes = net([], [*held[benefit].line.changes, *changes])
+    return held
+
+
+def _fen(text: str) -> int:
+    from claims.money import parse_yuan
+
+    return parse_yuan(text)
+
+
+# ----------------------------------------------------------------------------- saving
+
+
+def insert_claims(session: Session, claim_rows: list[dict], decisions: list[Decision],
+                  settlements: list[models.Settlement], duplicates: list[bool]) -> list[models.Claim]:
+    """Store new claims with their lines, the totals they move and the bills they decide.
+
+    One statement per table for them all; the returned rows carry their lines and
+    settlement, built from what was written (reading them back would only cost queries).
+    """
+    ids = session.scalars(insert(models.Claim).returning(models.Claim.id, sort_by_parameter_order=True),
+                          claim_rows).all()
+    records: list[models.Claim] = []
+    line_rows: list[dict] = []
+    bill_rows: list[dict] = []
+    moved: list[tuple[str, AccumulatorChange]] = []
+    for claim_id, claim_row, decision, row, duplicate in zip(ids, claim_rows, decisions, settlements, duplicates):
+        record = models.Claim(id=claim_id, **claim_row)
+        lines = [line_row(claim_id, position, line) for position, line in enumerate(decision.lines)]
+        line_rows.extend(lines)
+        moved.extend((claim_row["member_id"], c) for c in decision.changes)
+        if not duplicate:
+            bill_rows.append({"fixmedins_code": row.fixmedins_code, "setl_id": row.setl_id, "claim_id": claim_id})
+        set_committed_value(record, "lines", [models.DecisionLine(**line) for line in lines])
+        set_committed_value(record, "settlement", row)
+        set_committed_value(record, "adjustments", [])
+        records.append(record)
+    if line_rows:
+        session.execute(insert(models.DecisionLine), line_rows)
+    apply_members_changes(session, moved)
+    if bill_rows:
+        session.execute(insert(models.AdjudicatedBill), bill_rows)
+    return records
+
+
+def move_totals(session: Session, member_id: str, changes: Iterable[AccumulatorChange]) -> None:
+    apply_members_changes(session, ((member_id, c) for c in changes))
