@@ -12,7 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from claims.accumulators import MemberAccumulators
@@ -316,3 +316,24 @@ def _redecide_after_review(session: Session, plans: PlanBook, claim: models.Clai
         row.changes = [aggregate.change_json(c) for c in new.changes]
     claim.trace = decision.trace
     return out
+
+
+def list_adjustments(session: Session, who: Principal, *, claim_id: int | None, member_id: str | None,
+                     plan_version: str | None, page: int, page_size: int) -> tuple[list[AdjustmentRead], int]:
+    """Adjustments re-adjudication recorded, newest first; a member sees their own, an officer their union's."""
+    who.require(Role.ADMIN, Role.OFFICER, Role.MEMBER)
+    query = select(models.Adjustment, models.Claim.member_id).join(models.Claim, models.Claim.id == models.Adjustment.claim_id)
+    if who.role is Role.MEMBER:
+        query = query.where(models.Claim.member_id == who.member_id)
+    elif who.role is Role.OFFICER:
+        query = query.join(models.Member, models.Member.id == models.Claim.member_id).where(
+            models.Member.union_id == who.union_id)
+    if claim_id is not None:
+        query = query.where(models.Adjustment.claim_id == claim_id)
+    if member_id:
+        query = query.where(models.Claim.member_id == member_id)
+    if plan_version:
+        query = query.where(models.Adjustment.to_version == plan_version)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.order_by(models.Adjustment.id.desc()).offset((page - 1) * page_size).limit(page_size))
+    return [adjustment_read(adj, member) for adj, member in rows], total

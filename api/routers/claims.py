@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 
 from api.deps import CurrentCaller, PagingDep, PlansDep, RowId, SessionDep
 from service import claims
-from service.schemas import ClaimBatchCreate, ClaimBatchRead, ClaimCreate, ClaimRead, ClaimReview, Page
+from service.schemas import AdjustmentRead, ClaimBatchCreate, ClaimBatchRead, ClaimCreate, ClaimRead, ClaimReview, Page
 
 router = APIRouter(prefix="/v1", tags=["claims"])
 Status = Literal["approved", "denied", "pended"]
@@ -77,3 +77,18 @@ def review_claim(claim_id: RowId, data: ClaimReview, session: SessionDep, caller
     what it left of the base (the critical-illness relief after the mutual aid).
     """
     return claims.to_read(claims.review_claim(session, caller, plans, claim_id, data))
+
+
+@router.get("/adjustments", response_model=Page[AdjustmentRead], tags=["review"])
+def list_adjustments(
+    session: SessionDep,
+    caller: CurrentCaller,
+    paging: PagingDep,
+    claim_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    member_id: Annotated[str | None, Query(max_length=64)] = None,
+    plan_version: Annotated[str | None, Query(max_length=100, description="The version re-adjudicated under (name@hash)")] = None,
+):
+    """What re-adjudication under later versions changed on decided claims, newest first."""
+    rows, total = claims.list_adjustments(session, caller, claim_id=claim_id, member_id=member_id,
+                                          plan_version=plan_version, page=paging.page, page_size=paging.page_size)
+    return Page[AdjustmentRead](items=rows, total=total, page=paging.page, page_size=paging.page_size)

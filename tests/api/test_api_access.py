@@ -127,6 +127,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/claims"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other", "member", "member_other")),
     ("GET", "/v1/claims/{claim_id}"): Row(lambda w: {"path": {"claim_id": w.claim_id}},
                                           only(200, "admin", "officer", "member")),
+    # Adjustments are listed within each caller's scope (a member their own, an officer their union's).
+    ("GET", "/v1/adjustments"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other", "member", "member_other")),
     ("GET", "/v1/review-queue"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other")),
     ("POST", "/v1/claims/{claim_id}/review"): Row(_pended, only(200, "admin", "officer")),
     # The registry
