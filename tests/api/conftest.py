@@ -166,6 +166,10 @@ def admin_key(client: TestClient, db: Engine) -> str:
 @pytest.fixture
 def cast(client: TestClient, db: Engine) -> Cast:
     """Made through the services in one transaction (the registry API has its own tests)."""
+    return _make_cast(db)
+
+
+def _make_cast(db: Engine) -> Cast:
     with session_factory(db)() as s:
         for union in ("U1", "U2"):
             registry.create_union(s, CLI, UnionCreate(id=union, name=f"{union} 总工会"))
