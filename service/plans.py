@@ -42,7 +42,7 @@ def read_document(text: str, media_type: str) -> dict[str, Any]:
         raise Invalid.at("body", f"not valid {'YAML' if is_yaml else 'JSON'}: {err}") from None
     if not isinstance(raw, dict):
         raise Invalid.at("body", "a rule document is a mapping")
-    errors = inline_catalogs(raw, None)
+    errors = inline_catalogs(raw)
     if errors:
         raise Invalid("the document names catalog files that are not shipped", [{"field": p, "message": m} for p, m in errors])
     return _jsonable(raw)

@@ -19,8 +19,6 @@ def _draft_with_band_rate(tmp_path: Path, rate: str) -> Path:
     text = (ROOT / "rules" / "plans" / "default-2026.yaml").read_text(encoding="utf-8")
     changed = text.replace('{from: "10000", to: "30000", rate: "0.50"}', f'{{from: "10000", to: "30000", rate: "{rate}"}}')
     assert changed != text or rate == "0.50"
-    (tmp_path / "critical-illness-21.csv").write_text(
-        (ROOT / "rules" / "plans" / "critical-illness-21.csv").read_text(encoding="utf-8"), encoding="utf-8")
     path = tmp_path / "draft.yaml"
     path.write_text(changed, encoding="utf-8")
     return path
