@@ -379,3 +379,18 @@ def test_the_cli_refuses_an_invalid_plan_naming_the_path_of_the_error(tmp_path):
     assert "benefits[0].amount.bands[0].rate" in run.stderr
     assert "between 0 and 1" in run.stderr
     assert run.stdout == ""
+
+
+@pytest.mark.parametrize("command", [["adjudicate"], ["simulate", "--workers", "1"]])
+def test_the_cli_refuses_a_plan_naming_a_file_that_is_not_a_shipped_catalog(tmp_path, command):
+    bad = write_plan(tmp_path, ("file: critical-illness-21.csv", "file: /etc/passwd"))
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(json.dumps(make_case()) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    run = subprocess.run(
+        [sys.executable, "-m", "cli.main", *command, str(cases), "--plan", str(bad), "-o", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode == 2
+    assert "catalogs.critical_illness_21.file" in run.stderr and "root:" not in run.stderr
+    assert not out.exists()
