@@ -34,6 +34,9 @@ class Reason(StrEnum):
     HARDSHIP_UNVERIFIED = "HARDSHIP_UNVERIFIED"
     HIGH_AMOUNT_REVIEW = "HIGH_AMOUNT_REVIEW"
     GENDER_NOT_COVERED = "GENDER_NOT_COVERED"
+    # Never set under a valid plan (rules/document.py refuses one that could need it):
+    # the engine's own guard that lines sharing a bill's self-pay never pay more than it.
+    SHARED_BASE_LIMIT = "SHARED_BASE_LIMIT"
     # Set by a reviewer, never by the engine.
     REVIEW_DENIED = "REVIEW_DENIED"
     REVIEW_ADJUSTED = "REVIEW_ADJUSTED"
@@ -68,6 +71,8 @@ REASON_TEXTS: dict[Reason, ReasonText] = {
     Reason.HARDSHIP_UNVERIFIED: ReasonText("困难档案待入户核查，暂缓审核", "Hardship registration not yet verified; held for review"),
     Reason.HIGH_AMOUNT_REVIEW: ReasonText("金额较大，转人工复核", "High amount; held for manual review"),
     Reason.GENDER_NOT_COVERED: ReasonText("本项仅限特定性别会员", "This benefit covers members of one gender only"),
+    Reason.SHARED_BASE_LIMIT: ReasonText("与本次其他给付项目合计不超过政策范围内个人自付金额，按剩余金额给付",
+                                         "Cut to what other lines of this claim left of the in-policy self-pay"),
     Reason.REVIEW_DENIED: ReasonText("经人工复核不予给付", "Denied at manual review"),
     Reason.REVIEW_ADJUSTED: ReasonText("经人工复核调整金额", "Amount adjusted at manual review"),
 }

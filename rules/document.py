@@ -1,10 +1,13 @@
 """The rule document: a benefit plan as data, validated by pydantic.
 
 A plan is read from YAML or JSON (numbers are read as exact decimals, never floats),
-its catalogs are inlined (a ``file:`` next to the document becomes the rows it holds),
-and the result is validated for shape and for meaning: known facts and reason codes,
-rules in step order, bands contiguous and ascending, rates between 0 and 1, caps not
-negative, ICD tokens well-formed. Every error carries its path in the document.
+its catalogs are inlined (``file:`` names a catalog shipped in ``rules/plans``, never a
+path: a plan comes from administrators over HTTP too, and must not read the server's
+files), and the result is validated for shape and for meaning: known facts and reason
+codes, rules in step order, bands contiguous and ascending, rates between 0 and 1, caps
+not negative, ICD tokens well-formed, and lines that pay out of the bill's in-policy
+self-pay unable to pay more than it together. Every error carries its path in the
+document.
 
 A plan's identity is its name plus a hash of its canonical content, so two documents
 that decide alike in every respect share a version, and any change makes a new one.
@@ -16,7 +19,7 @@ import hashlib
 import json
 from decimal import Decimal
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal, Union
 
 import yaml
@@ -222,6 +225,11 @@ class ResidualShare(_Strict):
 Amount = Annotated[Union[BandedShare, PerDay, FixedPerDisease, ResidualShare], Field(discriminator="kind")]
 
 
+def pays_out_of_base(amount: Any) -> bool:
+    """A line that pays a share of the bill's in-policy self-pay B (with every other such line, at most B)."""
+    return getattr(amount, "base", None) == "in_policy_self_pay"
+
+
 class Benefit(_Strict):
     code: Code
     programme: str
@@ -293,6 +301,41 @@ def _reference_errors(document: PlanDocument) -> list[tuple[str, str]]:
     return errors
 
 
+def _overpay_errors(document: PlanDocument) -> list[tuple[str, str]]:
+    """Lines paying out of B that could together pay more than B.
+
+    A banded share pays at most B (rates at most 1, bands not overlapping, a minimum
+    no more than B) but knows nothing of other lines, so it must be the first line
+    paying out of B. A residual share pays at most what the lines in its ``after``
+    left, so it must name every earlier line paying out of B. Then each line pays at
+    most what the earlier ones left, and together they pay at most B. The engine cuts
+    at B too (rules/formulas.py), whatever a document says; this refuses the document
+    first, so an administrator learns of it at the path, not from cut decisions.
+    """
+    errors: list[tuple[str, str]] = []
+    earlier: list[str] = []
+    for bi, b in enumerate(document.benefits):
+        amount = b.amount
+        if isinstance(amount, BandedShare) and amount.cap is not None and amount.minimum_payout > amount.cap:
+            errors.append((f"benefits[{bi}].amount.minimum_payout",
+                           f"benefit {b.code}: the minimum payout {amount.minimum_payout} is above the cap {amount.cap}"))
+        if not pays_out_of_base(amount):
+            continue
+        if earlier and isinstance(amount, BandedShare):
+            errors.append((f"benefits[{bi}].amount.kind",
+                           f"benefit {b.code}: a banded share pays out of the in-policy self-pay with no regard to "
+                           f"{', '.join(earlier)}, which pay(s) out of it first; together they could pay more than it "
+                           "(make it a residual_share with 'after', or put it first)"))
+        elif isinstance(amount, ResidualShare):
+            missing = [c for c in earlier if c not in amount.after]
+            if missing:
+                errors.append((f"benefits[{bi}].amount.after",
+                               f"benefit {b.code}: 'after' must name every earlier line paying out of the in-policy "
+                               f"self-pay, or together they could pay more than it; add {', '.join(missing)}"))
+        earlier.append(b.code)
+    return errors
+
+
 # --------------------------------------------------------------------------- loading
 
 
@@ -311,8 +354,32 @@ def read_document_text(text: str, name: str) -> Any:
     return yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 - a SafeLoader subclass
 
 
-def inline_catalogs(raw: Any, base: Path | None) -> list[tuple[str, str]]:
-    """Replace each catalog's ``file:`` by the rows it holds; returns errors found."""
+def shipped_catalogs() -> list[str]:
+    """The names of the catalog files shipped with the project (in ``rules/plans``)."""
+    return sorted(p.name for p in resources.files("rules.plans").iterdir() if p.name.endswith(".csv"))
+
+
+def _shipped_catalog_text(name: Any) -> tuple[str | None, str]:
+    """The rows of a shipped catalog, or None and why a ``file:`` is refused.
+
+    Only names listed in the package are read: no path (separator, '..', drive or
+    absolute) ever reaches the filesystem, and the reasons never echo a file's
+    contents or an OS error.
+    """
+    shipped = shipped_catalogs()
+    if not isinstance(name, str) or not name:
+        return None, f"name a catalog shipped with the project ({', '.join(shipped)}) or give its diseases inline"
+    if name not in shipped:
+        if "/" in name or "\\" in name or ".." in name or PurePosixPath(name).is_absolute() or PureWindowsPath(name).drive:
+            return None, ("a catalog file is the name of a catalog shipped with the project "
+                          f"({', '.join(shipped)}), not a path; give other catalogs' diseases inline")
+        return None, (f"no catalog named {name[:64]!r} is shipped with the project ({', '.join(shipped)}); "
+                      "give other catalogs' diseases inline")
+    return resources.files("rules.plans").joinpath(name).read_text(encoding="utf-8"), ""
+
+
+def inline_catalogs(raw: Any) -> list[tuple[str, str]]:
+    """Replace each catalog's ``file:`` (a shipped catalog's name) by the rows it holds; returns errors found."""
     errors: list[tuple[str, str]] = []
     if not isinstance(raw, dict) or not isinstance(raw.get("catalogs"), dict):
         return errors
@@ -320,15 +387,14 @@ def inline_catalogs(raw: Any, base: Path | None) -> list[tuple[str, str]]:
         if not (isinstance(spec, dict) and "file" in spec):
             continue
         path = f"catalogs.{name}.file"
-        try:
-            if base is None:
-                text = resources.files("rules.plans").joinpath(spec["file"]).read_text(encoding="utf-8")
-            else:
-                text = (base / spec["file"]).read_text(encoding="utf-8")
-            catalog = DiseaseCatalog.from_csv(text)
-        except (OSError, ValueError) as err:
-            errors.append((path, str(err)))
+        if set(spec) != {"file"}:
+            errors.append((f"catalogs.{name}", "a catalog is either {file: <a shipped catalog>} or {diseases: [...]}"))
             continue
+        text, why = _shipped_catalog_text(spec["file"])
+        if text is None:
+            errors.append((path, why))
+            continue
+        catalog = DiseaseCatalog.from_csv(text)  # shipped catalogs are checked by the tests
         raw["catalogs"][name] = {
             "diseases": [
                 {
@@ -366,13 +432,13 @@ def validate_plan(raw: Any) -> "Plan":
     return Plan(document)
 
 
-def parse_plan(text: str, name: str = "plan.yaml", base: Path | None = None) -> "Plan":
-    """Read a plan from YAML or JSON text; ``base`` is where its catalog files are."""
+def parse_plan(text: str, name: str = "plan.yaml") -> "Plan":
+    """Read a plan from YAML or JSON text (``name`` says which by its ending)."""
     try:
         raw = read_document_text(text, name)
     except (yaml.YAMLError, json.JSONDecodeError) as err:
         raise PlanError([("(document)", f"not valid YAML or JSON: {err}")]) from None
-    errors = inline_catalogs(raw, base)
+    errors = inline_catalogs(raw)
     if errors:
         raise PlanError(errors)
     return validate_plan(raw)
@@ -382,13 +448,15 @@ def load_plan(path: str | Path | None = None) -> "Plan":
     """A plan from a file, or the shipped default (``default-2026``) when no path is given."""
     if path is None:
         text = resources.files("rules.plans").joinpath(DEFAULT_PLAN).read_text(encoding="utf-8")
-        return parse_plan(text, DEFAULT_PLAN, None)
+        return parse_plan(text, DEFAULT_PLAN)
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as err:
         raise PlanError([("(document)", f"cannot read {p}: {err.strerror}")]) from None
-    return parse_plan(text, p.name, p.parent)
+    # Its catalogs are shipped ones or inline: never files beside it (one rule for the
+    # command line and for HTTP, where a path would read the server's files).
+    return parse_plan(text, p.name)
 
 
 class Plan:
@@ -401,7 +469,7 @@ class Plan:
         self.content_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         self.version = f"{document.name}@{self.content_hash[:12]}"
         self.catalogs = {name: c.build() for name, c in document.catalogs.items()}
-        errors: list[tuple[str, str]] = _reference_errors(document)
+        errors: list[tuple[str, str]] = _reference_errors(document) + _overpay_errors(document)
         self.conditions: dict[tuple[str, str], Node] = {}
         for bi, benefit in enumerate(document.benefits):
             for ri, rule in enumerate(benefit.rules):

@@ -23,7 +23,7 @@ from claims.reasons import Reason
 from rules import durable_engine
 from rules.compiler import CompiledPlan, CompiledRule, compile_plan
 from rules.conditions import facts_named
-from rules.document import Plan, load_plan
+from rules.document import Plan, load_plan, pays_out_of_base
 from rules.facts import derive_facts
 from rules.formulas import FORMULAS, AmountContext, fen, ratio
 
@@ -56,6 +56,7 @@ class Engine:
             name: ratio(r.rule.factor) for name, r in self.compiled.rules.items() if r.rule.factor is not None
         }
         self._formulas = {b.code: FORMULAS[b.amount.kind](b.amount, self.plan.catalogs) for b in self.benefits}
+        self._share_base = {b.code for b in self.benefits if pays_out_of_base(b.amount)}
         # What the trace shows for each rule: the facts its own condition reads.
         self._reads = {name: facts_named(r.condition) for name, r in self.compiled.rules.items()}
 
@@ -111,6 +112,7 @@ class Engine:
         trace: list[dict[str, Any]] = []
         lines: dict[str, BenefitLine] = {}
         pend_rules: dict[str, tuple[CompiledRule, ...]] = {}
+        base_left = facts["in_policy_self_pay"]  # of B, what the lines paying out of it have not paid yet
         for benefit in self.benefits:
             code = benefit.code
             if fixed is not None and code in fixed:
@@ -127,7 +129,8 @@ class Engine:
                     trace.append(self._fired(deciding, facts))
                 continue
             reductions = [(self._factors[r.name], r.reason) for r in reducing]
-            result = self._formulas[code](AmountContext(code, facts, accumulators, scopes, reductions, lines, explain))
+            result = self._formulas[code](
+                AmountContext(code, facts, accumulators, scopes, reductions, lines, explain, base_left))
             if result.not_applicable:
                 lines[code] = BenefitLine(code, LineStatus.NOT_APPLICABLE, reasons=[result.not_applicable])
                 outcome = f"not_applicable: {result.not_applicable}"
@@ -139,6 +142,8 @@ class Engine:
                     trace.extend(self._fired(r, facts) for r in reducing)
                 lines[code] = BenefitLine(code, LineStatus.APPROVED, result.amount, list(result.reasons), result.changes)
                 outcome = "approved"
+                if code in self._share_base:
+                    base_left -= result.amount
                 if pending:
                     pend_rules[code] = pending
             if explain:

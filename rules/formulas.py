@@ -48,6 +48,7 @@ class AmountContext:
     reductions: list[tuple[tuple[int, int], str]]  # ((num, den), reason) of the reduce rules that held
     earlier: dict[str, BenefitLine]  # lines already decided in this claim
     explain: bool = True  # record the numbers used (the trace); simulations skip it
+    base_left: int | None = None  # what earlier lines paying out of B left of it (None: B itself)
 
 
 @dataclass(slots=True)
@@ -99,6 +100,24 @@ def _cap(amount: int, cap: int | None, paid: int, result: AmountResult) -> int |
     return amount
 
 
+def _within_base(amount: int, ctx: AmountContext, result: AmountResult) -> int:
+    """``amount`` cut to what earlier lines of the claim left of B.
+
+    Under a valid plan this never cuts (rules/document.py refuses a plan whose lines
+    paying out of B could pay more than B together); it holds whatever the document
+    says, so no plan, however it was made, pays a bill's self-pay more than once.
+    """
+    left = ctx.facts["in_policy_self_pay"] if ctx.base_left is None else ctx.base_left
+    if amount > left:
+        if result.explain:
+            result.numbers["base_left"] = format_fen(max(0, left))
+        if left <= 0:
+            return 0
+        result.reasons.append(Reason.SHARED_BASE_LIMIT)
+        return left
+    return amount
+
+
 class BandedShareFormula:
     """MA_IP: rate by bands of the member's cumulative base in the scope (section 4)."""
 
@@ -143,6 +162,7 @@ class BandedShareFormula:
         pay = _cap(raw, self.cap, ctx.accumulators.get(ctx.code, "paid", scope), result)
         if pay is None:
             return result.deny(Reason.ANNUAL_CAP_REACHED)
+        pay = _within_base(pay, ctx, result)
         return result.pay(pay, AccumulatorChange(ctx.code, "base", scope, base), AccumulatorChange(ctx.code, "paid", scope, pay))
 
 
@@ -252,6 +272,7 @@ class ResidualShareFormula:
         pay = _cap(amount, cap, ctx.accumulators.get(ctx.code, "paid", scope), result)
         if pay is None:
             return result.deny(Reason.ANNUAL_CAP_REACHED)
+        pay = _within_base(pay, ctx, result)
         return result.pay(pay, AccumulatorChange(ctx.code, "paid", scope, pay))
 
 

@@ -40,7 +40,9 @@ _CODE = re.compile(r'"fixmedins_code"\s*:\s*"((?:[^"\\]|\\.)*)"')
 _SETL = re.compile(r'"setl_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
 TOP = 20
 
-Baseline = list[tuple[dt.date | None, dict[str, Any]]]  # (effective_from, document), any order
+# (effective_from, document) in publication order (None: in force on every day); which
+# one decides a claim is rules/schedule.py's answer, the same as for the service.
+Baseline = list[tuple[dt.date | None, dict[str, Any]]]
 
 
 def _member_of(text: str) -> str | None:
@@ -106,19 +108,20 @@ def _worker(k: int, workers: int, path: str, draft: dict[str, Any], baseline: Ba
             repeated: dict[int, list[int]], counter: Any, result_queue: Any) -> None:
     from rules.document import validate_plan
     from rules.engine import Engine
+    from rules.schedule import Schedule
 
     # Deciding a case allocates many small objects and keeps few: the collector's
     # default thresholds would run it every few cases for nothing.
     gc.set_threshold(200_000, 50, 100)
     try:
         draft_engine = Engine(validate_plan(draft))
-        schedule = sorted(((eff or dt.date.min, Engine(validate_plan(doc))) for eff, doc in baseline),
-                          key=lambda p: p[0])
+        schedule = Schedule((eff or dt.date.min, Engine(validate_plan(doc))) for eff, doc in baseline)
+        engines = schedule.items()
         ledger_b, ledger_d = Ledger(), Ledger()
         # Plans with the same catalogs derive the same facts from a claim: derive them once.
-        same_catalogs = {e: e.plan.content.get("catalogs") == draft_engine.plan.content.get("catalogs") for _, e in schedule}
+        same_catalogs = {e: e.plan.content.get("catalogs") == draft_engine.plan.content.get("catalogs") for e in engines}
         benefit_codes = list(dict.fromkeys(
-            [b.code for _, e in schedule for b in e.benefits] + [b.code for b in draft_engine.benefits]))
+            [b.code for e in engines for b in e.benefits] + [b.code for b in draft_engine.benefits]))
         lines_cache: dict[int, str] = {}
         needed = {j for earlier in repeated.values() for j in earlier}
         totals = {name: _Totals() for name in ("benefit", "hardship_category", "hospital_grade", "month")}
@@ -155,8 +158,9 @@ def _worker(k: int, workers: int, path: str, draft: dict[str, Any], baseline: Ba
                     _partition(lines_cache[j], j, workers) != k and _read_claim(lines_cache[j]) is not None
                     for j in earlier
                 )
-                engine_b = schedule[-1][1] if len(schedule) == 1 else next(
-                    (e for eff, e in reversed(schedule) if eff <= bill.begndate), schedule[0][1])
+                engine_b = schedule.in_force(bill.begndate)
+                if engine_b is None:  # as for a claim submitted to the service: no plan, no decision
+                    raise RuntimeError(f"no baseline plan is in force on {bill.begndate} (case on line {line_no})")
                 derived = engine_b.derive(claim) if same_catalogs[engine_b] else None
                 member_id = claim.member.id
                 base = engine_b.adjudicate(claim, ledger_b.for_member(member_id), elsewhere or ledger_b.is_duplicate(key),
@@ -200,7 +204,7 @@ def _worker(k: int, workers: int, path: str, draft: dict[str, Any], baseline: Ba
             "totals": {name: dict(t.values) for name, t in totals.items()},
             "largest": [item for _, _, item in largest], "examples": examples,
             "draft_version": draft_engine.version,
-            "baseline_versions": sorted({e.version for _, e in schedule}),
+            "baseline_versions": sorted({e.version for e in engines}),
         })
     except BaseException as err:  # noqa: BLE001 - the parent reports it, naming the worker
         result_queue.put({"worker": k, "error": f"{type(err).__name__}: {err}"})

@@ -1,9 +1,12 @@
 """Plan versions: drafts administrators edit, versions published for a date, the engine for a claim.
 
 A claim is decided under the published version in force on its admission date
-(``begndate``): the one with the latest ``effective_from`` on or before it. The
-shipped default (``default-2026``) is published from 2000-01-01 when a database has
-no published version yet, so a new installation decides claims at once.
+(``begndate``): the one with the latest ``effective_from`` on or before it, the one
+published last among versions from the same day (rules/schedule.py says so, once).
+The shipped default (``default-2026``) is published from 2000-01-01 when a database
+has no published version yet, so a new installation decides claims at once. Neither
+publishing nor retiring may leave a day without a version in force, from the
+earliest admission stored to a year ahead (``check_no_gap``).
 
 Engines are built once per content hash in each process and kept: durable_rules
 never frees a ruleset, so a process registers each published version at most once.
@@ -20,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from claims.dates import china_today
 from rules.document import Plan, PlanError, inline_catalogs, load_plan, read_document_text, validate_plan
 from rules.engine import Engine
+from rules.schedule import Schedule
 from service import audit
 from service.auth import Principal, Role
 from service.errors import Conflict, Invalid, NotFound
@@ -43,7 +47,7 @@ def read_document(text: str, media_type: str) -> dict[str, Any]:
         raise Invalid.at("body", f"not valid {'YAML' if is_yaml else 'JSON'}: {err}") from None
     if not isinstance(raw, dict):
         raise Invalid.at("body", "a rule document is a mapping")
-    errors = inline_catalogs(raw, None)
+    errors = inline_catalogs(raw)
     if errors:
         raise Invalid("the document names catalog files that are not shipped", [{"field": p, "message": m} for p, m in errors])
     return _jsonable(raw)
@@ -97,14 +101,11 @@ class PlanBook:
         if self._fixed is not None:
             return dict.fromkeys(days, self._fixed)
         # Only ids, dates and hashes on the usual path: a document is read once per process.
-        schedule = session.execute(
-            select(models.PlanVersion.id, models.PlanVersion.content_hash, models.PlanVersion.effective_from)
-            .where(models.PlanVersion.status == "published", models.PlanVersion.effective_from <= max(days))
-            .order_by(models.PlanVersion.effective_from.desc())
-        ).all()
+        schedule = Schedule((v.effective_from, v) for v in published(
+            session, models.PlanVersion.id, models.PlanVersion.content_hash, models.PlanVersion.effective_from))
         engines: dict[dt.date, Engine] = {}
         for day in days:
-            found = next((v for v in schedule if v.effective_from <= day), None)
+            found = schedule.in_force(day)
             if found is None:
                 raise Conflict(f"no published plan is in force on {day}; publish one from that date or earlier")
             engine = self._engines.get(found.content_hash or "")
@@ -131,6 +132,46 @@ class PlanBook:
         if self._fixed is not None:
             return self._fixed.version
         return self.engine_for(session, china_today()).version
+
+
+def published(session: Session, *columns: Any, lock: bool = False) -> list[Any]:
+    """These columns of every published version, in the order they were published.
+
+    The order is what settles two versions from the same day (rules/schedule.py).
+    ``lock``: hold the rows until the transaction ends, so two administrators changing
+    the schedule at once each check the schedule the other left.
+    """
+    query = (select(*columns).where(models.PlanVersion.status == "published")
+             .order_by(models.PlanVersion.published_at, models.PlanVersion.id))
+    return list(session.execute(query.with_for_update() if lock else query).all())
+
+
+def published_documents(session: Session) -> list[tuple[dt.date, dict[str, Any]]]:
+    """(effective_from, document) of every published version, in publication order (the simulation's baseline)."""
+    return [(r.effective_from, r.document) for r in published(
+        session, models.PlanVersion.effective_from, models.PlanVersion.document)]
+
+
+def _a_year_after(day: dt.date) -> dt.date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
+
+
+def check_no_gap(session: Session, effective_from: Iterable[dt.date], change: str) -> None:
+    """Refuse a schedule (the effective dates after a change) that leaves a day without a version.
+
+    The days that need one run from the earliest admission stored (today in China
+    when none is) to a year ahead: a claim admitted on any of them must be decidable.
+    """
+    today = china_today()
+    earliest = session.scalar(select(func.min(models.Settlement.begndate)))
+    start = min(earliest, today) if earliest is not None else today
+    gap = Schedule((day, day) for day in effective_from).uncovered(start, _a_year_after(today))
+    if gap is not None:
+        raise Conflict(f"{change} would leave no published plan in force on {gap[0]}..{gap[1]}; "
+                       f"publish a version in force from {gap[0]} or earlier first")
 
 
 def ensure_published_default(session: Session) -> None:
@@ -216,10 +257,10 @@ def publish(session: Session, who: Principal, plan_id: int, effective_from: dt.d
     errors = _identify(row)
     if errors:
         raise Invalid("the draft is not valid; nothing was published", errors)
-    clash = session.scalar(select(models.PlanVersion).where(
-        models.PlanVersion.status == "published", models.PlanVersion.effective_from == effective_from))
-    if clash is not None:
-        raise Conflict(f"version {clash.version} (id {clash.id}) is already in force from {effective_from}; retire it first")
+    # A version from the same day as a published one supersedes it (the later published
+    # wins), so a replacement for the first day can be published before the old is retired.
+    schedule = [v.effective_from for v in published(session, models.PlanVersion.effective_from, lock=True)]
+    check_no_gap(session, [*schedule, effective_from], f"publishing version {plan_id} from {effective_from}")
     row.status, row.effective_from = "published", effective_from
     row.published_at = dt.datetime.now(dt.timezone.utc)
     session.flush()
@@ -232,6 +273,8 @@ def retire(session: Session, who: Principal, plan_id: int) -> models.PlanVersion
     row = _version(session, plan_id)
     if row.status != "published":
         raise Conflict(f"plan version {plan_id} is {row.status}; only a published version can be retired")
+    others = published(session, models.PlanVersion.id, models.PlanVersion.effective_from, lock=True)
+    check_no_gap(session, [v.effective_from for v in others if v.id != row.id], f"retiring version {plan_id}")
     row.status, row.retired_at = "retired", dt.datetime.now(dt.timezone.utc)
     session.flush()
     audit.record(session, who, "plan.retired", "plan", row.id, version=row.version)

@@ -19,7 +19,7 @@ from service import audit
 from service import claim_aggregate as aggregate
 from service.auth import Principal, Role
 from service.errors import Conflict, Invalid, NotFound
-from service.plans import PlanBook, check
+from service.plans import PlanBook, check, published_documents
 from store import models
 from store.repositories import try_lock_readjudication
 
@@ -69,11 +69,6 @@ def export_cases(session: Session, path: str, submitted_from: dt.date | None, su
     return n
 
 
-def _published_schedule(session: Session) -> list[tuple[dt.date | None, dict[str, Any]]]:
-    rows = session.scalars(select(models.PlanVersion).where(models.PlanVersion.status == "published"))
-    return [(r.effective_from, r.document) for r in rows]
-
-
 def start_simulation(session: Session, who: Principal, plan_id: int, submitted_from: dt.date | None,
                      submitted_to: dt.date | None) -> models.Job:
     """Queue a simulation of a version (usually a draft) on past claims; a child process runs it."""
@@ -109,7 +104,7 @@ def run_job(job_id: int, db_url: str) -> None:
         job = session.get(models.Job, job_id)
         params = dict(job.params)
         draft = session.get(models.PlanVersion, params["plan_id"]).document
-        baseline = _published_schedule(session)
+        baseline = published_documents(session)  # in publication order: it settles same-day versions
         handle, path = tempfile.mkstemp(suffix=".jsonl")
         os.close(handle)
         frm = dt.date.fromisoformat(params["submitted_from"]) if params["submitted_from"] else None

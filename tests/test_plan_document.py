@@ -1,8 +1,9 @@
 """The rule document: the shipped plan, its identity, edits that need no code, and refusals."""
 
+import copy
 import json
+import os
 import re
-import shutil
 import subprocess
 import sys
 from decimal import Decimal
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from builders import LUNG_CANCER, decide, first_time, make_case, outcome
-from rules.document import PlanError, load_plan, parse_plan
+from rules.document import PlanError, load_plan, parse_plan, validate_plan
 from rules.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,19 +25,26 @@ FIRST_BAND = '{from: "0", to: "10000", rate: "0.40"}'
 MA_IP_CAP = 'cap: "500000.00"'
 
 
-def write_plan(directory: Path, *replacements: tuple[str, str], csv: str | None = None, name="plan.yaml") -> Path:
-    """A copy of the shipped plan with text replaced (each old text must be there), the CSV beside it."""
+def write_plan(directory: Path, *replacements: tuple[str, str], name="plan.yaml") -> Path:
+    """A copy of the shipped plan with text replaced (each old text must be there); its catalog is the shipped one."""
     text = SHIPPED_YAML.read_text(encoding="utf-8")
     for old, new in replacements:
         assert old in text, f"the shipped plan no longer contains {old!r}"
         text = text.replace(old, new)
     path = directory / name
     path.write_text(text, encoding="utf-8")
-    if csv is None:
-        shutil.copy(SHIPPED_CSV, directory / SHIPPED_CSV.name)
-    else:
-        (directory / SHIPPED_CSV.name).write_text(csv, encoding="utf-8")
     return path
+
+
+def shipped_document() -> dict:
+    """The shipped plan as a mapping (its catalog inline), to edit as an administrator would over HTTP."""
+    return copy.deepcopy(load_plan().content)
+
+
+def document_errors(document: dict) -> list[tuple[str, str]]:
+    with pytest.raises(PlanError) as err:
+        validate_plan(document)
+    return err.value.errors
 
 
 def errors_of(path: Path) -> list[tuple[str, str]]:
@@ -101,11 +109,13 @@ def test_a_longer_waiting_period_in_the_document_denies_what_the_default_halves(
     assert outcome(decide(edited, case))["MA_IP"] == ("denied", "0.00", ["WAITING_PERIOD"])
 
 
-def test_a_replaced_catalog_beside_the_document_changes_which_diseases_count(tmp_path, engine):
-    without_cancer = "\n".join(
-        line for line in SHIPPED_CSV.read_text(encoding="utf-8").splitlines() if not line.startswith("CI01,")
-    )
-    edited = Engine(load_plan(write_plan(tmp_path, csv=without_cancer + "\n")))
+def test_an_edited_inline_catalog_changes_which_diseases_count(tmp_path, engine):
+    document = shipped_document()
+    catalog = document["catalogs"]["critical_illness_21"]
+    catalog["diseases"] = [d for d in catalog["diseases"] if d["code"] != "CI01"]
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    edited = Engine(load_plan(path))
     assert edited.version != engine.version
     case = make_case(diag_code=LUNG_CANCER)
     assert outcome(decide(engine, case))["MA_CI"] == ("approved", "10000.00", [])
@@ -131,7 +141,6 @@ def test_the_plan_written_as_json_works_and_has_the_same_version(tmp_path):
     document = yaml.safe_load(SHIPPED_YAML.read_text(encoding="utf-8"))
     path = tmp_path / "default-2026.json"
     path.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
-    shutil.copy(SHIPPED_CSV, tmp_path / SHIPPED_CSV.name)
     plan = load_plan(path)
     assert plan.version == load_plan().version
     assert outcome(decide(Engine(plan), make_case()))["MA_IP"] == ("approved", "400.00", [])
@@ -140,7 +149,7 @@ def test_the_plan_written_as_json_works_and_has_the_same_version(tmp_path):
 def test_a_json_number_in_a_plan_is_read_as_an_exact_decimal(tmp_path):
     document = yaml.safe_load(SHIPPED_YAML.read_text(encoding="utf-8"))
     text = json.dumps(document).replace('"rate": "0.40"', '"rate": 0.45', 1)
-    plan = parse_plan(text, "plan.json", PLANS)
+    plan = parse_plan(text, "plan.json")
     assert str(plan.document.benefits[0].amount.bands[0].rate) == "0.45"
 
 
@@ -207,7 +216,8 @@ def test_a_grant_on_an_unknown_catalog_is_refused_at_its_path(tmp_path):
 def test_relief_after_a_line_that_does_not_come_before_it_is_refused_at_its_path(tmp_path):
     path = write_plan(tmp_path, ("after: [MA_IP]", "after: [MA_XX]"))
     errors = errors_of(path)
-    assert [p for p, _ in errors] == ["benefits[3].amount.after[0]"]
+    # And, since MA_IP is no longer in 'after', relief could pay B again on top of it.
+    assert [p for p, _ in errors] == ["benefits[3].amount.after[0]", "benefits[3].amount.after"]
     assert "MA_XX" in errors[0][1]
 
 
@@ -224,18 +234,16 @@ def test_a_condition_on_an_unknown_catalog_is_refused_at_its_path(tmp_path):
     )
     path = tmp_path / "plan.yaml"
     path.write_text(text, encoding="utf-8")
-    shutil.copy(SHIPPED_CSV, tmp_path / SHIPPED_CSV.name)
     errors = errors_of(path)
     assert [p for p, _ in errors] == ["benefits[2].rules[2].when.main_diagnosis.not_in_catalog"]
     assert "nope" in errors[0][1]
 
 
-def test_a_malformed_icd_token_in_the_catalog_file_is_refused_naming_the_file_and_line(tmp_path):
-    row = "CI09,重症肌无力,Myasthenia gravis,G70.0,"
-    csv = SHIPPED_CSV.read_text(encoding="utf-8").replace(row, row.replace("G70.0", "G7.00"))
-    errors = errors_of(write_plan(tmp_path, csv=csv))
-    assert [p for p, _ in errors] == ["catalogs.critical_illness_21.file"]
-    assert "line 10" in errors[0][1] and "G7.00" in errors[0][1]
+def test_a_catalog_file_beside_the_plan_is_never_read(tmp_path):
+    # 'file:' names the shipped catalog; a file of that name beside the plan is not it.
+    path = write_plan(tmp_path)
+    (tmp_path / SHIPPED_CSV.name).write_text("code,name_zh,name_en,include,exclude\nCI01,x,x,G7.00,\n", encoding="utf-8")
+    assert load_plan(path).version == load_plan().version
 
 
 def test_a_malformed_icd_token_in_an_inline_catalog_is_refused_at_its_path(tmp_path):
@@ -249,10 +257,86 @@ def test_a_malformed_icd_token_in_an_inline_catalog_is_refused_at_its_path(tmp_p
     assert error_paths(path) == ["catalogs.critical_illness_21.diseases[1].include"]
 
 
-def test_a_missing_catalog_file_is_refused_at_its_path(tmp_path):
-    path = write_plan(tmp_path)
-    (tmp_path / SHIPPED_CSV.name).unlink()
-    assert error_paths(path) == ["catalogs.critical_illness_21.file"]
+@pytest.mark.parametrize("name", [
+    "/etc/shadow", "/etc/passwd", "../plans/critical-illness-21.csv", "plans/critical-illness-21.csv",
+    "./critical-illness-21.csv", "..", "..\\critical-illness-21.csv", "C:critical-illness-21.csv",
+    "critical-illness-21", "default-2026.yaml", "__init__.py", "", 21,
+])
+def test_a_catalog_file_that_is_not_a_shipped_catalog_is_refused_at_its_path(tmp_path, name):
+    path = write_plan(tmp_path, ("file: critical-illness-21.csv", f"file: {json.dumps(name)}"))
+    errors = errors_of(path)
+    assert [p for p, _ in errors] == ["catalogs.critical_illness_21.file"]
+    message = errors[0][1]
+    assert "critical-illness-21.csv" in message  # what may be named instead
+    # Nothing read from the server's files, and no OS error, reaches the message.
+    assert "root:" not in message and "Errno" not in message and "No such file" not in message
+
+
+def test_a_fifo_named_as_a_catalog_is_refused_without_opening_it(tmp_path):
+    fifo = tmp_path / "catalog.csv"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    for name in (str(fifo), fifo.name):
+        path = write_plan(tmp_path, ("file: critical-illness-21.csv", f"file: {json.dumps(name)}"))
+        assert error_paths(path) == ["catalogs.critical_illness_21.file"]
+
+
+def test_a_catalog_with_a_file_and_diseases_is_refused_at_its_path():
+    raw = yaml.load(SHIPPED_YAML.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    raw["catalogs"]["critical_illness_21"]["diseases"] = [{"code": "X", "include": ["C00"]}]
+    with pytest.raises(PlanError) as err:
+        parse_plan(json.dumps(raw), "plan.json")
+    assert [p for p, _ in err.value.errors] == ["catalogs.critical_illness_21"]
+
+
+# ---------------------------------------------------------------- lines sharing B never pay more than B
+
+
+def test_relief_no_longer_after_the_share_is_refused_because_both_could_pay_b(tmp_path):
+    # The derived plan of issue 9: MA_IP 40% and CIR 90% of the same B would pay 130% of it.
+    errors = errors_of(write_plan(tmp_path, ("after: [MA_IP]", "after: []")))
+    assert [p for p, _ in errors] == ["benefits[3].amount.after"]
+    assert "MA_IP" in errors[0][1]
+
+
+def test_relief_with_no_after_at_all_is_refused_at_its_after():
+    document = shipped_document()
+    del document["benefits"][3]["amount"]["after"]
+    assert [p for p, _ in document_errors(document)] == ["benefits[3].amount.after"]
+
+
+def test_a_second_banded_share_of_b_is_refused_at_its_kind():
+    document = shipped_document()
+    second = copy.deepcopy(document["benefits"][0])
+    second["code"] = "MA_IP2"
+    document["benefits"].insert(1, second)
+    document["benefits"][4]["amount"]["after"] = ["MA_IP", "MA_IP2"]  # relief itself is in order
+    errors = document_errors(document)
+    assert [p for p, _ in errors] == ["benefits[1].amount.kind"]
+    assert "MA_IP" in errors[0][1]
+
+
+def test_a_banded_share_after_a_residual_share_is_refused():
+    document = shipped_document()
+    relief = document["benefits"].pop(3)
+    relief["amount"]["after"] = []
+    document["benefits"].insert(0, relief)  # CIR first (alone it is fine), MA_IP after it
+    assert [p for p, _ in document_errors(document)] == ["benefits[1].amount.kind"]
+
+
+def test_a_minimum_payout_above_the_cap_is_refused_at_its_path(tmp_path):
+    errors = errors_of(write_plan(tmp_path, (MA_IP_CAP, 'cap: "100.00"')))
+    assert errors == [("benefits[0].amount.minimum_payout",
+                       "benefit MA_IP: the minimum payout 200.00 is above the cap 100.00")]
+
+
+def test_residual_shares_each_after_every_earlier_share_are_valid():
+    document = shipped_document()
+    second = copy.deepcopy(document["benefits"][3])
+    second["code"] = "CIR2"
+    second["amount"]["after"] = ["MA_IP", "CIR", "MA_DA"]  # naming a line that is not a share only pays less
+    document["benefits"].append(second)
+    plan = validate_plan(document)
+    assert [b.code for b in plan.document.benefits][-1] == "CIR2"
 
 
 def test_rules_out_of_step_order_are_refused(tmp_path):
@@ -295,3 +379,18 @@ def test_the_cli_refuses_an_invalid_plan_naming_the_path_of_the_error(tmp_path):
     assert "benefits[0].amount.bands[0].rate" in run.stderr
     assert "between 0 and 1" in run.stderr
     assert run.stdout == ""
+
+
+@pytest.mark.parametrize("command", [["adjudicate"], ["simulate", "--workers", "1"]])
+def test_the_cli_refuses_a_plan_naming_a_file_that_is_not_a_shipped_catalog(tmp_path, command):
+    bad = write_plan(tmp_path, ("file: critical-illness-21.csv", "file: /etc/passwd"))
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(json.dumps(make_case()) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    run = subprocess.run(
+        [sys.executable, "-m", "cli.main", *command, str(cases), "--plan", str(bad), "-o", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode == 2
+    assert "catalogs.critical_illness_21.file" in run.stderr and "root:" not in run.stderr
+    assert not out.exists()

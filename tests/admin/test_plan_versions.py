@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from importlib import resources
+
+import pytest
+from sqlalchemy import func, select
+
+from claims.dates import china_today
+from rules.document import DEFAULT_PLAN
+from store import models
 from tests.admin.conftest import post_bill
 
 
@@ -75,12 +84,128 @@ def test_a_claim_is_decided_under_the_version_in_force_on_its_admission_date(cli
     assert july["lines"][0]["amount"] == "3000.00"  # 60% of 5,000 under the new version
 
 
-def test_retiring_the_only_version_in_force_leaves_claims_without_a_plan(client, admin_app):
+def _a_year_ahead() -> dt.date:
+    today = china_today()
+    return today.replace(year=today.year + 1, day=28 if (today.month, today.day) == (2, 29) else today.day)
+
+
+def _rows(admin_app, model) -> int:
+    with admin_app.state.sessions() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def _status(client, plan_id: int) -> str:
+    return client.get(f"/v1/plans/{plan_id}").json()["status"]
+
+
+def _draft(client, base: int, first_rate: str = "0.60") -> int:
+    return client.post(f"/v1/plans/{base}/derive", json={"patch": [
+        {"op": "replace", "path": "/benefits/0/amount/bands/0/rate", "value": first_rate}]}).json()["id"]
+
+
+def test_retiring_the_only_version_in_force_is_refused_naming_the_days_left_without_a_plan(client, admin_app):
     base = _default_id(client)
-    assert client.post(f"/v1/plans/{base}/retire").json()["status"] == "retired"
+    post_bill(admin_app, setl_id="S-OLD", begndate="2024-03-01", enddate="2024-03-03", diag="J18.900")
+    audit_before = _rows(admin_app, models.AuditEntry)
+    r = client.post(f"/v1/plans/{base}/retire")
+    assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
+    # From the earliest admission stored to a year from today (China).
+    assert f"2024-03-01..{_a_year_ahead()}" in r.json()["detail"]
+    assert _status(client, base) == "published"
+    assert _rows(admin_app, models.AuditEntry) == audit_before
+
+
+def test_with_no_admission_stored_the_days_that_need_a_plan_start_today(client, admin_app):
+    r = client.post(f"/v1/plans/{_default_id(client)}/retire")
+    assert r.status_code == 409 and f"{china_today()}..{_a_year_ahead()}" in r.json()["detail"]
+
+
+def test_a_replacement_published_for_the_same_first_day_takes_over_and_the_old_one_can_be_retired(client, admin_app):
+    base = _default_id(client)
+    replacement = client.post(f"/v1/plans/{_draft(client, base)}/publish", json={"effective_from": "2000-01-01"}).json()
+    assert replacement["status"] == "published"
+    # Published later for the same day, it is in force before the old one is retired...
+    sid = post_bill(admin_app, setl_id="S-REP", begndate="2026-06-20", enddate="2026-06-25", diag="J18.900", b_yuan=5_000)
+    claim = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": sid, "submitted_on": "2026-07-10"}).json()
+    assert claim["plan_version"] == replacement["version"]
+    assert claim["lines"][0]["amount"] == "3000.00"  # 60% of 5,000
+    # ...and retiring the old one leaves no day without a plan.
+    r = client.post(f"/v1/plans/{base}/retire")
+    assert r.status_code == 200 and r.json()["status"] == "retired"
+    r = client.post(f"/v1/plans/{replacement['id']}/retire")
+    assert r.status_code == 409 and "2026-06-20.." in r.json()["detail"]
+    assert _status(client, replacement["id"]) == "published"
+
+
+def test_a_later_version_can_be_retired_while_an_earlier_one_covers_its_days(client, admin_app):
+    base = _default_id(client)
+    july = client.post(f"/v1/plans/{_draft(client, base)}/publish", json={"effective_from": "2026-07-01"}).json()
+    assert client.post(f"/v1/plans/{july['id']}/retire").json()["status"] == "retired"
+    assert _status(client, base) == "published"
+
+
+def _leave_a_hole_from(admin_app, base: int) -> None:
+    """A database from before the check: the only version retired behind the service's back."""
+    with admin_app.state.sessions() as session:
+        session.get(models.PlanVersion, base).status = "retired"
+        session.commit()
+
+
+def test_publishing_a_first_version_that_starts_after_the_earliest_admission_is_refused(client, admin_app):
+    base = _default_id(client)
+    draft = _draft(client, base)
+    post_bill(admin_app, setl_id="S-MAR", begndate="2026-03-01", enddate="2026-03-03", diag="J18.900")
+    _leave_a_hole_from(admin_app, base)
+    audit_before = _rows(admin_app, models.AuditEntry)
+    r = client.post(f"/v1/plans/{draft}/publish", json={"effective_from": "2026-07-01"})
+    assert r.status_code == 409 and "2026-03-01..2026-06-30" in r.json()["detail"]
+    assert _status(client, draft) == "draft" and _rows(admin_app, models.AuditEntry) == audit_before
+    r = client.post(f"/v1/plans/{draft}/publish", json={"effective_from": "2026-03-01"})
+    assert r.status_code == 200 and r.json()["status"] == "published"
+
+
+def test_a_claim_admitted_where_no_version_is_in_force_is_a_conflict(client, admin_app):
+    _leave_a_hole_from(admin_app, _default_id(client))
     sid = post_bill(admin_app, setl_id="S-R", begndate="2026-03-01", enddate="2026-03-03", diag="J18.900")
+    claims_before = _rows(admin_app, models.Claim)
     r = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": sid, "submitted_on": "2026-03-10"})
     assert r.status_code == 409 and "no published plan" in r.json()["detail"]
+    assert _rows(admin_app, models.Claim) == claims_before
+
+
+# ---------------------------------------------------------------- catalogs: inline or shipped, never a path
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../../../etc/passwd", "plans/critical-illness-21.csv", "nope.csv"])
+def test_a_document_naming_a_catalog_file_that_is_not_shipped_is_refused_and_nothing_stored(client, admin_app, name):
+    document = client.get(f"/v1/plans/{_default_id(client)}").json()["document"]
+    document["catalogs"]["critical_illness_21"] = {"file": name}
+    before = _rows(admin_app, models.PlanVersion)
+    r = client.post("/v1/plans", json=document)
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in r.json()["errors"]] == ["catalogs.critical_illness_21.file"]
+    assert "root:" not in r.text and "Errno" not in r.text
+    assert _rows(admin_app, models.PlanVersion) == before
+
+
+def test_a_yaml_draft_may_name_the_shipped_catalog_but_not_a_path(client, admin_app):
+    text = resources.files("rules.plans").joinpath(DEFAULT_PLAN).read_text(encoding="utf-8")
+    r = client.post("/v1/plans", content=text.encode(), headers={"content-type": "application/yaml"})
+    assert r.status_code == 201 and r.json()["version"] == client.get(f"/v1/plans/{_default_id(client)}").json()["version"]
+    draft = r.json()["id"]
+    bad = text.replace("file: critical-illness-21.csv", "file: /etc/hostname")
+    r = client.put(f"/v1/plans/{draft}", content=bad.encode(), headers={"content-type": "application/yaml"})
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["catalogs.critical_illness_21.file"]
+    assert client.get(f"/v1/plans/{draft}").json()["document"]["catalogs"]["critical_illness_21"]["diseases"]
+
+
+def test_a_derived_plan_with_relief_no_longer_after_the_share_is_refused_and_cannot_be_published(client):
+    draft = client.post(f"/v1/plans/{_default_id(client)}/derive", json={"patch": [
+        {"op": "replace", "path": "/benefits/3/amount/after", "value": []}]}).json()
+    assert draft["valid"] is False
+    assert [e["field"] for e in draft["errors"]] == ["benefits[3].amount.after"]
+    r = client.post(f"/v1/plans/{draft['id']}/publish", json={"effective_from": "2026-07-01"})
+    assert r.status_code == 422 and _status(client, draft["id"]) == "draft"
 
 
 def test_only_administrators_manage_plans(client, admin_app):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.admin.conftest import post_bill
 
@@ -19,8 +22,6 @@ def _draft_with_band_rate(tmp_path: Path, rate: str) -> Path:
     text = (ROOT / "rules" / "plans" / "default-2026.yaml").read_text(encoding="utf-8")
     changed = text.replace('{from: "10000", to: "30000", rate: "0.50"}', f'{{from: "10000", to: "30000", rate: "{rate}"}}')
     assert changed != text or rate == "0.50"
-    (tmp_path / "critical-illness-21.csv").write_text(
-        (ROOT / "rules" / "plans" / "critical-illness-21.csv").read_text(encoding="utf-8"), encoding="utf-8")
     path = tmp_path / "draft.yaml"
     path.write_text(changed, encoding="utf-8")
     return path
@@ -121,3 +122,18 @@ def test_readjudication_replaces_pended_decisions_and_adjusts_decided_ones(clien
     redone = client.get(f"/v1/claims/{pended['id']}").json()
     assert redone["plan_version"] != pended["plan_version"] and redone["status"] == "pended"
     assert Decimal(redone["lines"][0]["amount"]) == Decimal(pended["lines"][0]["amount"]) + 2000
+
+
+def test_the_baseline_is_the_version_in_force_by_the_same_rule_as_for_claims(tmp_path):
+    from rules.document import load_plan
+    from rules.simulation import simulate
+
+    default, replacement = load_plan().content, load_plan(_draft_with_band_rate(tmp_path, "0.55")).content
+    first_day = dt.date(2000, 1, 1)
+    # Two versions from the same day, listed in publication order: the later one is in force.
+    report = simulate(str(EXAMPLES), replacement, [(first_day, default), (first_day, replacement)], workers=1)
+    assert report["claims_changed"] == 0
+    assert report["baseline_versions"] == [report["draft_version"]]
+    # A claim admitted before every version has no baseline, as it would have no plan in the service.
+    with pytest.raises(RuntimeError, match="no baseline plan is in force on 2026-"):
+        simulate(str(EXAMPLES), replacement, [(dt.date(2030, 1, 1), default)], workers=1)
