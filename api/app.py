@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -21,7 +22,10 @@ Every error is `application/problem+json` (RFC 9457); amounts are strings in yua
 """
 
 
-def create_app(db: str | None = None, plan: str | Path | None = None, migrate: bool = True) -> FastAPI:
+def create_app(db: str | None = None, plan: str | Path | None = None, migrate: bool = True,
+               provincial_med_types: Iterable[str] = ()) -> FastAPI:
+    """The app on database ``db``; ``provincial_med_types`` are the province's own ``med_type``
+    codes its hospitals may post besides the national ones (domain.md)."""
     engine = make_engine(db)
     if migrate:
         upgrade(engine)
@@ -29,6 +33,7 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
     app.state.db = engine
     app.state.sessions = session_factory(engine)
     app.state.plans = PlanBook(plan)
+    app.state.provincial_med_types = frozenset(provincial_med_types)
     with app.state.sessions() as session:
         ensure_published_default(session)
         session.commit()
@@ -37,6 +42,7 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
     app.include_router(claims.router)
     app.include_router(registry.router)
     app.include_router(plans.router)
+    settlements.document_provincial_med_types(app, app.state.provincial_med_types)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, str]:

@@ -65,6 +65,13 @@ def get_plans(request: Request) -> PlanBook:
 PlansDep = Annotated[PlanBook, Depends(get_plans)]
 
 
+def get_provincial_med_types(request: Request) -> frozenset[str]:
+    return request.app.state.provincial_med_types
+
+
+ProvincialMedTypesDep = Annotated[frozenset[str], Depends(get_provincial_med_types)]
+
+
 class Paging:
     def __init__(
         self,

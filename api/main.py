@@ -1,7 +1,8 @@
 """The application as uvicorn starts it in each worker process (``claims serve``).
 
 Settings come from the environment because every worker builds its own app:
-``CLAIMS_DATABASE_URL`` and ``CLAIMS_PLAN``. ``claims serve`` has already run the
+``CLAIMS_DATABASE_URL``, ``CLAIMS_PLAN`` and ``CLAIMS_PROVINCIAL_MED_TYPES`` (the
+province's own ``med_type`` codes, comma-separated: ``9901,9902``). ``claims serve`` has already run the
 migrations once, so the workers do not race to run them.
 """
 
@@ -9,10 +10,12 @@ import gc
 import os
 
 from api.app import create_app
+from service.settlements import parse_med_types
 
 
 def app_factory():
-    app = create_app(os.environ.get("CLAIMS_DATABASE_URL"), os.environ.get("CLAIMS_PLAN") or None, migrate=False)
+    app = create_app(os.environ.get("CLAIMS_DATABASE_URL"), os.environ.get("CLAIMS_PLAN") or None, migrate=False,
+                     provincial_med_types=parse_med_types(os.environ.get("CLAIMS_PROVINCIAL_MED_TYPES")))
     # What start-up built (the app, the rules engine, SQLAlchemy's mappers and caches)
     # lives as long as the worker: freeze it out of the collector's walks, and let a
     # request's short-lived objects pile up longer before a collection. The full

@@ -82,8 +82,12 @@ TIME_LIMIT = 60.0  # seconds per load at most
 BASELINES: dict[str, dict[str, Any]] = {}  # backend -> the /health numbers of this run
 
 
+def _member(n: int) -> str:
+    return f"P{n % MEMBERS:04d}"
+
+
 def _members() -> list[str]:
-    return [f"P{n:04d}" for n in range(MEMBERS)]
+    return [_member(n) for n in range(MEMBERS)]
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -219,10 +223,13 @@ _setl_ids = itertools.count(1)
 
 
 def _settlement(tag: str, n: int) -> dict[str, Any]:
-    """A distinct inpatient bill; B varies so that claims fall in different bands."""
+    """A distinct inpatient bill; B varies so that claims fall in different bands.
+
+    The ``n``-th bill is of the member its claim is made for (``_member(n)``).
+    """
     day = 1 + n % 27
     b = f"{800 + (n * 137) % 9000}.{n % 100:02d}"
-    return bill(f"{tag}-{next(_setl_ids)}", b, begndate=f"{YEAR}-03-{day:02d}", enddate=f"{YEAR}-04-{day:02d}",
+    return bill(f"{tag}-{next(_setl_ids)}", b, patient=_member(n), begndate=f"{YEAR}-03-{day:02d}", enddate=f"{YEAR}-04-{day:02d}",
                 diag_code="C34.900" if n % 10 == 0 else "J18.900")
 
 

@@ -2,7 +2,11 @@
 
 Field names are the national ones, so a hospital system posts what it already has.
 ``parse_settlement`` applies every consistency check of default-plan.md section 2 in
-the order the plan gives and names the first field at fault.
+the order the plan gives and names the first field at fault; the batch command reads
+case files with it. ``parse_posted_settlement`` is the stricter reading of a bill a
+hospital posts to the service: the bill must also be true (domain.md, "Bills are true
+to the registry": national codes, the patient's identity number, no stay ending in the
+future, identifiers NFKC-normalised and free of control and invisible characters).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from claims.errors import BillInconsistent, InvalidCase
+from claims.identity import hidden_character, normalise_id, parse_certno
 from claims.money import AmountError, parse_yuan
 
 CODE_FIELDS = ("fixmedins_code", "setl_id", "hosp_lv", "insutype", "med_type")
@@ -42,6 +47,20 @@ REQUIRED_FIELDS = (
     "diagnoses",
     *(f for f in AMOUNT_FIELDS if f not in COMPONENT_FUNDS),
 )
+
+# The national code lists (domain.md, "The hospital settlement").
+HOSPITAL_GRADES = tuple(f"{i:02d}" for i in range(1, 12))  # 01 三级特等 .. 10 一丙, 11 no grade
+INSURANCE_TYPES = ("310", "390", "320", "330", "392", "510")
+MEDICAL_TYPES = ("11", "12", "13", "14", "21", "22", "23", "24", "41", "51", "52")
+# Only the resident identity card: a member is known by its number, so a bill whose
+# patient shows another kind of document could never be claimed.
+CERT_TYPES = ("01",)
+# Compared and stored after NFKC (diag_code too, inside each diagnosis).
+IDENTIFIER_FIELDS = ("fixmedins_code", "setl_id", "mdtrt_id", "psn_no", "certno")
+OPTIONAL_TEXT_FIELDS = ("fixmedins_name", "mdtrt_id", "psn_no", "psn_name", "psn_cert_type")
+TEXT_LIMITS = {"fixmedins_code": 32, "fixmedins_name": 200, "setl_id": 64, "mdtrt_id": 64, "psn_no": 64,
+               "psn_name": 50}
+DIAGNOSIS_TEXT_LIMITS = {"diag_code": 32, "diag_name": 200}
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,3 +219,91 @@ def parse_settlement(raw: object, prefix: str = "bill.") -> Settlement:
         diagnoses=diagnoses,
         **fen,
     )
+
+
+def parse_posted_settlement(
+    raw: object, *, today: dt.date, provincial_med_types: frozenset[str] = frozenset()
+) -> tuple[dict, Settlement]:
+    """A settlement as a hospital posts it: ``parse_settlement`` and the bill must be true.
+
+    Returns the record with its identifiers normalised (the form to keep) and the
+    settlement read from it. On top of section 2: no control or invisible character in
+    any text (the path named, e.g. ``diagnoses[0].diag_name``), every text within its
+    length, the national codes (plus ``provincial_med_types``), the patient's resident
+    identity number (``certno``), no stay ending after ``today`` (China's date), and no
+    receipt date (``submitted_on`` is the service's to set when a claim arrives).
+    Raises ``InvalidCase``, ``BillInconsistent`` or ``InvalidIdentity``, field named.
+    The hospital grade against the registry is the caller's to check.
+    """
+    if not isinstance(raw, dict):
+        raise InvalidCase("body", "the settlement must be an object")
+    if "submitted_on" in raw:
+        raise InvalidCase("submitted_on", "a settlement carries no receipt date: the service records when a claim arrives")
+    _refuse_hidden(raw, "")
+    record = _normalised(raw)
+    _check_texts(record)
+    bill = parse_settlement(record, prefix="")
+    for field, allowed in (("hosp_lv", HOSPITAL_GRADES), ("insutype", INSURANCE_TYPES),
+                           ("med_type", (*MEDICAL_TYPES, *sorted(provincial_med_types)))):
+        if getattr(bill, field) not in allowed:
+            raise InvalidCase(field, f"{getattr(bill, field)!r} is not a code of the list: {', '.join(allowed)}")
+    record["certno"] = parse_certno(record.get("certno"))
+    cert_type = record.get("psn_cert_type")
+    if cert_type is not None and cert_type.strip() not in CERT_TYPES:
+        raise InvalidCase("psn_cert_type", f"{cert_type!r} is not a code of the list: {', '.join(CERT_TYPES)}"
+                                           " (the patient is known by their resident identity number)")
+    if bill.enddate > today:
+        raise InvalidCase("enddate", f"the stay cannot end in the future (enddate {bill.enddate}, today {today} in China)")
+    return record, bill
+
+
+def _refuse_hidden(value: object, path: str) -> None:
+    """Refuse a control or invisible format character anywhere in the record, naming its path."""
+    if isinstance(value, str):
+        hidden = hidden_character(value)
+        if hidden:
+            raise InvalidCase(path, f"contains the control or invisible character {hidden}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_hidden(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_hidden(item, f"{path}[{i}]")
+
+
+def _normalised(raw: dict) -> dict:
+    """A copy of the record with its identifiers in NFKC (``ＺＷ－１`` is ``ZW-1``)."""
+    record = dict(raw)
+    for field in IDENTIFIER_FIELDS:
+        if isinstance(record.get(field), str):
+            record[field] = normalise_id(record[field])
+    if isinstance(record.get("diagnoses"), list):
+        record["diagnoses"] = [
+            {**d, "diag_code": normalise_id(d["diag_code"])} if isinstance(d, dict) and isinstance(d.get("diag_code"), str)
+            else d
+            for d in record["diagnoses"]
+        ]
+    return record
+
+
+def _check_texts(record: dict) -> None:
+    for field in OPTIONAL_TEXT_FIELDS:
+        value = record.get(field)
+        if value is not None and not isinstance(value, str):
+            raise InvalidCase(field, f"{field} must be a string")
+    for field, limit in TEXT_LIMITS.items():
+        value = record.get(field)
+        if isinstance(value, str) and len(value) > limit:
+            raise InvalidCase(field, f"at most {limit} characters")
+    diagnoses = record.get("diagnoses")
+    for i, d in enumerate(diagnoses if isinstance(diagnoses, list) else ()):
+        if not isinstance(d, dict):
+            continue  # parse_settlement names it
+        for field, limit in DIAGNOSIS_TEXT_LIMITS.items():
+            value = d.get(field)
+            if isinstance(value, str) and len(value) > limit:
+                raise InvalidCase(f"diagnoses[{i}].{field}", f"at most {limit} characters")
+        if isinstance(d.get("diag_code"), str) and not d["diag_code"]:
+            raise InvalidCase(f"diagnoses[{i}].diag_code", "required")
+        if d.get("maindiag_flag") not in ("0", "1"):
+            raise InvalidCase(f"diagnoses[{i}].maindiag_flag", 'the main-diagnosis flag is "1" or "0"')

@@ -157,14 +157,26 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (durable_rules is per process).")] = 1,
+    provincial_med_types: Annotated[Optional[str], typer.Option(
+        "--provincial-med-types",
+        help="The province's own med_type codes hospitals may post, e.g. 9901,9902 "
+             "(default: $CLAIMS_PROVINCIAL_MED_TYPES, else none).")] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     import os
 
     import uvicorn
 
+    from service.settlements import parse_med_types
     from store.db import database_url, make_engine, upgrade
 
+    # Checked here, once, rather than by every worker as it starts.
+    try:
+        codes = parse_med_types(provincial_med_types if provincial_med_types is not None
+                                else os.environ.get("CLAIMS_PROVINCIAL_MED_TYPES"))
+    except ValueError as err:
+        _fail(f"--provincial-med-types: {err}")
+    os.environ["CLAIMS_PROVINCIAL_MED_TYPES"] = ",".join(sorted(codes))
     url = database_url(db)
     upgrade(make_engine(url))  # once, before the workers start
     os.environ["CLAIMS_DATABASE_URL"] = url

@@ -22,7 +22,7 @@ from claims.money import AmountError, format_fen, parse_yuan
 from claims.reasons import REASON_TEXTS, Reason
 from claims.settlement import parse_settlement
 from rules.ordering import decide_in_order
-from service import audit
+from service import audit, settlements
 from service import claim_aggregate as aggregate
 from service.auth import Principal, Role
 from service.errors import Conflict, Forbidden, Invalid, NotFound
@@ -128,6 +128,7 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
     chosen: list[models.Settlement] = []
     for i, d in enumerate(items):
         row = rows_by_id.get(d.settlement_id) if d.settlement_id is not None else rows_by_ref.get((d.fixmedins_code, d.setl_id))
+        row = settlements.owned_by(row, files[d.member_id].row)  # someone else's bill is answered as no bill
         if row is None:
             field = where(i, "settlement_id" if d.settlement_id is not None else "setl_id")
             raise NotFound("no such settlement has been posted", [{"field": field, "message": "no such settlement"}])

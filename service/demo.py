@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from claims.identity import with_check_digit
 from claims.money import format_fen
 from service import claims, registry, settlements
 from service.auth import CLI, Role, create_key
@@ -31,6 +32,9 @@ UNIONS = [
     ("BT", "包头市总工会", "包头市"),
     ("CF", "赤峰市总工会", "赤峰市"),
 ]
+# Where each union's demo members were registered at birth (the first 6 digits of a
+# resident identity number, GB/T 2260): 赛罕区, 新城区, 昆都仑区, 红山区.
+BIRTH_REGIONS = {"NMG": "150105", "HHHT": "150102", "BT": "150203", "CF": "150402"}
 HOSPITALS = [
     ("H15010001", "内蒙古医科大学附属医院", "02", "呼和浩特市"),
     ("H15010002", "内蒙古自治区人民医院", "02", "呼和浩特市"),
@@ -60,8 +64,21 @@ class DemoKeys:
     members: dict[str, str]
 
 
-def _bill(rng: random.Random, code: str, grade: str, setl_id: str, admitted: dt.date) -> dict:
-    """A settlement that adds up (default-plan.md section 2), amounts in fen then printed."""
+def demo_certno(union_id: str, n: int, birth_date: dt.date, gender: str) -> str:
+    """A resident identity number for the ``n``-th demo member of a union (GB 11643).
+
+    Region, birth date, then a 3-digit sequence whose last digit is odd for men and
+    even for women, then the check digit. Regions differ by union and the sequence by
+    ``n``, so every demo member's number is different.
+    """
+    sequence = 10 + 2 * n + (1 if gender == "M" else 0)
+    if sequence > 999:
+        raise ValueError(f"at most 494 demo members a union, not {n + 1}")
+    return with_check_digit(f"{BIRTH_REGIONS[union_id]}{birth_date:%Y%m%d}{sequence:03d}")
+
+
+def _bill(rng: random.Random, code: str, grade: str, setl_id: str, admitted: dt.date, patient: MemberCreate) -> dict:
+    """A settlement of ``patient`` that adds up (default-plan.md section 2), amounts in fen then printed."""
     stay = rng.randint(1, 24)
     total = rng.randint(3_000, 160_000) * 100 + rng.randint(0, 99)
     own = total * rng.randint(2, 10) // 100
@@ -77,6 +94,7 @@ def _bill(rng: random.Random, code: str, grade: str, setl_id: str, admitted: dt.
     med_type = "21" if rng.random() < 0.85 else "14"
     return {
         "fixmedins_code": code, "hosp_lv": grade, "setl_id": setl_id, "insutype": "310", "med_type": med_type,
+        "certno": patient.certno, "psn_cert_type": "01", "psn_name": patient.name,
         "begndate": admitted.isoformat(), "enddate": (admitted + dt.timedelta(days=stay)).isoformat(),
         "medfee_sumamt": format_fen(total), "fulamt_ownpay_amt": format_fen(own), "overlmt_selfpay": format_fen(over),
         "preselfpay_amt": format_fen(pre), "inscp_scp_amt": format_fen(scope), "hifp_pay": format_fen(hifp),
@@ -99,13 +117,16 @@ def seed(session: Session, plans: PlanBook, today: dt.date | None = None, member
         registry.create_hospital(session, CLI, HospitalCreate(code=code, name=name, grade=grade, region=region))
 
     members: list[str] = []
+    people: dict[str, MemberCreate] = {}
     for uid, _, _ in UNIONS:
         for i in range(members_per_union):
             mid = f"{uid}-{i + 1:04d}"
             gender = rng.choice("FM")
-            registry.create_member(session, CLI, MemberCreate(
-                id=mid, union_id=uid, name=rng.choice(SURNAMES) + rng.choice(GIVEN), gender=gender,
-                birth_date=dt.date(rng.randint(1966, 2000), rng.randint(1, 12), rng.randint(1, 28))))
+            name = rng.choice(SURNAMES) + rng.choice(GIVEN)
+            born = dt.date(rng.randint(1966, 2000), rng.randint(1, 12), rng.randint(1, 28))
+            people[mid] = MemberCreate(id=mid, union_id=uid, name=name, gender=gender, birth_date=born,
+                                       certno=demo_certno(uid, i, born, gender))
+            registry.create_member(session, CLI, people[mid])
             first_year = year - rng.choice([0, 0, 1, 2, 3])
             for y in range(first_year, year + 1):
                 enrolled_on = dt.date(y - 1, 12, rng.randint(1, 28)) if y > first_year or rng.random() < 0.7 \
@@ -129,13 +150,15 @@ def seed(session: Session, plans: PlanBook, today: dt.date | None = None, member
             n += 1
             code, _, grade, _ = rng.choice(graded) if rng.random() < 0.95 else HOSPITALS[-1]
             admitted = dt.date(year, 1, 1) + dt.timedelta(days=rng.randint(0, horizon))
-            bill = _bill(rng, code, grade, f"S{year}{n:06d}", admitted)
+            bill = _bill(rng, code, grade, f"S{year}{n:06d}", admitted, people[mid])
             row, _ = settlements.post_settlement(session, CLI, bill)
             submitted = min(today, dt.date.fromisoformat(bill["enddate"]) + dt.timedelta(days=rng.randint(1, 20)))
             claims.submit_claim(session, CLI, plans, ClaimCreate(member_id=mid, settlement_id=row.id, submitted_on=submitted))
-    # One settlement posted but not yet claimed, for trying POST /v1/claims by hand.
+    # One settlement posted but not yet claimed, for trying POST /v1/claims by hand with
+    # the first demo member's key (the bill is theirs).
     code, _, grade, _ = HOSPITALS[0]
-    settlements.post_settlement(session, CLI, _bill(rng, code, grade, f"S{year}-UNCLAIMED", dt.date(year, 1, 10)))
+    settlements.post_settlement(session, CLI, _bill(rng, code, grade, f"S{year}-UNCLAIMED", dt.date(year, 1, 10),
+                                                    people[members[0]]))
 
     _, admin = create_key(session, Role.ADMIN, label="demo administrator")
     officers = {uid: create_key(session, Role.OFFICER, union_id=uid, label=f"demo officer {uid}")[1] for uid, _, _ in UNIONS[:2]}

@@ -8,8 +8,10 @@ import io
 import re
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from claims.identity import InvalidIdentity, hidden_character, parse_certno
 from claims.members import HardshipCategory
 from service import audit
 from service.auth import Principal, Role
@@ -93,11 +95,33 @@ def create_member(session: Session, who: Principal, data: MemberCreate) -> model
     union_id = _union_for(session, who, data.union_id)
     if session.get(models.Member, data.id) is not None:
         raise Conflict(f"member {data.id} exists")
-    member = models.Member(id=data.id, union_id=union_id, name=data.name, gender=data.gender, birth_date=data.birth_date)
-    session.add(member)
-    session.flush()
+    if _holder_of(session, data.certno) is not None:
+        raise _certno_taken("certno")
+    member = models.Member(id=data.id, union_id=union_id, certno=data.certno, name=data.name, gender=data.gender,
+                           birth_date=data.birth_date)
+    try:
+        with session.begin_nested():
+            session.add(member)
+            session.flush()
+    except IntegrityError:
+        # Registered by another request since we looked: the unique index decides.
+        if _holder_of(session, data.certno) is not None:
+            raise _certno_taken("certno") from None
+        raise Conflict(f"member {data.id} exists") from None
     audit.record(session, who, "member.created", "member", member.id, union_id=union_id)
     return member
+
+
+def _holder_of(session: Session, certno: str) -> str | None:
+    """The id of the member registered with this resident identity number, if any."""
+    return session.scalar(select(models.Member.id).where(models.Member.certno == certno))
+
+
+def _certno_taken(field: str) -> Conflict:
+    # The holder is not named: an officer of one union must not learn who is registered
+    # in another (409, like a member id that exists).
+    message = "this resident identity number is already registered to another member"
+    return Conflict(f"{field}: {message}", [{"field": field, "message": message}])
 
 
 def list_members(session: Session, who: Principal, union_id: str | None, page: int, page_size: int) -> tuple[list[models.Member], int]:
@@ -136,20 +160,22 @@ def add_enrollment(session: Session, who: Principal, member_id: str, data: Enrol
 
 
 _MEMBER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # as MemberCreate.id
-IMPORT_COLUMNS = ("member_id", "name", "gender", "birth_date", "period_start", "period_end", "enrolled_on")
+IMPORT_COLUMNS = ("member_id", "certno", "name", "gender", "birth_date", "period_start", "period_end", "enrolled_on")
 
 
 def import_enrollments(session: Session, who: Principal, text: str, union_id: str | None) -> ImportResult:
     """A unit enrolling its staff: one CSV row per member and period, all or nothing.
 
-    Members are made when new (in the importing union); an enrollment already there
-    with the same dates is left alone; any bad row refuses the whole file, each error
-    named by row and column.
+    Members are made when new (in the importing union), with the row's resident
+    identity number; a row of a member already registered must carry that member's own
+    number. An enrollment already there with the same dates is left alone; any bad row
+    refuses the whole file, each error named by row and column.
     """
     who.require(Role.ADMIN, Role.OFFICER)
     union = _union_for(session, who, union_id)
     reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in ("member_id", "period_start", "period_end", "enrolled_on") if c not in (reader.fieldnames or [])]
+    missing = [c for c in ("member_id", "certno", "period_start", "period_end", "enrolled_on")
+               if c not in (reader.fieldnames or [])]
     if missing:
         raise Invalid.at("header", f"the CSV needs the columns {', '.join(IMPORT_COLUMNS)}; missing {', '.join(missing)}")
     errors: list[dict[str, str]] = []
@@ -170,8 +196,10 @@ def import_enrollments(session: Session, who: Principal, text: str, union_id: st
         elif not _MEMBER_ID.fullmatch(member_id):
             errors.append({"field": f"row {n}.member_id",
                            "message": "1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit"})
-        elif len(name) > 100 or "\x00" in name:
-            errors.append({"field": f"row {n}.name", "message": "at most 100 characters, none of them NUL"})
+        elif (certno_error := _certno_error(row.get("certno"))) is not None:
+            errors.append({"field": f"row {n}.certno", "message": certno_error})
+        elif len(name) > 100 or hidden_character(name):
+            errors.append({"field": f"row {n}.name", "message": "at most 100 characters, no control or invisible ones"})
         elif gender not in (None, "F", "M"):
             errors.append({"field": f"row {n}.gender", "message": "F or M"})
         elif birth is not None and not _is_date(birth):
@@ -179,19 +207,27 @@ def import_enrollments(session: Session, who: Principal, text: str, union_id: st
         elif dates["period_end"] < dates["period_start"]:
             errors.append({"field": f"row {n}.period_end", "message": "before period_start"})
         else:
-            rows.append((n, member_id, name, gender, birth, dates))
+            rows.append((n, member_id, parse_certno(row["certno"]), name, gender, birth, dates))
     created = enrolled = unchanged = 0
     seen: dict[str, list[tuple[dt.date, dt.date]]] = {}
-    for n, member_id, name, gender, birth, dates in rows:
+    for n, member_id, certno, name, gender, birth, dates in rows:
         member = session.get(models.Member, member_id)
         if member is None:
-            member = models.Member(id=member_id, union_id=union, name=name, gender=gender,
+            if _holder_of(session, certno) is not None:
+                errors.append({"field": f"row {n}.certno",
+                               "message": "this resident identity number is already registered to another member"})
+                continue
+            member = models.Member(id=member_id, union_id=union, certno=certno, name=name, gender=gender,
                                    birth_date=dt.date.fromisoformat(birth) if birth else None)
             session.add(member)
             session.flush()
             created += 1
         elif member.union_id != union:
             errors.append({"field": f"row {n}.member_id", "message": f"member {member_id} belongs to union {member.union_id}"})
+            continue
+        elif member.certno != certno:
+            # A file must not re-point a registered member at another person's number.
+            errors.append({"field": f"row {n}.certno", "message": f"not the resident identity number of member {member_id}"})
             continue
         start, end = dates["period_start"], dates["period_end"]
         same = session.scalar(select(models.Enrollment).where(
@@ -215,6 +251,14 @@ def import_enrollments(session: Session, who: Principal, text: str, union_id: st
     audit.record(session, who, "enrollments.imported", "union", union,
                  members_created=created, enrollments_created=enrolled, enrollments_unchanged=unchanged)
     return ImportResult(members_created=created, enrollments_created=enrolled, enrollments_unchanged=unchanged)
+
+
+def _certno_error(value: str | None) -> str | None:
+    try:
+        parse_certno(value)
+    except InvalidIdentity as err:
+        return err.message
+    return None
 
 
 def _is_date(value: str | None) -> bool:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from claims.identity import CERTNO_PATTERN, InvalidIdentity, hidden_character, normalise_id, parse_certno
 from claims.members import HardshipCategory
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
@@ -25,6 +26,33 @@ def _as_utc(value: dt.datetime) -> dt.datetime:
 
 
 UtcDatetime = Annotated[dt.datetime, AfterValidator(_as_utc)]
+
+
+def _visible(value: str) -> str:
+    hidden = hidden_character(value)
+    if hidden:
+        raise ValueError(f"must not contain the control or invisible character {hidden}")
+    return value
+
+
+def _certno(value: str) -> str:
+    try:
+        return parse_certno(value)
+    except InvalidIdentity as err:
+        raise ValueError(err.message) from None
+
+
+def _identifier(value: str | None) -> str | None:
+    # As settlements store them (claims.settlement.parse_posted_settlement): a claim
+    # naming ZW-1 in full-width characters names the same bill.
+    return None if value is None else normalise_id(_visible(value))
+
+
+# Text a person reads: no control or invisible character that would hide what it says.
+VisibleText = Annotated[str, AfterValidator(_visible)]
+Certno = Annotated[str, Field(description="Resident identity number (居民身份证号码, GB 11643): 17 digits and a "
+                                          "check digit, X for 10 (x is read as X; full-width digits as digits)",
+                              json_schema_extra={"pattern": CERTNO_PATTERN}), AfterValidator(_certno)]
 
 
 class _In(BaseModel):
@@ -64,7 +92,8 @@ class HospitalRead(HospitalCreate):
 class MemberCreate(_In):
     id: Id
     union_id: Annotated[str | None, Field(description="Defaults to the officer's own union")] = None
-    name: Annotated[str, Field(max_length=100)] = ""
+    certno: Certno
+    name: Annotated[VisibleText, Field(max_length=100)] = ""
     gender: Literal["F", "M"] | None = None
     birth_date: dt.date | None = None
 
@@ -124,6 +153,7 @@ class MemberRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: str
     union_id: str
+    certno: str | None  # None only for members registered before it was required
     name: str
     gender: str | None
     birth_date: dt.date | None
@@ -155,8 +185,8 @@ class SettlementRead(BaseModel):
 class ClaimCreate(_In):
     member_id: Id
     settlement_id: Annotated[int | None, Field(ge=1, le=2**31 - 1)] = None  # a 32-bit row id
-    fixmedins_code: Annotated[str | None, Field(max_length=32)] = None
-    setl_id: Annotated[str | None, Field(max_length=64)] = None
+    fixmedins_code: Annotated[str | None, Field(max_length=32), AfterValidator(_identifier)] = None
+    setl_id: Annotated[str | None, Field(max_length=64), AfterValidator(_identifier)] = None
     submitted_on: Annotated[dt.date | None, Field(description="Defaults to today; never in the future")] = None
 
     @model_validator(mode="after")

@@ -4,27 +4,41 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from claims.errors import BillInconsistent, InvalidCase
+from claims.dates import china_today
+from claims.errors import BillInconsistent, ClaimsError
 from claims.money import format_fen
-from claims.settlement import AMOUNT_FIELDS, Settlement, parse_settlement
+from claims.settlement import AMOUNT_FIELDS, OPTIONAL_TEXT_FIELDS, Settlement, parse_posted_settlement
 from service import audit
 from service.auth import Principal, Role
-from service.errors import BillInconsistentProblem, Conflict, Forbidden, Invalid, NotFound
+from service.errors import BillInconsistentProblem, Conflict, Invalid, NotFound
 from service.schemas import SettlementRead
 from store import models
 from store.repositories import paginate
 
-_OPTIONAL_TEXT = ("fixmedins_name", "psn_no", "mdtrt_id")
+_PROVINCIAL_CODE = re.compile(r"[0-9A-Za-z]{1,8}")
+
+
+def parse_med_types(text: str | None) -> frozenset[str]:
+    """Provincial ``med_type`` codes a deployment accepts besides the national ones: "9901,9902"."""
+    codes = frozenset(c.strip() for c in (text or "").split(",") if c.strip())
+    bad = sorted(c for c in codes if not _PROVINCIAL_CODE.fullmatch(c))
+    if bad:
+        raise ValueError(f"a med_type code is 1 to 8 letters or digits: {', '.join(bad)}")
+    return codes
 
 
 def canonical_record(raw: dict[str, Any], bill: Settlement) -> dict[str, Any]:
     """The record as we keep it: amounts as two-decimal strings, dates ISO, codes trimmed.
+
+    ``raw`` is the record with its identifiers normalised (``parse_posted_settlement``),
+    so ``ZW-1`` and a full-width ``ＺＷ－１`` make the same record.
 
     Two posts that mean the same bill have the same canonical record (and hash), so a
     hospital that retries gets its settlement back instead of a conflict.
@@ -32,9 +46,9 @@ def canonical_record(raw: dict[str, Any], bill: Settlement) -> dict[str, Any]:
     record: dict[str, Any] = {
         "fixmedins_code": bill.fixmedins_code, "hosp_lv": bill.hosp_lv, "setl_id": bill.setl_id,
         "insutype": bill.insutype, "med_type": bill.med_type,
-        "begndate": bill.begndate.isoformat(), "enddate": bill.enddate.isoformat(),
+        "begndate": bill.begndate.isoformat(), "enddate": bill.enddate.isoformat(), "certno": raw["certno"],
     }
-    for name in _OPTIONAL_TEXT:
+    for name in OPTIONAL_TEXT_FIELDS:
         value = raw.get(name)
         if isinstance(value, str) and value.strip():
             record[name] = value.strip()
@@ -59,26 +73,35 @@ def to_read(row: models.Settlement) -> SettlementRead:
     )
 
 
-def post_settlement(session: Session, who: Principal, raw: Any) -> tuple[models.Settlement, bool]:
-    """Store a settlement; returns (row, created). The same content again returns the stored row."""
+def post_settlement(session: Session, who: Principal, raw: Any,
+                    provincial_med_types: frozenset[str] = frozenset()) -> tuple[models.Settlement, bool]:
+    """Store a settlement; returns (row, created). The same content again returns the stored row.
+
+    The bill must be true (``parse_posted_settlement``) and posted at the grade the
+    registry holds for its hospital; ``provincial_med_types`` are the deployment's own
+    ``med_type`` codes.
+    """
     who.require(Role.ADMIN, Role.HOSPITAL)
     try:
-        bill = parse_settlement(raw, prefix="")
+        normalised, bill = parse_posted_settlement(raw, today=china_today(),
+                                                   provincial_med_types=provincial_med_types)
     except BillInconsistent as err:
         raise BillInconsistentProblem(err.message, [{"field": err.field, "message": err.message}]) from None
-    except InvalidCase as err:
+    except ClaimsError as err:
         raise Invalid.at(err.field or "body", err.message) from None
-    _check_stored_text(bill, raw)
     who.require_hospital(bill.fixmedins_code)
     hospital = session.get(models.Hospital, bill.fixmedins_code)
     if hospital is None:
         raise Invalid.at("fixmedins_code", f"no hospital {bill.fixmedins_code} is registered")
-    record = canonical_record(raw, bill)
+    if bill.hosp_lv != hospital.grade:
+        raise Invalid.at("hosp_lv", f"hospital {hospital.code} is registered at grade {hospital.grade}, not {bill.hosp_lv}")
+    record = canonical_record(normalised, bill)
     digest = content_hash(record)
     existing = _find(session, bill.fixmedins_code, bill.setl_id)
     if existing is None:
         row = models.Settlement(
             fixmedins_code=bill.fixmedins_code, setl_id=bill.setl_id, psn_no=record.get("psn_no", ""),
+            certno=record["certno"],
             begndate=bill.begndate, enddate=bill.enddate, medfee_sumamt=bill.medfee_sumamt,
             in_policy_self_pay=bill.in_policy_self_pay, record=record, content_hash=digest,
         )
@@ -102,22 +125,6 @@ def post_settlement(session: Session, who: Principal, raw: Any) -> tuple[models.
     return existing, False
 
 
-# The record's codes that go into columns of their own, with the columns' lengths.
-_STORED_TEXT = {"fixmedins_code": 32, "setl_id": 64, "psn_no": 64}
-
-
-def _check_stored_text(bill: Settlement, raw: dict[str, Any]) -> None:
-    """Refuse, by field, a code its column cannot hold (SQLite would keep it; PostgreSQL would fail)."""
-    psn_no = raw.get("psn_no")
-    values = {"fixmedins_code": bill.fixmedins_code, "setl_id": bill.setl_id,
-              "psn_no": psn_no.strip() if isinstance(psn_no, str) else ""}
-    for name, limit in _STORED_TEXT.items():
-        if len(values[name]) > limit:
-            raise Invalid.at(name, f"at most {limit} characters")
-        if "\x00" in values[name]:
-            raise Invalid.at(name, "contains a NUL character")
-
-
 def _find(session: Session, code: str, setl_id: str) -> models.Settlement | None:
     return session.scalar(
         select(models.Settlement).where(models.Settlement.fixmedins_code == code, models.Settlement.setl_id == setl_id)
@@ -125,24 +132,42 @@ def _find(session: Session, code: str, setl_id: str) -> models.Settlement | None
 
 
 def get_settlement(session: Session, who: Principal, settlement_id: int) -> models.Settlement:
+    """A settlement, to those it concerns: its hospital, the patient, the officers of the patient's union.
+
+    To anyone else it is answered exactly as an id never posted (404, not 403), so the
+    ids of other people's bills, and their diagnoses, are not revealed.
+    """
     row = session.get(models.Settlement, settlement_id)
-    if row is None:
+    if row is None or not _may_read(session, who, row):
         raise NotFound(f"no settlement {settlement_id}")
+    return row
+
+
+def _may_read(session: Session, who: Principal, row: models.Settlement) -> bool:
+    if who.role is Role.ADMIN:
+        return True
     if who.role is Role.HOSPITAL:
-        who.require_hospital(row.fixmedins_code)
-    elif who.role is Role.OFFICER:
-        # A settlement holds a patient's diagnoses: an officer sees it once a member of
-        # their union has claimed it, not before (claims name it by hospital and setl_id).
-        claimed_here = session.scalar(
-            select(models.Claim.id)
-            .join(models.Member, models.Member.id == models.Claim.member_id)
-            .where(models.Claim.settlement_id == row.id, models.Member.union_id == who.union_id)
-            .limit(1)
-        )
-        if claimed_here is None:
-            raise Forbidden(f"settlement {settlement_id} is not claimed by a member of union {who.union_id}")
+        return row.fixmedins_code == who.hospital_code
+    if row.certno is None:  # posted before bills carried the patient's number: nobody's to read
+        return False
+    patient = models.Member.certno == row.certno
+    if who.role is Role.OFFICER:
+        scope = models.Member.union_id == who.union_id
+    elif who.role is Role.MEMBER:
+        scope = models.Member.id == who.member_id
     else:
-        who.require(Role.ADMIN)
+        return False
+    return session.scalar(select(models.Member.id).where(patient, scope)) is not None
+
+
+def owned_by(row: models.Settlement | None, member: models.Member) -> models.Settlement | None:
+    """The settlement if it is the member's own bill (its ``certno`` is theirs), else None.
+
+    A claim for a bill of someone else is then refused exactly as one for a bill never
+    posted, so the answer tells nothing about other people's bills.
+    """
+    if row is None or row.certno is None or row.certno != member.certno:
+        return None
     return row
 
 

@@ -8,12 +8,14 @@ what it is about; expected amounts are worked out by hand in the tests themselve
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from decimal import Decimal
 from typing import Any
 
 from claims.decision import Decision
+from claims.identity import with_check_digit
 from rules.batch import adjudicate_lines
 from rules.engine import Engine
 
@@ -23,6 +25,16 @@ PNEUMONIA = "J18.900"  # not in the catalog
 
 _setl_ids = itertools.count(1)
 _case_ids = itertools.count(1)
+
+
+def certno_for(member_id: str) -> str:
+    """A valid resident identity number (GB 11643 check digit) that is always the same for ``member_id``.
+
+    Made from a hash of the id, so different members of a test have different numbers
+    (13 hashed digits after an Inner Mongolia region prefix: a clash is a 1 in 10^13 chance).
+    """
+    digest = int.from_bytes(hashlib.sha256(member_id.encode()).digest()[:8], "big")
+    return with_check_digit(f"1501{digest % 10**13:013d}")
 
 
 def enrollment(year: int, enrolled_on: str | None = None) -> dict[str, str]:

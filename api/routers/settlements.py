@@ -6,10 +6,21 @@ import json
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
 
-from api.deps import CurrentCaller, PagingDep, RowId, SessionDep
-from claims.settlement import AMOUNT_FIELDS, COMPONENT_FUNDS, REQUIRED_FIELDS
+from api.deps import CurrentCaller, PagingDep, ProvincialMedTypesDep, RowId, SessionDep
+from claims.identity import CERTNO_PATTERN
+from claims.settlement import (
+    AMOUNT_FIELDS,
+    CERT_TYPES,
+    COMPONENT_FUNDS,
+    DIAGNOSIS_TEXT_LIMITS,
+    HOSPITAL_GRADES,
+    INSURANCE_TYPES,
+    MEDICAL_TYPES,
+    REQUIRED_FIELDS,
+    TEXT_LIMITS,
+)
 from service import settlements
 from service.errors import Invalid
 from service.schemas import Page, SettlementRead
@@ -20,21 +31,45 @@ _AMOUNT = {
     "anyOf": [{"type": "string", "pattern": r"^\d+(\.\d{1,2})?$"}, {"type": "number", "minimum": 0}],
     "description": "yuan, at most two decimals (a string is best; numbers are read as exact decimals)",
 }
-_TEXT = {"type": "string", "minLength": 1, "maxLength": 64}
+_VISIBLE = "no control or invisible (Unicode Cc, Cf) characters"
+_ID = "compared and stored after Unicode NFKC (full-width ＺＷ－１ is ZW-1); " + _VISIBLE
+
+
+def _text(limit: int, description: str = _VISIBLE, min_length: int = 0) -> dict[str, Any]:
+    return {"type": "string", "maxLength": limit, "description": description,
+            **({"minLength": min_length} if min_length else {})}
+
+
+def _codes(codes, description: str) -> dict[str, Any]:
+    return {"type": "string", "enum": list(codes), "description": description}
+
+
+# What post_settlement enforces (claims.settlement.parse_posted_settlement), stated
+# from the same lists; what a JSON schema cannot say is in the descriptions.
 SETTLEMENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "title": "SettlementRecord",
-    "description": "The national medical-insurance settlement record (setlinfo); amounts must add up (default-plan.md section 2).",
+    "description": "The national medical-insurance settlement record (setlinfo); amounts must add up "
+                   "(default-plan.md section 2); the bill must be true: hosp_lv the grade registered for the "
+                   "hospital, the stay not ending after today (China's date), and no submitted_on (the service "
+                   "records when a claim arrives). Every text: " + _VISIBLE + ".",
     "properties": {
-        "fixmedins_code": _TEXT,
-        "fixmedins_name": {"type": "string", "maxLength": 200},
-        "hosp_lv": {"type": "string", "enum": [f"{i:02d}" for i in range(1, 12)]},
-        "setl_id": _TEXT,
-        "psn_no": {"type": "string", "maxLength": 64},
-        "insutype": {"type": "string", "enum": ["310", "390", "320", "330", "392", "510"]},
-        "med_type": {"type": "string", "minLength": 1, "maxLength": 8},
+        "fixmedins_code": _text(TEXT_LIMITS["fixmedins_code"], _ID, 1),
+        "fixmedins_name": _text(TEXT_LIMITS["fixmedins_name"]),
+        "hosp_lv": _codes(HOSPITAL_GRADES, "hospital grade, as registered for the hospital"),
+        "setl_id": _text(TEXT_LIMITS["setl_id"], _ID, 1),
+        "mdtrt_id": _text(TEXT_LIMITS["mdtrt_id"], _ID),
+        "psn_no": _text(TEXT_LIMITS["psn_no"], _ID),
+        "certno": {"type": "string", "pattern": CERTNO_PATTERN,
+                   "description": "the patient's resident identity number (GB 11643 check digit; x is read as X; "
+                                  "full-width digits as digits): only the member with this number may claim the bill"},
+        "psn_cert_type": _codes(CERT_TYPES, "01: resident identity card"),
+        "psn_name": _text(TEXT_LIMITS["psn_name"]),
+        "insutype": _codes(INSURANCE_TYPES, "insurance type"),
+        "med_type": _codes(MEDICAL_TYPES, "medical type: the national codes, plus the province's own that the "
+                                          "deployment lists (claims serve --provincial-med-types)"),
         "begndate": {"type": "string", "format": "date"},
-        "enddate": {"type": "string", "format": "date"},
+        "enddate": {"type": "string", "format": "date", "description": "not after today (China's date)"},
         **{name: _AMOUNT for name in AMOUNT_FIELDS},
         "diagnoses": {
             "type": "array",
@@ -42,16 +77,34 @@ SETTLEMENT_SCHEMA: dict[str, Any] = {
             "items": {
                 "type": "object",
                 "properties": {
-                    "diag_code": {"type": "string", "minLength": 1, "maxLength": 32},
-                    "diag_name": {"type": "string", "maxLength": 200},
+                    "diag_code": _text(DIAGNOSIS_TEXT_LIMITS["diag_code"], _ID, 1),
+                    "diag_name": _text(DIAGNOSIS_TEXT_LIMITS["diag_name"]),
                     "maindiag_flag": {"type": "string", "enum": ["0", "1"]},
                 },
                 "required": ["diag_code", "maindiag_flag"],
             },
         },
     },
-    "required": [f for f in REQUIRED_FIELDS if f not in COMPONENT_FUNDS],
+    "not": {"required": ["submitted_on"]},
+    "required": [*(f for f in REQUIRED_FIELDS if f not in COMPONENT_FUNDS), "certno"],
 }
+
+
+def document_provincial_med_types(app: FastAPI, codes: frozenset[str]) -> None:
+    """Make the app's OpenAPI document list the deployment's provincial med_type codes too."""
+    if not codes:
+        return
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            body = document["paths"]["/v1/settlements"]["post"]["requestBody"]["content"]["application/json"]
+            med_type = body["schema"]["properties"]["med_type"]
+            med_type["enum"] = [*MEDICAL_TYPES, *sorted(codes - set(MEDICAL_TYPES))]
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def exact_json_body(request: Request) -> Any:
@@ -74,19 +127,22 @@ ExactBody = Annotated[Any, Depends(exact_json_body)]
     status_code=status.HTTP_201_CREATED,
     responses={200: {"description": "The same settlement was already posted with the same content", "model": SettlementRead},
                409: {"description": "The same (hospital, setl_id) was posted with different content"},
-               422: {"description": "Inconsistent settlement: the field at fault is named; nothing is stored"}},
+               422: {"description": "Inconsistent or untrue settlement: the field at fault is named; nothing is stored"}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": SETTLEMENT_SCHEMA}}}},
 )
-def post_settlement(body: ExactBody, session: SessionDep, caller: CurrentCaller, response: Response):
+def post_settlement(body: ExactBody, session: SessionDep, caller: CurrentCaller, response: Response,
+                    provincial_med_types: ProvincialMedTypesDep):
     """Post a settlement right after discharge. Posting it again with the same content is safe."""
-    row, created = settlements.post_settlement(session, caller, body)
+    row, created = settlements.post_settlement(session, caller, body, provincial_med_types)
     if not created:
         response.status_code = status.HTTP_200_OK
     return settlements.to_read(row)
 
 
-@router.get("/settlements/{settlement_id}", response_model=SettlementRead)
+@router.get("/settlements/{settlement_id}", response_model=SettlementRead,
+            responses={404: {"description": "No such settlement, or not one this key may read (the same answer)"}})
 def get_settlement(settlement_id: RowId, session: SessionDep, caller: CurrentCaller):
+    """A settlement, to its hospital, to the patient (the member with its certno) and to their union's officers."""
     return settlements.to_read(settlements.get_settlement(session, caller, settlement_id))
 
 

@@ -73,7 +73,7 @@ def test_the_womens_grant_class_b_amount_and_once_per_disease(client, admin_app)
 
 def test_the_womens_grant_does_not_apply_to_men_or_other_diseases(client, admin_app):
     _publish_womens_grant(client)
-    man = post_bill(admin_app, setl_id="S-M1", begndate="2026-05-02", enddate="2026-05-04", diag="C50.901")
+    man = post_bill(admin_app, patient="M1", setl_id="S-M1", begndate="2026-05-02", enddate="2026-05-04", diag="C50.901")
     other = post_bill(admin_app, setl_id="S-W4", begndate="2026-05-02", enddate="2026-05-04", diag="J18.900")
     m = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": man, "submitted_on": "2026-05-20"}).json()
     w = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": other, "submitted_on": "2026-05-20"}).json()

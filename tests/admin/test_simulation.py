@@ -77,7 +77,7 @@ def test_splitting_by_member_gives_the_same_report_as_one_process(tmp_path):
 def test_a_simulation_job_on_past_claims_is_followed_through_the_api(client, admin_app):
     for i, member in enumerate(("W1", "M1")):
         sid = post_bill(admin_app, setl_id=f"S-SIM{i}", begndate="2026-05-02", enddate="2026-05-06", diag="J18.900",
-                        b_yuan=20_000)
+                        b_yuan=20_000, patient=member)
         assert client.post("/v1/claims", json={"member_id": member, "settlement_id": sid,
                                                 "submitted_on": "2026-05-20"}).status_code == 201
     base = next(p for p in client.get("/v1/plans").json() if p["status"] == "published")
@@ -101,7 +101,7 @@ def test_a_simulation_job_on_past_claims_is_followed_through_the_api(client, adm
 
 def test_readjudication_replaces_pended_decisions_and_adjusts_decided_ones(client, admin_app):
     small = post_bill(admin_app, setl_id="S-RA1", begndate="2026-05-02", enddate="2026-05-06", diag="J18.900", b_yuan=20_000)
-    big = post_bill(admin_app, setl_id="S-RA2", begndate="2026-05-02", enddate="2026-05-06", diag="J18.900", b_yuan=150_000)
+    big = post_bill(admin_app, patient="M1", setl_id="S-RA2", begndate="2026-05-02", enddate="2026-05-06", diag="J18.900", b_yuan=150_000)
     decided = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": small, "submitted_on": "2026-05-20"}).json()
     pended = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": big, "submitted_on": "2026-05-20"}).json()
     assert decided["status"] == "approved" and decided["lines"][0]["amount"] == "9000.00"

@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.builders import make_bill
+from tests.builders import certno_for, make_bill
 
 YEAR = dt.date.today().year - 1
 SUBMITTED = f"{YEAR}-06-30"
@@ -26,6 +26,10 @@ LUNG_CANCER = "C34.900"  # catalog disease CI01
 PNEUMONIA = "J18.900"  # not in the catalog
 
 _setl_ids = itertools.count(1)
+
+# The cast's members' resident identity numbers (tests/api/conftest.py); every other
+# member a test registers with ``create_member`` gets ``certno_for`` its id too.
+CERTNO = {member: certno_for(member) for member in ("M1", "M2", "M3")}
 
 
 def auth(key: str | None) -> dict[str, str]:
@@ -55,7 +59,8 @@ def create_hospital(client: TestClient, key: str, code: str, *, grade: str = "02
 
 def create_member(client: TestClient, key: str, member_id: str, *, union_id: str | None = None,
                   expect: int = 201, **fields: Any) -> dict:
-    body: dict[str, Any] = {"id": member_id, "name": "王秀英", "gender": "F", "birth_date": "1979-03-14", **fields}
+    body: dict[str, Any] = {"id": member_id, "certno": certno_for(member_id), "name": "王秀英", "gender": "F",
+                            "birth_date": "1979-03-14", **fields}
     if union_id is not None:
         body["union_id"] = union_id
     return _expect(client.post("/v1/members", json=body, headers=auth(key)), expect)
@@ -100,18 +105,21 @@ def settlement(
     begndate: str = f"{YEAR}-05-02",
     enddate: str = f"{YEAR}-05-12",
     fixmedins_code: str = "H1",
+    patient: str = "M1",
     **fields: Any,
 ) -> dict[str, Any]:
-    """A settlement that adds up (default-plan.md section 2) with in-policy self-pay B = ``b``.
+    """A settlement of member ``patient`` that adds up (default-plan.md section 2) with in-policy self-pay B = ``b``.
 
     The pooled fund pays ``fund``; ``own_pay`` is outside the lists; the person pays
     the rest in cash. Ten days in a grade-02 hospital, employee insurance, inpatient.
+    The bill carries the patient's ``certno`` (``certno_for(patient)``), so that member can claim it.
     ``fields`` replace any field afterwards (so a test can also make one that does not
     add up).
     """
     return make_bill(b, fund=fund, own_pay=own_pay, diag_code=diag_code, begndate=begndate, enddate=enddate, **{
         "fixmedins_code": fixmedins_code, "fixmedins_name": f"{fixmedins_code} 医院", "hosp_lv": "02",
-        "setl_id": f"S{YEAR}{next(_setl_ids):06d}", "psn_no": "150102197903140021", **fields})
+        "setl_id": f"S{YEAR}{next(_setl_ids):06d}", "psn_no": "150102197903140021", "certno": certno_for(patient),
+        **fields})
 
 
 def post_settlement(client: TestClient, key: str, *, expect: int = 201, **overrides: Any) -> dict:
@@ -129,8 +137,8 @@ def submit_claim(client: TestClient, key: str, member_id: str, settlement_id: in
 
 
 def claim_for(client: TestClient, key: str, member_id: str, *, expect: int = 201, **bill: Any) -> dict:
-    """Post a settlement (as ``key``, an admin's) and claim it for the member at once."""
-    posted = post_settlement(client, key, **bill)
+    """Post a settlement of the member (as ``key``, an admin's) and claim it for them at once."""
+    posted = post_settlement(client, key, patient=member_id, **bill)
     return submit_claim(client, key, member_id, posted["id"], expect=expect)
 
 

@@ -136,7 +136,8 @@ class Cast:
     """Who acts in most tests: two unions, two hospitals, three members, a key for each role.
 
     ``U1`` is the union of the members ``M1`` and ``M2`` (both renewing members,
-    enrolled last year and this); ``U2`` has ``M3``. ``H1`` and ``H2`` are grade-02
+    enrolled last year and this); ``U2`` has ``M3``. Their resident identity numbers
+    are ``builders.CERTNO``. ``H1`` and ``H2`` are grade-02
     hospitals. Keys: ``admin``; ``officer`` (U1) and ``officer_other`` (U2);
     ``hospital`` (H1) and ``hospital_other`` (H2); ``member`` (M1) and ``member_other``
     (M2, a colleague in the same union).
@@ -176,7 +177,7 @@ def _make_cast(db: Engine) -> Cast:
         for hospital in ("H1", "H2"):
             registry.create_hospital(s, CLI, HospitalCreate(code=hospital, name=f"{hospital} 医院", grade="02"))
         for member, union in (("M1", "U1"), ("M2", "U1"), ("M3", "U2")):
-            registry.create_member(s, CLI, MemberCreate(id=member, union_id=union, gender="F"))
+            registry.create_member(s, CLI, MemberCreate(id=member, union_id=union, gender="F", certno=b.CERTNO[member]))
             for year in (b.YEAR - 1, b.YEAR):
                 registry.add_enrollment(s, CLI, member, EnrollmentCreate(**b.enrollment(year)))
 

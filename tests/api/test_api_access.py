@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from store import models
+from tests.builders import certno_for
 from tests.api.builders import HIGH_B, YEAR, auth, claim_for, enrollment, post_settlement, register_hardship, settlement
 
 CALLERS = ("admin", "officer", "officer_other", "hospital", "hospital_other", "member", "member_other",
@@ -77,15 +78,16 @@ class Row:
     """How to call one route afresh, and the status each caller gets."""
 
     request: Callable[[World], dict[str, Any]]
-    allowed: dict[str, int]  # caller -> success status; everyone else with a key gets 403
+    allowed: dict[str, int]  # caller -> success status; everyone else with a key gets ``refused``
     public: bool = False  # no key needed: everyone gets the allowed status
+    refused: int = 403  # 404 where a refusal must not reveal that the thing exists
 
     def expected(self, caller: str) -> int:
         if self.public:
             return next(iter(self.allowed.values()))
         if caller in ("no_key", "bad_key"):
             return 401
-        return self.allowed.get(caller, 403)
+        return self.allowed.get(caller, self.refused)
 
 
 def everyone(status: int = 200) -> dict[str, int]:
@@ -116,10 +118,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/v1/settlements"): Row(lambda w: {"json": settlement(fixmedins_code="H1")},
                                      only(201, "admin", "hospital")),
     ("GET", "/v1/settlements"): Row(lambda w: {}, only(200, "admin", "hospital", "hospital_other")),
-    # A settlement holds diagnoses: an officer reads one only once a member of their union
-    # has claimed it (this one is not claimed yet), and never lists them.
+    # A settlement holds diagnoses: read by its hospital, its patient (M1, by certno) and
+    # the officers of the patient's union, whether claimed or not (this one is not); to
+    # anyone else it is an id never posted (404, so other people's bill ids are not revealed).
     ("GET", "/v1/settlements/{settlement_id}"): Row(lambda w: {"path": {"settlement_id": w.settlement_id}},
-                                                    only(200, "admin", "hospital")),
+                                                    only(200, "admin", "hospital", "officer", "member"), refused=404),
     # Claims and review
     ("POST", "/v1/claims"): Row(_claimable, only(201, "admin", "officer", "member")),
     ("POST", "/v1/claims/batch"): Row(lambda w: {"json": {"claims": [_claimable(w)["json"], _claimable(w)["json"]]}},
@@ -137,7 +140,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/v1/hospitals"): Row(lambda w: {"json": {"code": f"H{100 + w.fresh()}", "name": "新医院", "grade": "03"}},
                                    only(201, "admin")),
     ("GET", "/v1/hospitals"): Row(lambda w: {}, everyone()),
-    ("POST", "/v1/members"): Row(lambda w: {"json": {"id": f"M{100 + w.fresh()}", "union_id": "U1"}},
+    ("POST", "/v1/members"): Row(lambda w: {"json": {"id": (m := f"M{100 + w.fresh()}"), "union_id": "U1",
+                                                     "certno": certno_for(m)}},
                                  only(201, "admin", "officer")),
     ("GET", "/v1/members"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other")),
     ("GET", "/v1/members/{member_id}"): Row(lambda w: {"path": {"member_id": "M1"}}, only(200, "admin", "officer", "member")),
@@ -145,8 +149,9 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda w: {"path": {"member_id": "M1"}, "json": enrollment(YEAR + 10 + w.fresh())}, only(201, "admin", "officer")),
     ("POST", "/v1/enrollments/import"): Row(
         lambda w: {"params": {"union_id": "U1"}, "headers": {"content-type": "text/csv"},
-                   "content": f"member_id,name,period_start,period_end,enrolled_on\n"
-                              f"M{100 + w.fresh()},新会员,{YEAR}-01-01,{YEAR}-12-31,{YEAR - 1}-12-01\n"},
+                   "content": f"member_id,certno,name,period_start,period_end,enrolled_on\n"
+                              f"{(m := f'M{100 + w.fresh()}')},{certno_for(m)},新会员,{YEAR}-01-01,{YEAR}-12-31,"
+                              f"{YEAR - 1}-12-01\n"},
         only(200, "admin", "officer")),
     ("POST", "/v1/members/{member_id}/hardship"): Row(
         lambda w: {"path": {"member_id": "M1"}, "json": {"category": "dibao", "registered_on": f"{YEAR}-01-01"}},

@@ -84,13 +84,15 @@ def test_a_claim_may_name_its_settlement_by_hospital_and_settlement_id(client, c
     assert answer.json()["setl_id"] == "S-BY-CODE"
 
 
-def test_the_same_bill_claimed_for_another_member_is_denied_as_a_duplicate_and_counts_nothing(
+def test_the_same_bill_claimed_again_is_denied_as_a_duplicate_and_counts_nothing(
     client, cast, session
 ) -> None:
+    # (Before bills carried the patient's certno, a colleague could claim it too and be
+    # denied as a duplicate; now only M1 can claim M1's bill at all: test_api_identity.)
     posted = post_settlement(client, cast.hospital)
     first = submit_claim(client, cast.officer, "M1", posted["id"])
 
-    second = submit_claim(client, cast.officer, "M2", posted["id"])
+    second = submit_claim(client, cast.member, "M1", posted["id"])
     third = submit_claim(client, cast.officer, "M1", posted["id"])
 
     assert first["status"] == "approved"
@@ -98,7 +100,6 @@ def test_the_same_bill_claimed_for_another_member_is_denied_as_a_duplicate_and_c
         assert (again["status"], again["total"]) == ("denied", "0.00")
         assert [(ln["status"], ln["amount"], codes(ln)) for ln in again["lines"]] == [
             ("denied", "0.00", ["DUPLICATE_BILL"])] * 4
-    assert accumulators(session, "M2") == {}
     assert sum(v for (b, m, _), v in accumulators(session, "M1").items() if (b, m) == ("MA_IP", "paid")) == 40000
 
 
@@ -121,9 +122,9 @@ def test_the_accumulators_in_the_database_are_the_sum_of_the_decisions_line_chan
     claim_for(client, cast.admin, "M1", b="4000.00", diag_code="C34.900")
     pended = claim_for(client, cast.admin, "M2", b=HIGH_B)
     denied_later = claim_for(client, cast.admin, "M1", b=HIGH_B)
-    duplicate = post_settlement(client, cast.admin)
+    duplicate = post_settlement(client, cast.admin, patient="M3")
     submit_claim(client, cast.admin, "M3", duplicate["id"])
-    submit_claim(client, cast.admin, "M2", duplicate["id"])
+    submit_claim(client, cast.admin, "M3", duplicate["id"])
     client.post(f"/v1/claims/{pended['id']}/review", headers=auth(cast.admin), json={"lines": [
         {"benefit": "MA_IP", "action": "adjust", "amount": "90000.00", "note": "部分费用不合规"}]})
     client.post(f"/v1/claims/{denied_later['id']}/review", headers=auth(cast.admin), json={"lines": [
@@ -193,7 +194,7 @@ def test_claims_of_one_member_submitted_at_the_same_time_are_decided_one_after_t
     """Both see each other's totals: 3,200.00 and then 3,800.00 on a cumulative 8,000,
     never 3,200.00 twice; and one bill claimed twice at once is paid once."""
     ids = [post_settlement(client, cast.admin, b="8000.00")["id"] for _ in range(2)]
-    shared = post_settlement(client, cast.admin, b="1000.00")["id"]
+    shared = post_settlement(client, cast.admin, b="1000.00", patient="M2")["id"]
     requests = [("M1", ids[0]), ("M1", ids[1]), ("M2", shared), ("M2", shared)]
     barrier = threading.Barrier(len(requests))
     answers: list[dict] = [{}] * len(requests)
@@ -230,9 +231,13 @@ def test_claims_are_listed_newest_first_a_page_at_a_time(client, cast) -> None:
 def test_claims_are_filtered_by_status_member_hospital_and_submission_dates(client, cast) -> None:
     early = claim_for(client, cast.admin, "M1", b="1000.00")
     pended = claim_for(client, cast.admin, "M1", b=HIGH_B)
-    at_h2 = post_settlement(client, cast.hospital_other, fixmedins_code="H2")
-    late = submit_claim(client, cast.admin, "M2", at_h2["id"], submitted_on=f"{YEAR}-09-30")
-    duplicate = submit_claim(client, cast.admin, "M3", at_h2["id"], submitted_on=f"{YEAR}-10-31")
+    late = submit_claim(client, cast.admin, "M2", post_settlement(
+        client, cast.hospital_other, fixmedins_code="H2", patient="M2")["id"], submitted_on=f"{YEAR}-09-30")
+    # M3's stay at H2 came before any period M3 was enrolled in: denied.
+    duplicate = submit_claim(client, cast.admin, "M3", post_settlement(
+        client, cast.hospital_other, fixmedins_code="H2", patient="M3", begndate=f"{YEAR - 3}-05-02",
+        enddate=f"{YEAR - 3}-05-12")["id"], submitted_on=f"{YEAR}-10-31")
+    assert duplicate["status"] == "denied"
 
     def ids(key: str, **params) -> list[int]:
         answer = client.get("/v1/claims", params=params, headers=auth(key))

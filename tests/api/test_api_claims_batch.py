@@ -30,16 +30,16 @@ def _outcome(claim: dict) -> tuple:
             [(ln["benefit"], ln["status"], ln["amount"], [r["code"] for r in ln["reasons"]]) for ln in claim["lines"]])
 
 
-def _post_story(client, key) -> list[int]:
-    ids = [post_settlement(client, key, **bill)["id"] for bill in STORY]
+def _post_story(client, key, patient: str) -> list[int]:
+    ids = [post_settlement(client, key, patient=patient, **bill)["id"] for bill in STORY]
     return ids + [ids[1]]  # the lung-cancer bill claimed again: a duplicate
 
 
 def test_a_batch_decides_each_claim_as_if_submitted_alone_in_its_order(client, cast, session) -> None:
-    one_by_one = [submit_claim(client, cast.admin, "M1", sid) for sid in _post_story(client, cast.hospital)]
+    one_by_one = [submit_claim(client, cast.admin, "M1", sid) for sid in _post_story(client, cast.hospital, "M1")]
 
     answer = client.post("/v1/claims/batch", headers=auth(cast.officer), json={"claims": [
-        {"member_id": "M2", "settlement_id": sid, "submitted_on": SUBMITTED} for sid in _post_story(client, cast.hospital)]})
+        {"member_id": "M2", "settlement_id": sid, "submitted_on": SUBMITTED} for sid in _post_story(client, cast.hospital, "M2")]})
 
     assert answer.status_code == 201, answer.text
     batch = answer.json()["claims"]

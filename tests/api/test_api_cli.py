@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.app import create_app
+from claims.identity import parse_certno
 from store import models
 from store.db import make_engine
 from tests.api.builders import auth, create_union
@@ -92,4 +93,19 @@ def test_demo_seed_only_builds_a_demo_database_and_prints_a_key_per_role(tmp_pat
     engine = make_engine(str(db))
     with engine.connect() as conn:
         assert conn.execute(select(models.Settlement.id).limit(1)).first() is not None
+        # Every demo member has a valid number of their own, and every claimed bill is its claimant's.
+        numbers = conn.execute(select(models.Member.certno)).scalars().all()
+        assert len(set(numbers)) == len(numbers) > 40
+        assert all(parse_certno(n) == n for n in numbers)
+        claimed = conn.execute(select(models.Member.certno, models.Settlement.certno, models.Settlement.record)
+                               .join(models.Claim, models.Claim.member_id == models.Member.id)
+                               .join(models.Settlement, models.Settlement.id == models.Claim.settlement_id)).all()
+        assert claimed and all(member == bill == record["certno"] for member, bill, record in claimed)
     engine.dispose()
+
+
+def test_serve_refuses_a_provincial_med_type_that_is_not_a_code(tmp_path: Path) -> None:
+    made = claims("serve", "--provincial-med-types", "9901,99 02", "--db", str(tmp_path / "claims.db"))
+    assert made.returncode == 2
+    assert "--provincial-med-types" in made.stderr and "99 02" in made.stderr
+    assert not (tmp_path / "claims.db").exists()  # refused before anything was made

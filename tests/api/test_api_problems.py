@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from store import models
-from tests.api.builders import HIGH_B, YEAR, auth, claim_for, settlement
+from tests.api.builders import CERTNO, HIGH_B, YEAR, auth, claim_for, settlement
 
 PROBLEM = "application/problem+json"
 JSON = {"content-type": "application/json"}
@@ -57,8 +57,9 @@ def test_every_error_is_a_problem_with_type_title_status_and_detail(client, cast
     ("method", "path", "kwargs", "fields"),
     [
         ("POST", "/v1/members", {"json": {"id": "bad id!", "gender": "X", "birth_date": "soon"}},
-         ["id", "gender", "birth_date"]),
-        ("POST", "/v1/members", {"json": {"id": "M9", "shoe_size": 42}}, ["shoe_size"]),
+         ["id", "certno", "gender", "birth_date"]),
+        ("POST", "/v1/members", {"json": {"id": "M9", "certno": CERTNO["M1"][:17] + "Y", "shoe_size": 42}},
+         ["certno", "shoe_size"]),
         ("POST", "/v1/members/M1/enrollments",
          {"json": {"period_start": f"{YEAR}-12-31", "period_end": f"{YEAR}-01-01", "enrolled_on": f"{YEAR}-01-01"}},
          ["period_end"]),

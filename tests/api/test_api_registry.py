@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from store import models
+from tests.builders import certno_for
 from tests.api.builders import (
     LUNG_CANCER,
     YEAR,
@@ -21,7 +22,7 @@ from tests.api.builders import (
 )
 
 CSV = {"content-type": "text/csv"}
-HEADER = "member_id,name,gender,birth_date,period_start,period_end,enrolled_on\n"
+HEADER = "member_id,certno,name,gender,birth_date,period_start,period_end,enrolled_on\n"
 
 
 def count(session: Session, model) -> int:
@@ -56,7 +57,8 @@ def test_an_officer_sees_only_their_own_union(client, cast) -> None:
 
 def test_an_officer_registers_members_of_their_own_union(client, cast) -> None:
     member = create_member(client, cast.officer, "M10", name="乌云其其格", gender="F", birth_date="1985-07-01")
-    assert member == {"id": "M10", "union_id": "U1", "name": "乌云其其格", "gender": "F", "birth_date": "1985-07-01"}
+    assert member == {"id": "M10", "union_id": "U1", "certno": certno_for("M10"), "name": "乌云其其格", "gender": "F",
+                      "birth_date": "1985-07-01"}
     create_member(client, cast.officer, "M10", expect=409)
     create_member(client, cast.officer, "M11", union_id="U2", expect=403)
     create_member(client, cast.admin, "M12", expect=422)  # an administrator names the union
@@ -76,10 +78,10 @@ def test_a_member_s_enrollments_never_overlap(client, cast) -> None:
 
 def test_a_csv_file_enrolls_new_and_known_members_and_importing_it_again_changes_nothing(client, cast, session) -> None:
     csv_text = HEADER + (
-        f"M20,包宝音,M,1980-02-03,{YEAR}-01-01,{YEAR}-12-31,{YEAR - 1}-12-15\n"
-        f"M21,敖娜仁,,,{YEAR}-01-01,{YEAR}-12-31,{YEAR}-03-01\n"
-        f"M1,王秀英,F,1979-03-14,{YEAR + 1}-01-01,{YEAR + 1}-12-31,{YEAR}-12-01\n"
-        f"M2,,,,{YEAR}-01-01,{YEAR}-12-31,{YEAR - 1}-12-01\n"  # already enrolled exactly so
+        f"M20,{certno_for('M20')},包宝音,M,1980-02-03,{YEAR}-01-01,{YEAR}-12-31,{YEAR - 1}-12-15\n"
+        f"M21,{certno_for('M21')},敖娜仁,,,{YEAR}-01-01,{YEAR}-12-31,{YEAR}-03-01\n"
+        f"M1,{certno_for('M1')},王秀英,F,1979-03-14,{YEAR + 1}-01-01,{YEAR + 1}-12-31,{YEAR}-12-01\n"
+        f"M2,{certno_for('M2')},,,,{YEAR}-01-01,{YEAR}-12-31,{YEAR - 1}-12-01\n"  # already enrolled exactly so
     )
     imported = client.post("/v1/enrollments/import", content=csv_text.encode(), headers={**auth(cast.officer), **CSV})
 
@@ -97,14 +99,14 @@ def test_a_csv_file_enrolls_new_and_known_members_and_importing_it_again_changes
 def test_a_csv_file_with_one_bad_row_imports_nothing_and_names_every_bad_row_and_column(client, cast, session) -> None:
     members, enrollments = count(session, models.Member), count(session, models.Enrollment)
     csv_text = HEADER + (
-        f"M30,好的,F,1990-01-01,{YEAR}-01-01,{YEAR}-12-31,{YEAR - 1}-12-01\n"  # row 2: fine
-        f"M31,坏日期,F,1990-01-01,{YEAR}-13-01,{YEAR}-12-31,{YEAR - 1}-12-01\n"  # row 3
-        f"M32,倒序,F,1990-01-01,{YEAR}-12-31,{YEAR}-01-01,{YEAR - 1}-12-01\n"  # row 4
-        f"M3,别的工会,F,,{YEAR + 1}-01-01,{YEAR + 1}-12-31,{YEAR}-12-01\n"  # row 5: M3 is in U2
-        f"M30,重复,F,,{YEAR}-06-01,{YEAR + 1}-05-31,{YEAR}-05-01\n"  # row 6: overlaps row 2
-        f"M33,性别,X,,{YEAR}-01-01,{YEAR}-12-31,{YEAR - 1}-12-01\n"  # row 7
-        f"M1,,,,{YEAR}-03-01,{YEAR + 1}-02-28,{YEAR}-02-01\n"  # row 8: overlaps a stored enrollment
-        f",无编号,,,{YEAR}-01-01,{YEAR}-12-31,{YEAR - 1}-12-01\n"  # row 9
+        f"M30,{certno_for('M30')},好的,F,1990-01-01,{YEAR}-01-01,{YEAR}-12-31,{YEAR - 1}-12-01\n"  # row 2: fine
+        f"M31,{certno_for('M31')},坏日期,F,1990-01-01,{YEAR}-13-01,{YEAR}-12-31,{YEAR - 1}-12-01\n"  # row 3
+        f"M32,{certno_for('M32')},倒序,F,1990-01-01,{YEAR}-12-31,{YEAR}-01-01,{YEAR - 1}-12-01\n"  # row 4
+        f"M3,{certno_for('M3')},别的工会,F,,{YEAR + 1}-01-01,{YEAR + 1}-12-31,{YEAR}-12-01\n"  # row 5: M3 is in U2
+        f"M30,{certno_for('M30')},重复,F,,{YEAR}-06-01,{YEAR + 1}-05-31,{YEAR}-05-01\n"  # row 6: overlaps row 2
+        f"M33,{certno_for('M33')},性别,X,,{YEAR}-01-01,{YEAR}-12-31,{YEAR - 1}-12-01\n"  # row 7
+        f"M1,{certno_for('M1')},,,,{YEAR}-03-01,{YEAR + 1}-02-28,{YEAR}-02-01\n"  # row 8: overlaps a stored enrollment
+        f",,无编号,,,{YEAR}-01-01,{YEAR}-12-31,{YEAR - 1}-12-01\n"  # row 9
     )
     refused = client.post("/v1/enrollments/import", content=csv_text.encode(), headers={**auth(cast.officer), **CSV})
 
@@ -126,7 +128,7 @@ def test_a_csv_file_without_the_needed_columns_is_refused(client, cast) -> None:
 
 
 def test_an_administrator_imports_into_the_union_named(client, cast) -> None:
-    csv_text = HEADER + f"M50,,,,{YEAR}-01-01,{YEAR}-12-31,{YEAR - 1}-12-01\n"
+    csv_text = HEADER + f"M50,{certno_for('M50')},,,,{YEAR}-01-01,{YEAR}-12-31,{YEAR - 1}-12-01\n"
     without = client.post("/v1/enrollments/import", content=csv_text.encode(), headers={**auth(cast.admin), **CSV})
     assert [e["field"] for e in without.json()["errors"]] == ["union_id"]
     with_union = client.post("/v1/enrollments/import", params={"union_id": "U2"}, content=csv_text.encode(),
@@ -206,7 +208,7 @@ def test_registry_changes_are_in_the_audit_log(client, cast, session) -> None:
     registration = register_hardship(client, cast.officer, "M60", verified=False)
     client.post(f"/v1/hardship/{registration['id']}/verify", json={"verified_on": f"{YEAR}-01-05"},
                 headers=auth(cast.officer))
-    client.post("/v1/enrollments/import", content=(HEADER + f"M61,,,,{YEAR}-01-01,{YEAR}-12-31,{YEAR}-01-01\n").encode(),
+    client.post("/v1/enrollments/import", content=(HEADER + f"M61,{certno_for('M61')},,,,{YEAR}-01-01,{YEAR}-12-31,{YEAR}-01-01\n").encode(),
                 headers={**auth(cast.officer), **CSV})
     actions = session.scalars(select(models.AuditEntry.action).where(models.AuditEntry.actor.like("key:%"))
                               .order_by(models.AuditEntry.id)).all()

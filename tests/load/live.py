@@ -41,6 +41,7 @@ from service.auth import CLI, Role, create_key
 from service.plans import PlanBook, ensure_published_default
 from service.schemas import ClaimCreate, EnrollmentCreate, HardshipCreate, HospitalCreate, MemberCreate, UnionCreate
 from store.db import make_engine, session_factory
+from tests.builders import certno_for
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -196,14 +197,18 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def bill(setl_id: str, b: str, *, begndate: str, enddate: str, diag_code: str = "J18.900", hospital: str = "H1",
-         fund: str = "4000.00") -> dict[str, Any]:
-    """A settlement that adds up (default-plan.md section 2) with in-policy self-pay B = ``b``."""
+def bill(setl_id: str, b: str, *, patient: str, begndate: str, enddate: str, diag_code: str = "J18.900",
+         hospital: str = "H1", fund: str = "4000.00") -> dict[str, Any]:
+    """A settlement of member ``patient`` that adds up (default-plan.md section 2) with in-policy self-pay B = ``b``.
+
+    It carries the patient's resident identity number (as ``seed`` registers it), so
+    only that member can claim it.
+    """
     b_, fund_ = Decimal(b), Decimal(fund)
     total = fund_ + b_
     return {
         "fixmedins_code": hospital, "fixmedins_name": f"{hospital} 医院", "hosp_lv": "02", "setl_id": setl_id,
-        "insutype": "310", "med_type": "21", "begndate": begndate, "enddate": enddate,
+        "insutype": "310", "med_type": "21", "begndate": begndate, "enddate": enddate, "certno": certno_for(patient),
         "medfee_sumamt": f"{total:.2f}", "fulamt_ownpay_amt": "0.00", "overlmt_selfpay": "0.00",
         "preselfpay_amt": "0.00", "inscp_scp_amt": f"{total:.2f}", "hifp_pay": f"{fund_:.2f}",
         "fund_pay_sumamt": f"{fund_:.2f}", "psn_part_amt": f"{b_:.2f}", "acct_pay": "0.00",
@@ -287,7 +292,7 @@ def seed(db_url: str, members: list[str], *, hardship_registered_on: str | None 
             registry.create_union(s, CLI, UnionCreate(id="U1", name="呼和浩特市总工会"))
             registry.create_hospital(s, CLI, HospitalCreate(code="H1", name="内蒙古医科大学附属医院", grade="02"))
             for member in members:
-                registry.create_member(s, CLI, MemberCreate(id=member, union_id="U1", gender="F",
+                registry.create_member(s, CLI, MemberCreate(id=member, union_id="U1", gender="F", certno=certno_for(member),
                                                             birth_date=dt.date(1979, 3, 14)))
                 for year in (YEAR - 1, YEAR):
                     registry.add_enrollment(s, CLI, member, EnrollmentCreate(

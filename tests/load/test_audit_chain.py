@@ -24,7 +24,7 @@ def audited(database_url: str) -> Iterator[tuple[str, list[int]]]:
     """A database with a chain of audit entries; yields its URL and the entry ids in order."""
     seed(database_url, ["A1", "A2"])
     for n, member in enumerate(("A1", "A2", "A1")):
-        claim_in_process(database_url, member, bill(f"AUDIT-{n}", f"{1500 + n}.00", begndate=f"{YEAR}-05-02",
+        claim_in_process(database_url, member, bill(f"AUDIT-{n}", f"{1500 + n}.00", patient=member, begndate=f"{YEAR}-05-02",
                                                    enddate=f"{YEAR}-05-12"))
     yield database_url, _entry_ids(database_url)
 

@@ -46,7 +46,7 @@ def served(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
         for member in ("A", "B"):
             # B = 540,000.00 over 100 days: MA_IP 486,000.00 (bands up to 200,000, then 100%), MA_DA 100 days.
             # Admitted before the hardship registration, so CIR does not apply to it.
-            earlier = bill(f"EARLIER-{member}", "540000.00", begndate=f"{YEAR}-01-05", enddate=f"{YEAR}-04-15")
+            earlier = bill(f"EARLIER-{member}", "540000.00", patient=member, begndate=f"{YEAR}-01-05", enddate=f"{YEAR}-04-15")
             assert claim_in_process(url, member, earlier) == "pended"  # above 50,000.00: reserved all the same
         with Server(url, workdir, workers=2) as server:
             yield server, keys, url
@@ -89,9 +89,9 @@ def test_twenty_claims_at_once_for_one_member_near_the_caps_never_pay_past_a_cap
     server, keys, url = served
     bills = [dict(begndate=f"{YEAR}-05-{1 + i:02d}", enddate=f"{YEAR}-05-{11 + i:02d}") for i in range(CLAIMS_AT_ONCE)]
     with client(server.base_url) as http:
-        for_a = [_post_settlement(http, keys.hospital, bill(f"A-{i}", "5000.00", diag_code=LUNG_CANCER, **dates))
+        for_a = [_post_settlement(http, keys.hospital, bill(f"A-{i}", "5000.00", patient="A", diag_code=LUNG_CANCER, **dates))
                  for i, dates in enumerate(bills)]
-        for_b = [_post_settlement(http, keys.hospital, bill(f"B-{i}", "5000.00", diag_code=LUNG_CANCER, **dates))
+        for_b = [_post_settlement(http, keys.hospital, bill(f"B-{i}", "5000.00", patient="B", diag_code=LUNG_CANCER, **dates))
                  for i, dates in enumerate(bills)]
 
     answers = all_at_once(server.base_url, [
@@ -125,7 +125,7 @@ def test_twenty_claims_at_once_for_one_member_near_the_caps_never_pay_past_a_cap
 
 def test_a_hundred_identical_settlement_posts_at_once_store_one_settlement(served):
     server, keys, url = served
-    settlement = bill("SAME-BILL-1", "1234.56", begndate=f"{YEAR}-03-01", enddate=f"{YEAR}-03-08")
+    settlement = bill("SAME-BILL-1", "1234.56", patient="A", begndate=f"{YEAR}-03-01", enddate=f"{YEAR}-03-08")
 
     answers: list[Answer] = all_at_once(server.base_url, [
         lambda c: send(c, "POST", "/v1/settlements", json=settlement, headers=auth(keys.hospital))

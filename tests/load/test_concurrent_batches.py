@@ -43,7 +43,7 @@ def test_batches_sent_at_once_over_shared_members_never_deadlock_or_pass_a_cap_a
     with client(server.base_url) as http:
         for member in ("C", "D", "C2", "D2"):
             settlements[member] = [
-                _post_settlement(http, keys.hospital, bill(f"{member}-{i}", f"{60000 + 1000 * i}.00", diag_code=LUNG_CANCER,
+                _post_settlement(http, keys.hospital, bill(f"{member}-{i}", f"{60000 + 1000 * i}.00", patient=member, diag_code=LUNG_CANCER,
                                                            begndate=f"{YEAR}-03-{1 + i:02d}",
                                                            enddate=f"{YEAR}-03-{11 + i:02d}"))
                 for i in range(n)

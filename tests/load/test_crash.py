@@ -47,7 +47,8 @@ def _load(number: int, base_url: str, keys, stop: threading.Event, deadline: flo
             if stop.is_set() or time.monotonic() > deadline:
                 return
             b = f"{1000 + 37 * (number * PER_CLIENT + i)}.00"
-            settlement = bill(f"CRASH-{number}-{i}", b, begndate=f"{YEAR}-05-{1 + i % 20:02d}",
+            member = MEMBERS[(number + i) % len(MEMBERS)]
+            settlement = bill(f"CRASH-{number}-{i}", b, patient=member, begndate=f"{YEAR}-05-{1 + i % 20:02d}",
                               enddate=f"{YEAR}-05-{6 + i % 20:02d}")
             posted = send(http, "POST", "/v1/settlements", json=settlement, headers=auth(keys.hospital))
             if posted.status is None:
@@ -56,7 +57,6 @@ def _load(number: int, base_url: str, keys, stop: threading.Event, deadline: flo
             if posted.status != 201:
                 seen.unexpected.append(f"settlement {posted.status}: {posted.body}")
                 return
-            member = MEMBERS[(number + i) % len(MEMBERS)]
             claimed = send(http, "POST", "/v1/claims", headers=auth(keys.officer),
                            json={"member_id": member, "settlement_id": posted.body["id"], "submitted_on": SUBMITTED})
             if claimed.status is None:

@@ -42,6 +42,8 @@ from service.auth import CLI, Role, create_key
 from service.plans import PlanBook
 from service.schemas import ClaimCreate, EnrollmentCreate, HospitalCreate, MemberCreate, UnionCreate
 
+from tests.builders import certno_for
+
 from .live import SUBMITTED, YEAR, bill
 
 # Examples per operation: (fitting the schema, not fitting it). Without a key every
@@ -59,10 +61,10 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]
     with app.state.sessions() as s:
         registry.create_union(s, CLI, UnionCreate(id="U1", name="呼和浩特市总工会"))
         registry.create_hospital(s, CLI, HospitalCreate(code="H1", name="内蒙古医科大学附属医院", grade="02"))
-        registry.create_member(s, CLI, MemberCreate(id="M1", union_id="U1", gender="F"))
+        registry.create_member(s, CLI, MemberCreate(id="M1", union_id="U1", gender="F", certno=certno_for("M1")))
         registry.add_enrollment(s, CLI, "M1", EnrollmentCreate(
             period_start=dt.date(YEAR, 1, 1), period_end=dt.date(YEAR, 12, 31), enrolled_on=dt.date(YEAR - 1, 12, 1)))
-        row, _ = settlements.post_settlement(s, CLI, bill("S1", "1000.00", begndate=f"{YEAR}-05-02",
+        row, _ = settlements.post_settlement(s, CLI, bill("S1", "1000.00", patient="M1", begndate=f"{YEAR}-05-02",
                                                          enddate=f"{YEAR}-05-12"))
         claims.submit_claim(s, CLI, PlanBook(), ClaimCreate(member_id="M1", settlement_id=row.id,
                                                             submitted_on=dt.date.fromisoformat(SUBMITTED)))
