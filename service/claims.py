@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from claims.cases import Claim
+from claims.dates import china_today
 from claims.decision import AccumulatorChange, BenefitLine, Decision, LineStatus, claim_status
 from claims.members import Enrollment, Gender, HardshipCategory, HardshipRegistration, Member
 from claims.money import AmountError, format_fen, parse_yuan
@@ -47,6 +48,7 @@ def to_read(claim: models.Claim) -> ClaimRead:
         fixmedins_code=claim.settlement.fixmedins_code,
         setl_id=claim.settlement.setl_id,
         submitted_on=claim.submitted_on,
+        receipt_note=claim.receipt_note,
         status=claim.status,
         total=format_fen(claim.total),
         plan_version=claim.plan_version,
@@ -120,14 +122,12 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
     who.require(Role.ADMIN, Role.OFFICER, Role.MEMBER)
     member_ids = sorted({d.member_id for d in items})
     members = lock_members(session, member_ids)
-    today = dt.date.today()
+    today = china_today()
     for i, d in enumerate(items):
         member = members.get(d.member_id)
         if member is None:
             raise NotFound(f"no member {d.member_id}", [{"field": where(i, "member_id"), "message": "no such member"}])
         who.require_member(member)
-        if d.submitted_on is not None and d.submitted_on > today:
-            raise Invalid.at(where(i, "submitted_on"), "is in the future")
 
     by_id = {d.settlement_id for d in items if d.settlement_id is not None}
     by_ref = {(d.fixmedins_code, d.setl_id) for d in items if d.settlement_id is None}
@@ -158,16 +158,18 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
     totals = load_accumulators(session, member_ids)
     bills = {r.id: parse_settlement(r.record, prefix="") for r in rows}
     engines = plans.engines_for(session, {b.begndate for b in bills.values()})
+    receipts = [_receipt_date(who, d, bills[row.id].enddate, today, lambda name, i=i: where(i, name))
+                for i, (d, row) in enumerate(zip(items, chosen))]
 
     decisions: list[tuple[models.Settlement, Decision, bool]] = []
     claim_rows: list[dict] = []
     changes: list[tuple[str, AccumulatorChange]] = []
-    for d, row in zip(items, chosen):
+    for d, row, (submitted_on, receipt_note) in zip(items, chosen, receipts):
         bill = bills[row.id]
         member = members[d.member_id]
         person, member_enrollments, hardship = _domain_member(
             member, enrollments.get(member.id, []), registrations.get(member.id, []), bill.begndate)
-        claim = Claim(case_id="", submitted_on=d.submitted_on or today, member=person, enrollments=member_enrollments,
+        claim = Claim(case_id="", submitted_on=submitted_on, member=person, enrollments=member_enrollments,
                       hardship=hardship, settlement=bill)
         key = (row.fixmedins_code, row.setl_id)
         duplicate = key in adjudicated
@@ -180,8 +182,8 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
             adjudicated.add(key)
         claim_rows.append({
             "member_id": member.id, "settlement_id": row.id, "submitted_on": claim.submitted_on,
-            "submitted_by": who.key_id, "status": decision.status.value, "total": decision.total,
-            "plan_version": decision.plan_version or engine.version, "trace": decision.trace})
+            "receipt_note": receipt_note, "submitted_by": who.key_id, "status": decision.status.value,
+            "total": decision.total, "plan_version": decision.plan_version or engine.version, "trace": decision.trace})
         decisions.append((row, decision, duplicate))
 
     # The writes: one statement per table for the whole batch.
@@ -213,10 +215,41 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
         session.execute(insert(models.AdjudicatedBill), bill_rows)
     audit.record_many(session, who, "claim.adjudicated", "claim", [
         (r.id, {"member_id": r.member_id, "settlement_id": r.settlement_id, "status": r.status,
-                "total": format_fen(r.total), "plan_version": r.plan_version})
+                "total": format_fen(r.total), "plan_version": r.plan_version,
+                # Only an officer-recorded date leaves a receipt in the log; the service's own date needs none.
+                **({"receipt": {"submitted_on": r.submitted_on.isoformat(), "note": r.receipt_note,
+                                "recorded_by_officer": True}} if r.receipt_note else {})})
         for r in records
     ])
     return records
+
+
+RECEIPT_RECORDERS = (Role.ADMIN, Role.OFFICER)
+
+
+def _receipt_date(who: Principal, data: ClaimCreate, bill_enddate: dt.date, today: dt.date,
+                  where: Callable[[str], str]) -> tuple[dt.date, str]:
+    """The date the claim was received, and the note that explains an earlier one (domain.md, Dates).
+
+    The service sets it: China's today. Only a union officer (or an administrator) may
+    record an earlier date, for a paper claim that reached the union office, and must
+    say why; otherwise a member could backdate a claim past its submission deadline.
+    """
+    note = (data.note or "").strip()
+    if data.submitted_on is None:
+        if note:
+            raise Invalid.at(where("note"), "explains an earlier submitted_on; send it with one")
+        return today, ""
+    if who.role not in RECEIPT_RECORDERS:
+        raise Invalid.at(where("submitted_on"), "is set by the service when the claim arrives; "
+                         "only a union officer records an earlier date for a paper claim")
+    if not note:
+        raise Invalid.at(where("note"), "an earlier receipt date needs a note saying how the claim reached the union")
+    if data.submitted_on > today:
+        raise Invalid.at(where("submitted_on"), f"is in the future (today in China is {today.isoformat()})")
+    if data.submitted_on < bill_enddate:
+        raise Invalid.at(where("submitted_on"), f"is before the discharge date {bill_enddate.isoformat()}")
+    return data.submitted_on, note
 
 
 def get_claim(session: Session, who: Principal, claim_id: int) -> models.Claim:

@@ -67,8 +67,8 @@ def test_a_claim_is_decided_under_the_version_in_force_on_its_admission_date(cli
     assert published["status"] == "published"
     before = post_bill(admin_app, setl_id="S-JUNE", begndate="2026-06-20", enddate="2026-06-25", diag="J18.900", b_yuan=5_000)
     after = post_bill(admin_app, setl_id="S-JULY", begndate="2026-07-02", enddate="2026-07-05", diag="J18.900", b_yuan=5_000)
-    june = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": before, "submitted_on": "2026-07-10"}).json()
-    july = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": after, "submitted_on": "2026-07-10"}).json()
+    june = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": before, "submitted_on": "2026-07-10", "note": "纸质申请"}).json()
+    july = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": after, "submitted_on": "2026-07-10", "note": "纸质申请"}).json()
     assert june["plan_version"] == client.get(f"/v1/plans/{base}").json()["version"]
     assert june["lines"][0]["amount"] == "2000.00"  # 40% of 5,000
     assert july["plan_version"] == published["version"]
@@ -79,7 +79,7 @@ def test_retiring_the_only_version_in_force_leaves_claims_without_a_plan(client,
     base = _default_id(client)
     assert client.post(f"/v1/plans/{base}/retire").json()["status"] == "retired"
     sid = post_bill(admin_app, setl_id="S-R", begndate="2026-03-01", enddate="2026-03-03", diag="J18.900")
-    r = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": sid, "submitted_on": "2026-03-10"})
+    r = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": sid, "submitted_on": "2026-03-10", "note": "纸质申请"})
     assert r.status_code == 409 and "no published plan" in r.json()["detail"]
 
 
