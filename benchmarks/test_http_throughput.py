@@ -56,7 +56,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from tests.load.live import (  # noqa: E402
-    SUBMITTED,
+    RECEIVED,
     YEAR,
     Server,
     auth,
@@ -308,7 +308,7 @@ def test_claims_adjudicated_per_second(benchmark, served, summary):
                     [_settlement("BENCH-C", n) for n in range(CLAIMS + WARM_UP)])
     calls = [
         lambda http, sid=sid, m=members[i % len(members)]: http.post(
-            "/v1/claims", json={"member_id": m, "settlement_id": sid, "submitted_on": SUBMITTED},
+            "/v1/claims", json={"member_id": m, "settlement_id": sid, **RECEIVED},
             headers=auth(keys.officer))
         for i, sid in enumerate(ids)
     ]
@@ -322,7 +322,7 @@ def _batches(server: Server, keys: Any, tag: str, batches: int) -> list[list[dic
     """``batches`` lists of ``BATCH`` claims for fresh settlements (posted untimed), members spread."""
     members = _members()
     ids = _post_all(server.base_url, keys.hospital, [_settlement(tag, n) for n in range(batches * BATCH)])
-    items = [{"member_id": members[i % len(members)], "settlement_id": sid, "submitted_on": SUBMITTED}
+    items = [{"member_id": members[i % len(members)], "settlement_id": sid, **RECEIVED}
              for i, sid in enumerate(ids)]
     return [items[k:k + BATCH] for k in range(0, len(items), BATCH)]
 

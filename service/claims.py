@@ -40,6 +40,7 @@ def to_read(claim: models.Claim) -> ClaimRead:
         fixmedins_code=claim.settlement.fixmedins_code,
         setl_id=claim.settlement.setl_id,
         submitted_on=claim.submitted_on,
+        receipt_note=claim.receipt_note,
         status=claim.status,
         total=format_fen(claim.total),
         plan_version=claim.plan_version,
@@ -109,8 +110,6 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
         if file is None:
             raise NotFound(f"no member {d.member_id}", [{"field": where(i, "member_id"), "message": "no such member"}])
         who.require_member(file.row)
-        if d.submitted_on is not None and d.submitted_on > today:
-            raise Invalid.at(where(i, "submitted_on"), "is in the future")
 
     by_id = {d.settlement_id for d in items if d.settlement_id is not None}
     by_ref = {(d.fixmedins_code, d.setl_id) for d in items if d.settlement_id is None}
@@ -136,25 +135,60 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
 
     bills = {r.id: parse_settlement(r.record, prefix="") for r in rows}
     engines = plans.engines_for(session, {b.begndate for b in bills.values()})
-    claims = [files[d.member_id].claim("", d.submitted_on or today, bills[row.id]) for d, row in zip(items, chosen)]
+    receipts = [_receipt_date(who, d, bills[row.id].enddate, today, lambda name, i=i: where(i, name))
+                for i, (d, row) in enumerate(zip(items, chosen))]
+    claims = [files[d.member_id].claim("", submitted_on, bills[row.id])
+              for d, row, (submitted_on, _note) in zip(items, chosen, receipts)]
     decided = decide_in_order(
         claims, lambda c: engines[c.settlement.begndate],
         {m: f.totals for m, f in files.items()}, set(aggregate.decided_bills(session, rows_by_ref)))
 
     claim_rows = [
         {"member_id": c.claim.member.id, "settlement_id": row.id, "submitted_on": c.claim.submitted_on,
-         "submitted_by": who.key_id, "status": c.decision.status.value, "total": c.decision.total,
-         "plan_version": c.decision.plan_version or c.engine.version, "trace": c.decision.trace}
-        for c, row in zip(decided, chosen)
+         "receipt_note": receipt_note, "submitted_by": who.key_id, "status": c.decision.status.value,
+         "total": c.decision.total, "plan_version": c.decision.plan_version or c.engine.version,
+         "trace": c.decision.trace}
+        for c, row, (_day, receipt_note) in zip(decided, chosen, receipts)
     ]
     records = aggregate.insert_claims(session, claim_rows, [c.decision for c in decided], chosen,
                                       [c.duplicate for c in decided])
     audit.record_many(session, who, "claim.adjudicated", "claim", [
         (r.id, {"member_id": r.member_id, "settlement_id": r.settlement_id, "status": r.status,
-                "total": format_fen(r.total), "plan_version": r.plan_version})
+                "total": format_fen(r.total), "plan_version": r.plan_version,
+                # Only an officer-recorded date leaves a receipt in the log; the service's own date needs none.
+                **({"receipt": {"submitted_on": r.submitted_on.isoformat(), "note": r.receipt_note,
+                                "recorded_by_officer": True}} if r.receipt_note else {})})
         for r in records
     ])
     return records
+
+
+RECEIPT_RECORDERS = (Role.ADMIN, Role.OFFICER)
+
+
+def _receipt_date(who: Principal, data: ClaimCreate, bill_enddate: dt.date, today: dt.date,
+                  where: Callable[[str], str]) -> tuple[dt.date, str]:
+    """The date the claim was received, and the note that explains an earlier one (domain.md, Dates).
+
+    The service sets it: China's today. Only a union officer (or an administrator) may
+    record an earlier date, for a paper claim that reached the union office, and must
+    say why; otherwise a member could backdate a claim past its submission deadline.
+    """
+    note = (data.note or "").strip()
+    if data.submitted_on is None:
+        if note:
+            raise Invalid.at(where("note"), "explains an earlier submitted_on; send it with one")
+        return today, ""
+    if who.role not in RECEIPT_RECORDERS:
+        raise Invalid.at(where("submitted_on"), "is set by the service when the claim arrives; "
+                         "only a union officer records an earlier date for a paper claim")
+    if not note:
+        raise Invalid.at(where("note"), "an earlier receipt date needs a note saying how the claim reached the union")
+    if data.submitted_on > today:
+        raise Invalid.at(where("submitted_on"), f"is in the future (today in China is {today.isoformat()})")
+    if data.submitted_on < bill_enddate:
+        raise Invalid.at(where("submitted_on"), f"is before the discharge date {bill_enddate.isoformat()}")
+    return data.submitted_on, note
 
 
 def get_claim(session: Session, who: Principal, claim_id: int) -> models.Claim:

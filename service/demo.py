@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from claims.identity import with_check_digit
+from claims.dates import china_today
 from claims.money import format_fen
 from service import claims, registry, settlements
 from service.auth import CLI, Role, create_key
@@ -109,7 +110,7 @@ def seed(session: Session, plans: PlanBook, today: dt.date | None = None, member
     """Fill an empty database with demo data and make one key per role; returns the keys."""
     rng = random.Random(seed_value)
     ensure_published_default(session)
-    today = today or dt.date.today()
+    today = today or china_today()
     year = today.year
     for uid, name, region in UNIONS:
         registry.create_union(session, CLI, UnionCreate(id=uid, name=name, region=region))
@@ -153,7 +154,9 @@ def seed(session: Session, plans: PlanBook, today: dt.date | None = None, member
             bill = _bill(rng, code, grade, f"S{year}{n:06d}", admitted, people[mid])
             row, _ = settlements.post_settlement(session, CLI, bill)
             submitted = min(today, dt.date.fromisoformat(bill["enddate"]) + dt.timedelta(days=rng.randint(1, 20)))
-            claims.submit_claim(session, CLI, plans, ClaimCreate(member_id=mid, settlement_id=row.id, submitted_on=submitted))
+            # Past claims came in over the year: recorded as paper claims with the date they arrived.
+            claims.submit_claim(session, CLI, plans, ClaimCreate(member_id=mid, settlement_id=row.id, submitted_on=submitted,
+                                                                 note="演示数据：纸质申请，按工会收件日期登记"))
     # One settlement posted but not yet claimed, for trying POST /v1/claims by hand with
     # the first demo member's key (the bill is theirs).
     code, _, grade, _ = HOSPITALS[0]

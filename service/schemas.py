@@ -187,7 +187,12 @@ class ClaimCreate(_In):
     settlement_id: Annotated[int | None, Field(ge=1, le=2**31 - 1)] = None  # a 32-bit row id
     fixmedins_code: Annotated[str | None, Field(max_length=32), AfterValidator(_identifier)] = None
     setl_id: Annotated[str | None, Field(max_length=64), AfterValidator(_identifier)] = None
-    submitted_on: Annotated[dt.date | None, Field(description="Defaults to today; never in the future")] = None
+    submitted_on: Annotated[dt.date | None, Field(description=(
+        "The date the claim was received. The service sets it (today in China); only a union officer "
+        "may give an earlier date, for a paper claim that reached the union office, with a note: "
+        "never before the discharge date nor in the future. A member's key may not send it."))] = None
+    note: Annotated[str | None, Field(min_length=1, max_length=2000, description=(
+        "Why the claim was received on the earlier submitted_on (required with it)"))] = None
 
     @model_validator(mode="after")
     def _one_settlement_reference(self) -> "ClaimCreate":
@@ -252,6 +257,7 @@ class ClaimRead(BaseModel):
     fixmedins_code: str
     setl_id: str
     submitted_on: dt.date
+    receipt_note: str = ""  # set when an officer recorded an earlier date for a paper claim
     status: str
     total: str
     plan_version: str

@@ -7,22 +7,31 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
+from api import idempotency
 from api.deps import CurrentCaller, PagingDep, PlansDep, RowId, SessionDep
+from api.idempotency import IdempotencyDep
 from service import claims
+from service.idempotency import Answer
 from service.schemas import AdjustmentRead, ClaimBatchCreate, ClaimBatchRead, ClaimCreate, ClaimRead, ClaimReview, Page
 
 router = APIRouter(prefix="/v1", tags=["claims"])
 Status = Literal["approved", "denied", "pended"]
 
 
-@router.post("/claims", status_code=status.HTTP_201_CREATED, response_model=ClaimRead)
-def submit_claim(data: ClaimCreate, session: SessionDep, caller: CurrentCaller, plans: PlansDep):
+@router.post("/claims", status_code=status.HTTP_201_CREATED, response_model=ClaimRead, responses=idempotency.RESPONSES)
+def submit_claim(data: ClaimCreate, session: SessionDep, caller: CurrentCaller, plans: PlansDep, once: IdempotencyDep):
     """Submit a claim for a posted settlement; it is decided at once and the decision returned."""
-    return claims.to_read(claims.submit_claim(session, caller, plans, data))
+    def submit() -> Answer:
+        claim = claims.submit_claim(session, caller, plans, data)
+        return Answer(status.HTTP_201_CREATED, claims.to_read(claim).model_dump(mode="json"))
+
+    return idempotency.answer_once(session, caller, once, submit)
 
 
-@router.post("/claims/batch", status_code=status.HTTP_201_CREATED, response_model=ClaimBatchRead)
-def submit_claims(data: ClaimBatchCreate, session: SessionDep, caller: CurrentCaller, plans: PlansDep):
+@router.post("/claims/batch", status_code=status.HTTP_201_CREATED, response_model=ClaimBatchRead,
+             responses=idempotency.RESPONSES)
+def submit_claims(data: ClaimBatchCreate, session: SessionDep, caller: CurrentCaller, plans: PlansDep,
+                  once: IdempotencyDep):
     """Submit up to 500 claims at once (a hospital's or a union's daily list), decided in order.
 
     All are stored, or none: a refused item (no such member or settlement, a member the
@@ -30,7 +39,11 @@ def submit_claims(data: ClaimBatchCreate, session: SessionDep, caller: CurrentCa
     it (``claims[3].member_id``). Each claim is decided exactly as if it had been
     submitted alone, in this order.
     """
-    return ClaimBatchRead(claims=[claims.to_read(c) for c in claims.submit_claims(session, caller, plans, data.claims)])
+    def submit() -> Answer:
+        made = claims.submit_claims(session, caller, plans, data.claims)
+        return Answer(status.HTTP_201_CREATED, ClaimBatchRead(claims=[claims.to_read(c) for c in made]).model_dump(mode="json"))
+
+    return idempotency.answer_once(session, caller, once, submit)
 
 
 @router.get("/claims/{claim_id}", response_model=ClaimRead)

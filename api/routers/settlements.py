@@ -6,9 +6,12 @@ import json
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
+
+from api import idempotency
 
 from api.deps import CurrentCaller, PagingDep, ProvincialMedTypesDep, RowId, SessionDep
+from api.idempotency import IdempotencyDep
 from claims.identity import CERTNO_PATTERN
 from claims.settlement import (
     AMOUNT_FIELDS,
@@ -23,6 +26,7 @@ from claims.settlement import (
 )
 from service import settlements
 from service.errors import Invalid
+from service.idempotency import Answer
 from service.schemas import Page, SettlementRead
 
 router = APIRouter(prefix="/v1", tags=["hospitals"])
@@ -126,17 +130,21 @@ ExactBody = Annotated[Any, Depends(exact_json_body)]
     response_model=SettlementRead,
     status_code=status.HTTP_201_CREATED,
     responses={200: {"description": "The same settlement was already posted with the same content", "model": SettlementRead},
-               409: {"description": "The same (hospital, setl_id) was posted with different content"},
-               422: {"description": "Inconsistent or untrue settlement: the field at fault is named; nothing is stored"}},
+               409: {"description": "The same (hospital, setl_id) was posted with different content, "
+                                    "or a request with this Idempotency-Key is still being answered"},
+               422: {"description": "Inconsistent or untrue settlement: the field at fault is named; nothing is stored "
+                                    "(also an Idempotency-Key used for another request)"}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": SETTLEMENT_SCHEMA}}}},
 )
-def post_settlement(body: ExactBody, session: SessionDep, caller: CurrentCaller, response: Response,
+def post_settlement(body: ExactBody, session: SessionDep, caller: CurrentCaller, once: IdempotencyDep,
                     provincial_med_types: ProvincialMedTypesDep):
     """Post a settlement right after discharge. Posting it again with the same content is safe."""
-    row, created = settlements.post_settlement(session, caller, body, provincial_med_types)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return settlements.to_read(row)
+    def post() -> Answer:
+        row, created = settlements.post_settlement(session, caller, body, provincial_med_types)
+        return Answer(status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+                      settlements.to_read(row).model_dump(mode="json"))
+
+    return idempotency.answer_once(session, caller, once, post)
 
 
 @router.get("/settlements/{settlement_id}", response_model=SettlementRead,

@@ -49,7 +49,7 @@ def test_a_womens_grant_added_by_data_pays_by_disease_class(client, admin_app):
     version = _publish_womens_grant(client)["version"]
     assert version.startswith("womens-grant-2026@")
     breast = post_bill(admin_app, setl_id="S-W1", begndate="2026-05-02", enddate="2026-05-09", diag="C50.901")
-    claim = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": breast, "submitted_on": "2026-05-20"}).json()
+    claim = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": breast, "submitted_on": "2026-05-20", "note": "纸质申请"}).json()
     assert claim["plan_version"] == version
     assert [line["benefit"] for line in claim["lines"]] == ["MA_IP", "MA_DA", "MA_CI", "CIR", "MA_WG"]
     assert _line(claim, "MA_WG") == {"benefit": "MA_WG", "status": "approved", "amount": "5000.00", "reasons": [],
@@ -64,8 +64,8 @@ def test_the_womens_grant_class_b_amount_and_once_per_disease(client, admin_app)
     _publish_womens_grant(client)
     first = post_bill(admin_app, setl_id="S-W2", begndate="2026-05-02", enddate="2026-05-04", diag="C56.x00")
     second = post_bill(admin_app, setl_id="S-W3", begndate="2026-06-02", enddate="2026-06-04", diag="C56.x00")
-    a = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": first, "submitted_on": "2026-06-20"}).json()
-    b = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": second, "submitted_on": "2026-06-20"}).json()
+    a = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": first, "submitted_on": "2026-06-20", "note": "纸质申请"}).json()
+    b = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": second, "submitted_on": "2026-06-20", "note": "纸质申请"}).json()
     assert _line(a, "MA_WG")["amount"] == "3000.00"
     assert _line(b, "MA_WG")["status"] == "denied"
     assert [r["code"] for r in _line(b, "MA_WG")["reasons"]] == ["ALREADY_PAID_FOR_DISEASE"]
@@ -75,8 +75,8 @@ def test_the_womens_grant_does_not_apply_to_men_or_other_diseases(client, admin_
     _publish_womens_grant(client)
     man = post_bill(admin_app, patient="M1", setl_id="S-M1", begndate="2026-05-02", enddate="2026-05-04", diag="C50.901")
     other = post_bill(admin_app, setl_id="S-W4", begndate="2026-05-02", enddate="2026-05-04", diag="J18.900")
-    m = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": man, "submitted_on": "2026-05-20"}).json()
-    w = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": other, "submitted_on": "2026-05-20"}).json()
+    m = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": man, "submitted_on": "2026-05-20", "note": "纸质申请"}).json()
+    w = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": other, "submitted_on": "2026-05-20", "note": "纸质申请"}).json()
     assert [r["code"] for r in _line(m, "MA_WG")["reasons"]] == ["GENDER_NOT_COVERED"]
     assert _line(m, "MA_WG")["status"] == "not_applicable"
     assert [r["code"] for r in _line(w, "MA_WG")["reasons"]] == ["DISEASE_NOT_IN_CATALOG"]
@@ -85,7 +85,7 @@ def test_the_womens_grant_does_not_apply_to_men_or_other_diseases(client, admin_
 def test_claims_admitted_before_the_grant_takes_effect_do_not_get_it(client, admin_app):
     _publish_womens_grant(client)
     march = post_bill(admin_app, setl_id="S-W5", begndate="2026-03-02", enddate="2026-03-04", diag="C50.901")
-    claim = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": march, "submitted_on": "2026-04-20"}).json()
+    claim = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": march, "submitted_on": "2026-04-20", "note": "纸质申请"}).json()
     assert [line["benefit"] for line in claim["lines"]] == ["MA_IP", "MA_DA", "MA_CI", "CIR"]
 
 

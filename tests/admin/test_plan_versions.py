@@ -76,8 +76,8 @@ def test_a_claim_is_decided_under_the_version_in_force_on_its_admission_date(cli
     assert published["status"] == "published"
     before = post_bill(admin_app, patient="M1", setl_id="S-JUNE", begndate="2026-06-20", enddate="2026-06-25", diag="J18.900", b_yuan=5_000)
     after = post_bill(admin_app, setl_id="S-JULY", begndate="2026-07-02", enddate="2026-07-05", diag="J18.900", b_yuan=5_000)
-    june = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": before, "submitted_on": "2026-07-10"}).json()
-    july = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": after, "submitted_on": "2026-07-10"}).json()
+    june = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": before, "submitted_on": "2026-07-10", "note": "纸质申请"}).json()
+    july = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": after, "submitted_on": "2026-07-10", "note": "纸质申请"}).json()
     assert june["plan_version"] == client.get(f"/v1/plans/{base}").json()["version"]
     assert june["lines"][0]["amount"] == "2000.00"  # 40% of 5,000
     assert july["plan_version"] == published["version"]
@@ -126,7 +126,7 @@ def test_a_replacement_published_for_the_same_first_day_takes_over_and_the_old_o
     assert replacement["status"] == "published"
     # Published later for the same day, it is in force before the old one is retired...
     sid = post_bill(admin_app, patient="M1", setl_id="S-REP", begndate="2026-06-20", enddate="2026-06-25", diag="J18.900", b_yuan=5_000)
-    claim = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": sid, "submitted_on": "2026-07-10"}).json()
+    claim = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": sid, "submitted_on": "2026-07-10", "note": "纸质申请"}).json()
     assert claim["plan_version"] == replacement["version"]
     assert claim["lines"][0]["amount"] == "3000.00"  # 60% of 5,000
     # ...and retiring the old one leaves no day without a plan.
@@ -168,7 +168,7 @@ def test_a_claim_admitted_where_no_version_is_in_force_is_a_conflict(client, adm
     _leave_a_hole_from(admin_app, _default_id(client))
     sid = post_bill(admin_app, patient="M1", setl_id="S-R", begndate="2026-03-01", enddate="2026-03-03", diag="J18.900")
     claims_before = _rows(admin_app, models.Claim)
-    r = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": sid, "submitted_on": "2026-03-10"})
+    r = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": sid, "submitted_on": "2026-03-10", "note": "纸质申请"})
     assert r.status_code == 409 and "no published plan" in r.json()["detail"]
     assert _rows(admin_app, models.Claim) == claims_before
 

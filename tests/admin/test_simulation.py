@@ -79,7 +79,7 @@ def test_a_simulation_job_on_past_claims_is_followed_through_the_api(client, adm
         sid = post_bill(admin_app, setl_id=f"S-SIM{i}", begndate="2026-05-02", enddate="2026-05-06", diag="J18.900",
                         b_yuan=20_000, patient=member)
         assert client.post("/v1/claims", json={"member_id": member, "settlement_id": sid,
-                                                "submitted_on": "2026-05-20"}).status_code == 201
+                                                "submitted_on": "2026-05-20", "note": "纸质申请"}).status_code == 201
     base = next(p for p in client.get("/v1/plans").json() if p["status"] == "published")
     draft = client.post(f"/v1/plans/{base['id']}/derive", json={"patch": [
         {"op": "replace", "path": "/benefits/0/amount/bands/1/rate", "value": "0.60"}]}).json()
@@ -102,8 +102,8 @@ def test_a_simulation_job_on_past_claims_is_followed_through_the_api(client, adm
 def test_readjudication_replaces_pended_decisions_and_adjusts_decided_ones(client, admin_app):
     small = post_bill(admin_app, setl_id="S-RA1", begndate="2026-05-02", enddate="2026-05-06", diag="J18.900", b_yuan=20_000)
     big = post_bill(admin_app, patient="M1", setl_id="S-RA2", begndate="2026-05-02", enddate="2026-05-06", diag="J18.900", b_yuan=150_000)
-    decided = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": small, "submitted_on": "2026-05-20"}).json()
-    pended = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": big, "submitted_on": "2026-05-20"}).json()
+    decided = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": small, "submitted_on": "2026-05-20", "note": "纸质申请"}).json()
+    pended = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": big, "submitted_on": "2026-05-20", "note": "纸质申请"}).json()
     assert decided["status"] == "approved" and decided["lines"][0]["amount"] == "9000.00"
     assert pended["status"] == "pended"  # MA_IP on 150,000 is above the 50,000 review threshold
     base = next(p for p in client.get("/v1/plans").json() if p["status"] == "published")

@@ -6,7 +6,9 @@ tells and fails where the story breaks. Expected amounts are worked out by hand 
 the tests.
 
 Dates are in ``YEAR``, last calendar year: a claim is never submitted in the future
-and never late, whatever day the suite runs.
+and never late, whatever day the suite runs. Only an officer (or administrator) may
+give a claim's receipt date, with a note (``received_on``); a member's claim is dated
+by the service, today in China, so a member's claim on a bill of ``YEAR`` may be late.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tests.builders import certno_for, make_bill
 
 YEAR = dt.date.today().year - 1
 SUBMITTED = f"{YEAR}-06-30"
+PAPER_NOTE = "纸质申请表已于当日交至工会办公室"  # why an officer records an earlier receipt date
 
 LUNG_CANCER = "C34.900"  # catalog disease CI01
 PNEUMONIA = "J18.900"  # not in the catalog
@@ -130,9 +133,17 @@ def post_settlement(client: TestClient, key: str, *, expect: int = 201, **overri
 # ----------------------------------------------------------------------------- claims
 
 
+def received_on(submitted_on: str = SUBMITTED) -> dict[str, str]:
+    """An officer's record that a paper claim reached the union office on ``submitted_on``."""
+    return {"submitted_on": submitted_on, "note": PAPER_NOTE}
+
+
 def submit_claim(client: TestClient, key: str, member_id: str, settlement_id: int, *,
-                 submitted_on: str = SUBMITTED, expect: int = 201) -> dict:
-    body = {"member_id": member_id, "settlement_id": settlement_id, "submitted_on": submitted_on}
+                 submitted_on: str | None = SUBMITTED, expect: int = 201) -> dict:
+    """Claim as ``key``; an officer's or administrator's key records ``submitted_on`` with a note,
+    a member's key must pass ``submitted_on=None`` (the service dates it)."""
+    body = {"member_id": member_id, "settlement_id": settlement_id,
+            **(received_on(submitted_on) if submitted_on is not None else {})}
     return _expect(client.post("/v1/claims", json=body, headers=auth(key)), expect)
 
 

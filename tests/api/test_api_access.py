@@ -100,7 +100,8 @@ def only(status: int, *callers: str) -> dict[str, int]:
 
 def _claimable(w: World) -> dict:
     posted = post_settlement(w.client, w.admin)
-    return {"json": {"member_id": "M1", "settlement_id": posted["id"], "submitted_on": f"{YEAR}-06-30"}}
+    # No receipt date: the member's key may not give one (the service dates the claim).
+    return {"json": {"member_id": "M1", "settlement_id": posted["id"]}}
 
 
 def _pended(w: World) -> dict:

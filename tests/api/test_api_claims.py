@@ -21,6 +21,7 @@ from tests.api.builders import (
     codes,
     line,
     post_settlement,
+    received_on,
     settlement,
     submit_claim,
 )
@@ -38,8 +39,9 @@ def count(session: Session, model) -> int:
 def test_a_claim_is_decided_at_once_with_its_lines_reasons_in_chinese_and_english_and_its_trace(client, cast) -> None:
     posted = post_settlement(client, cast.hospital, setl_id="S-FIRST")
 
-    answer = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": posted["id"], "submitted_on": SUBMITTED},
-                         headers=auth(cast.member))
+    # The officer records the paper claim's receipt date: on time, whatever day the suite runs.
+    answer = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": posted["id"], **received_on()},
+                         headers=auth(cast.officer))
 
     assert answer.status_code == 201, answer.text
     claim = answer.json()
@@ -79,7 +81,7 @@ def test_every_reason_on_a_decision_carries_its_chinese_and_english_text(client,
 def test_a_claim_may_name_its_settlement_by_hospital_and_settlement_id(client, cast) -> None:
     post_settlement(client, cast.hospital, setl_id="S-BY-CODE")
     answer = client.post("/v1/claims", json={"member_id": "M1", "fixmedins_code": "H1", "setl_id": "S-BY-CODE",
-                                             "submitted_on": SUBMITTED}, headers=auth(cast.officer))
+                                             **received_on()}, headers=auth(cast.officer))
     assert answer.status_code == 201, answer.text
     assert answer.json()["setl_id"] == "S-BY-CODE"
 
@@ -92,7 +94,7 @@ def test_the_same_bill_claimed_again_is_denied_as_a_duplicate_and_counts_nothing
     posted = post_settlement(client, cast.hospital)
     first = submit_claim(client, cast.officer, "M1", posted["id"])
 
-    second = submit_claim(client, cast.member, "M1", posted["id"])
+    second = submit_claim(client, cast.member, "M1", posted["id"], submitted_on=None)
     third = submit_claim(client, cast.officer, "M1", posted["id"])
 
     assert first["status"] == "approved"
@@ -153,7 +155,7 @@ def test_a_failure_after_the_decision_stores_neither_the_decision_nor_its_accumu
     monkeypatch.setattr("service.claims.audit.record_many", broken)
     with TestClient(app, raise_server_exceptions=False) as failing:
         answer = failing.post("/v1/claims", json={"member_id": "M1", "settlement_id": posted["id"],
-                                                  "submitted_on": SUBMITTED}, headers=auth(cast.admin))
+                                                  **received_on()}, headers=auth(cast.admin))
     assert answer.status_code == 500
     assert answer.headers["content-type"] == "application/problem+json"
     assert "the audit log is unavailable" not in answer.text  # no internals leak
@@ -171,7 +173,7 @@ def test_a_failure_after_the_decision_stores_neither_the_decision_nor_its_accumu
         ({"member_id": "M1", "settlement_id": 999999}, 404, None),
         ({"member_id": "M404", "settlement_id": 1}, 404, None),
         ({"member_id": "M1", "fixmedins_code": "H1", "setl_id": "NOPE"}, 404, None),
-        ({"member_id": "M1", "settlement_id": 1, "submitted_on": "2999-01-01"}, 422, "submitted_on"),
+        ({"member_id": "M1", "settlement_id": 1, **received_on("2999-01-01")}, 422, "submitted_on"),
         ({"member_id": "M1", "settlement_id": 1, "setl_id": "S1", "fixmedins_code": "H1"}, 422, "body"),
         ({"member_id": "M1", "setl_id": "S1"}, 422, "body"),
         ({"member_id": "M1"}, 422, "body"),
@@ -204,7 +206,7 @@ def test_claims_of_one_member_submitted_at_the_same_time_are_decided_one_after_t
         with TestClient(app) as own:
             barrier.wait()
             answers[i] = own.post("/v1/claims", headers=auth(cast.admin), json={
-                "member_id": member_id, "settlement_id": settlement_id, "submitted_on": SUBMITTED}).json()
+                "member_id": member_id, "settlement_id": settlement_id, **received_on()}).json()
 
     threads = [threading.Thread(target=submit, args=(i,)) for i in range(len(requests))]
     for t in threads:

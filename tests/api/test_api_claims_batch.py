@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from service import audit, consistency
 from service.schemas import MAX_CLAIMS_PER_BATCH
 from store import models
-from tests.api.builders import LUNG_CANCER, SUBMITTED, YEAR, auth, post_settlement, submit_claim
+from tests.api.builders import LUNG_CANCER, YEAR, auth, post_settlement, received_on, submit_claim
 
 # Near the caps: MA_IP base piles up over the year, a lung cancer draws the one-off
 # critical-illness grant once, and one bill comes twice.
@@ -19,6 +19,7 @@ STORY = [
     {"b": "12000.00", "begndate": f"{YEAR}-09-02", "enddate": f"{YEAR}-09-09"},
     {"b": "150000.00", "begndate": f"{YEAR}-10-02", "enddate": f"{YEAR}-10-30"},
 ]
+STORY_RECEIVED = f"{YEAR}-11-30"  # after the last discharge, within the period's 90 days
 
 
 def _count(session: Session, model) -> int:
@@ -36,10 +37,12 @@ def _post_story(client, key, patient: str) -> list[int]:
 
 
 def test_a_batch_decides_each_claim_as_if_submitted_alone_in_its_order(client, cast, session) -> None:
-    one_by_one = [submit_claim(client, cast.admin, "M1", sid) for sid in _post_story(client, cast.hospital, "M1")]
+    one_by_one = [submit_claim(client, cast.admin, "M1", sid, submitted_on=STORY_RECEIVED)
+                  for sid in _post_story(client, cast.hospital, "M1")]
 
     answer = client.post("/v1/claims/batch", headers=auth(cast.officer), json={"claims": [
-        {"member_id": "M2", "settlement_id": sid, "submitted_on": SUBMITTED} for sid in _post_story(client, cast.hospital, "M2")]})
+        {"member_id": "M2", "settlement_id": sid, **received_on(STORY_RECEIVED)}
+        for sid in _post_story(client, cast.hospital, "M2")]})
 
     assert answer.status_code == 201, answer.text
     batch = answer.json()["claims"]
@@ -67,13 +70,13 @@ def test_one_refused_item_refuses_the_batch_and_names_it(client, cast, session) 
         ({"member_id": "M1", "settlement_id": 999999}, 404, "claims[1].settlement_id"),
         ({"member_id": "M1", "fixmedins_code": "H1", "setl_id": "NOPE"}, 404, "claims[1].setl_id"),
         ({"member_id": "M404", "settlement_id": good}, 404, "claims[1].member_id"),
-        ({"member_id": "M1", "settlement_id": good, "submitted_on": "2999-01-01"}, 422, "claims[1].submitted_on"),
+        ({"member_id": "M1", "settlement_id": good, **received_on("2999-01-01")}, 422, "claims[1].submitted_on"),
         ({"member_id": "M1"}, 422, "claims[1]"),
     ]
     before = (_count(session, models.Claim), _count(session, models.AuditEntry), _count(session, models.Accumulator))
     for item, status, field in cases:
         answer = client.post("/v1/claims/batch", headers=auth(cast.admin), json={"claims": [
-            {"member_id": "M1", "settlement_id": good, "submitted_on": SUBMITTED}, item]})
+            {"member_id": "M1", "settlement_id": good, **received_on()}, item]})
         assert answer.status_code == status, answer.text
         assert answer.headers["content-type"] == "application/problem+json"
         assert any(e["field"].startswith(field) for e in answer.json()["errors"]), (field, answer.json())
@@ -86,15 +89,15 @@ def test_one_refused_item_refuses_the_batch_and_names_it(client, cast, session) 
 def test_an_officer_cannot_slip_another_unions_member_into_a_batch(client, cast, session) -> None:
     ids = [post_settlement(client, cast.hospital)["id"] for _ in range(2)]
     answer = client.post("/v1/claims/batch", headers=auth(cast.officer), json={"claims": [
-        {"member_id": "M1", "settlement_id": ids[0], "submitted_on": SUBMITTED},
-        {"member_id": "M3", "settlement_id": ids[1], "submitted_on": SUBMITTED}]})  # M3 is in U2
+        {"member_id": "M1", "settlement_id": ids[0], **received_on()},
+        {"member_id": "M3", "settlement_id": ids[1], **received_on()}]})  # M3 is in U2
     assert answer.status_code == 403, answer.text
     assert _count(session, models.Claim) == 0
 
 
 def test_a_batch_is_bounded(client, cast) -> None:
     sid = post_settlement(client, cast.hospital)["id"]
-    item = {"member_id": "M1", "settlement_id": sid, "submitted_on": SUBMITTED}
+    item = {"member_id": "M1", "settlement_id": sid, **received_on()}
     for claims, field in (([], "claims"), ([item] * (MAX_CLAIMS_PER_BATCH + 1), "claims")):
         answer = client.post("/v1/claims/batch", headers=auth(cast.admin), json={"claims": claims})
         assert answer.status_code == 422, answer.text

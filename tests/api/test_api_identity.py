@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from claims.dates import china_today
 from store import models
-from tests.api.builders import CERTNO, SUBMITTED, YEAR, auth, create_hospital, create_member, post_settlement, settlement
+from tests.api.builders import CERTNO, SUBMITTED, YEAR, auth, create_hospital, create_member, post_settlement, received_on, settlement
 from tests.builders import certno_for
 
 PROBLEM = "application/problem+json"
@@ -120,9 +120,10 @@ def test_a_file_row_of_a_known_member_with_their_own_number_enrolls_them(client,
 # ----------------------------------------------------------------------------- claims
 
 
-def _claim(client: TestClient, key: str, member_id: str, **reference) -> dict:
+def _claim(client: TestClient, key: str, member_id: str, *, dated: bool = True, **reference) -> dict:
+    """Claim as ``key``; ``dated``: recorded as a paper claim of SUBMITTED (an officer's or admin's key only)."""
     answer = client.post("/v1/claims", headers=auth(key),
-                         json={"member_id": member_id, "submitted_on": SUBMITTED, **reference})
+                         json={"member_id": member_id, **(received_on() if dated else {}), **reference})
     return {"status": answer.status_code, "content-type": answer.headers["content-type"], "body": answer.json()}
 
 
@@ -153,7 +154,7 @@ def test_a_member_claiming_someone_else_s_bill_is_answered_exactly_as_for_an_unk
     assert stored(session) == before | {"settlements": before["settlements"] + 1,
                                         "audit_log": before["audit_log"] + 1}
     # M2 can still claim their own bill: the refused attempts left no trace on it.
-    own = _claim(client, cast.member_other, "M2", settlement_id=colleague_s["id"])
+    own = _claim(client, cast.officer, "M2", settlement_id=colleague_s["id"])
     assert (own["status"], own["body"]["status"]) == (201, "approved")
 
 
@@ -168,7 +169,7 @@ def test_a_settlement_posted_before_bills_carried_a_certno_can_be_claimed_by_nob
 
 def test_a_claim_naming_the_bill_in_full_width_characters_finds_it(client, cast) -> None:
     post_settlement(client, cast.hospital, setl_id="ZW-1")
-    claimed = _claim(client, cast.member, "M1", fixmedins_code="Ｈ１", setl_id="ＺＷ－１")
+    claimed = _claim(client, cast.member, "M1", dated=False, fixmedins_code="Ｈ１", setl_id="ＺＷ－１")
     assert (claimed["status"], claimed["body"]["setl_id"]) == (201, "ZW-1")
 
 

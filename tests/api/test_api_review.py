@@ -172,7 +172,7 @@ def test_reviewing_an_unknown_claim_is_not_found(client, cast) -> None:
 
 def test_every_action_is_in_the_audit_log_and_the_chain_holds(client, cast, session) -> None:
     posted = post_settlement(client, cast.hospital)
-    approved = submit_claim(client, cast.member, "M1", posted["id"])
+    claimed = submit_claim(client, cast.member, "M1", posted["id"], submitted_on=None)
     to_deny = claim_for(client, cast.admin, "M2", b=HIGH_B)
     to_adjust = claim_for(client, cast.admin, "M3", b=HIGH_B)
     review(client, cast.officer, to_deny["id"], deny("MA_IP"), approve("MA_DA"))
@@ -181,7 +181,7 @@ def test_every_action_is_in_the_audit_log_and_the_chain_holds(client, cast, sess
     entries = session.scalars(select(models.AuditEntry).order_by(models.AuditEntry.id)).all()
     trail = [(e.action, e.entity, e.entity_id) for e in entries if e.entity in ("settlement", "claim")]
     assert trail[0] == ("settlement.posted", "settlement", str(posted["id"]))
-    assert trail[1] == ("claim.adjudicated", "claim", str(approved["id"]))
+    assert trail[1] == ("claim.adjudicated", "claim", str(claimed["id"]))
     assert trail[-2:] == [("claim.reviewed", "claim", str(to_deny["id"])), ("claim.reviewed", "claim", str(to_adjust["id"]))]
     reviewed = [e for e in entries if e.action == "claim.reviewed"]
     assert [(ln["benefit"], ln["action"], ln["note"]) for ln in reviewed[1].details["lines"]] == [

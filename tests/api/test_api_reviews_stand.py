@@ -90,8 +90,8 @@ def test_re_adjudication_keeps_a_reviewers_denial_and_lists_it_as_skipped(client
 
 def test_re_adjudication_run_twice_for_the_same_version_adds_nothing(client, cast, session):
     first = b.claim_for(client, cast.admin, "M1", b="20000.00")  # MA_IP 4,000 + 5,000 = 9,000.00
-    second = b.claim_for(client, cast.admin, "M1", b="20000.00", begndate=f"{b.YEAR}-07-01",
-                         enddate=f"{b.YEAR}-07-05")  # on 20,000..40,000: 5,000 + 6,000 = 11,000.00
+    second = b.claim_for(client, cast.admin, "M1", b="20000.00", begndate=f"{b.YEAR}-06-01",
+                         enddate=f"{b.YEAR}-06-05")  # on 20,000..40,000: 5,000 + 6,000 = 11,000.00
     assert (b.line(first, "MA_IP")["amount"], b.line(second, "MA_IP")["amount"]) == ("9000.00", "11000.00")
     default = client.get("/v1/plans", headers=b.auth(cast.admin)).json()[0]
     draft = client.post(f"/v1/plans/{default['id']}/derive", headers=b.auth(cast.admin), json={

@@ -270,6 +270,9 @@ def all_at_once(base_url: str, calls: list[Callable[[httpx.Client], Answer]], ti
 
 YEAR = dt.date.today().year - 1  # last year: a claim is never in the future and never late
 SUBMITTED = f"{YEAR}-06-30"
+# Claims are sent by officers, who record when a paper claim reached the union office (and why).
+PAPER_NOTE = "纸质申请表已于当日交至工会办公室"
+RECEIVED = {"submitted_on": SUBMITTED, "note": PAPER_NOTE}
 
 
 @dataclass(frozen=True)
@@ -320,7 +323,8 @@ def claim_in_process(db_url: str, member: str, settlement: dict[str, Any], submi
         with session_factory(engine)() as s:
             row, _ = settlements.post_settlement(s, CLI, settlement)
             claim = claims.submit_claim(s, CLI, PlanBook(), ClaimCreate(
-                member_id=member, settlement_id=row.id, submitted_on=dt.date.fromisoformat(submitted_on)))
+                member_id=member, settlement_id=row.id, submitted_on=dt.date.fromisoformat(submitted_on),
+                note=PAPER_NOTE))
             s.commit()
             return claim.status
     finally:

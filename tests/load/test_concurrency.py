@@ -30,7 +30,7 @@ from store import models
 from store.db import make_engine, session_factory
 
 from .conftest import database
-from .live import SUBMITTED, YEAR, Answer, Keys, Server, all_at_once, auth, bill, claim_in_process, client, seed, send
+from .live import RECEIVED, YEAR, Answer, Keys, Server, all_at_once, auth, bill, claim_in_process, client, seed, send
 
 LUNG_CANCER = "C34.900"  # catalog disease CI01
 CLAIMS_AT_ONCE = 20
@@ -59,7 +59,7 @@ def _post_settlement(http: httpx.Client, key: str, settlement: dict) -> int:
 
 
 def _claim_request(settlement_id: int, member: str) -> dict:
-    return {"member_id": member, "settlement_id": settlement_id, "submitted_on": SUBMITTED}
+    return {"member_id": member, "settlement_id": settlement_id, **RECEIVED}
 
 
 def _decision(claim: dict) -> tuple:

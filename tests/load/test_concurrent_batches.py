@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import database
-from .live import SUBMITTED, YEAR, Keys, Server, all_at_once, auth, bill, client, seed, send
+from .live import RECEIVED, YEAR, Keys, Server, all_at_once, auth, bill, client, seed, send
 from .test_concurrency import _accumulators, _decision, _line_sum, _post_settlement
 
 LUNG_CANCER = "C34.900"
@@ -51,8 +51,8 @@ def test_batches_sent_at_once_over_shared_members_never_deadlock_or_pass_a_cap_a
 
     def batch(k: int) -> list[dict]:
         take = slice(k * PER_MEMBER, (k + 1) * PER_MEMBER)
-        c = [{"member_id": "C", "settlement_id": s, "submitted_on": SUBMITTED} for s in settlements["C"][take]]
-        d = [{"member_id": "D", "settlement_id": s, "submitted_on": SUBMITTED} for s in settlements["D"][take]]
+        c = [{"member_id": "C", "settlement_id": s, **RECEIVED} for s in settlements["C"][take]]
+        d = [{"member_id": "D", "settlement_id": s, **RECEIVED} for s in settlements["D"][take]]
         return c + d if k % 2 == 0 else d + c
 
     answers = all_at_once(server.base_url, [
@@ -71,7 +71,7 @@ def test_batches_sent_at_once_over_shared_members_never_deadlock_or_pass_a_cap_a
             for claim in at_once:
                 twin_settlement = settlements[f"{member}2"][settlements[member].index(claim["settlement_id"])]
                 answer = send(http, "POST", "/v1/claims", headers=auth(keys.officer),
-                              json={"member_id": f"{member}2", "settlement_id": twin_settlement, "submitted_on": SUBMITTED})
+                              json={"member_id": f"{member}2", "settlement_id": twin_settlement, **RECEIVED})
                 assert answer.status == 201, answer.body or answer.error
                 one_by_one.append(answer.body)
             assert [_decision(c) for c in at_once] == [_decision(c) for c in one_by_one]

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from store import models
 from store.db import make_engine, session_factory
 
-from .live import SUBMITTED, YEAR, Server, auth, bill, client, run_cli, seed, send
+from .live import RECEIVED, YEAR, Server, auth, bill, client, run_cli, seed, send
 
 MEMBERS = ["K1", "K2", "K3"]
 CLIENTS = 4
@@ -58,7 +58,7 @@ def _load(number: int, base_url: str, keys, stop: threading.Event, deadline: flo
                 seen.unexpected.append(f"settlement {posted.status}: {posted.body}")
                 return
             claimed = send(http, "POST", "/v1/claims", headers=auth(keys.officer),
-                           json={"member_id": member, "settlement_id": posted.body["id"], "submitted_on": SUBMITTED})
+                           json={"member_id": member, "settlement_id": posted.body["id"], **RECEIVED})
             if claimed.status is None:
                 seen.cut_off = True
                 return

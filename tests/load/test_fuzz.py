@@ -44,7 +44,7 @@ from service.schemas import ClaimCreate, EnrollmentCreate, HospitalCreate, Membe
 
 from tests.builders import certno_for
 
-from .live import SUBMITTED, YEAR, bill
+from .live import PAPER_NOTE, SUBMITTED, YEAR, bill
 
 # Examples per operation: (fitting the schema, not fitting it). Without a key every
 # request stops at authentication or validation, so fewer say as much.
@@ -67,7 +67,8 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]
         row, _ = settlements.post_settlement(s, CLI, bill("S1", "1000.00", patient="M1", begndate=f"{YEAR}-05-02",
                                                          enddate=f"{YEAR}-05-12"))
         claims.submit_claim(s, CLI, PlanBook(), ClaimCreate(member_id="M1", settlement_id=row.id,
-                                                            submitted_on=dt.date.fromisoformat(SUBMITTED)))
+                                                            submitted_on=dt.date.fromisoformat(SUBMITTED),
+                                                            note=PAPER_NOTE))
         _, key = create_key(s, Role.ADMIN, label="fuzzing administrator")
         s.commit()
     yield app, key
