@@ -151,6 +151,8 @@ def seed(session: Session, plans: PlanBook, today: dt.date | None = None, member
             n += 1
             code, _, grade, _ = rng.choice(graded) if rng.random() < 0.95 else HOSPITALS[-1]
             admitted = dt.date(year, 1, 1) + dt.timedelta(days=rng.randint(0, horizon))
+            # Early in January the year has no past yet: every stay must have ended by today.
+            admitted = min(admitted, today - dt.timedelta(days=30))
             bill = _bill(rng, code, grade, f"S{year}{n:06d}", admitted, people[mid])
             row, _ = settlements.post_settlement(session, CLI, bill)
             submitted = min(today, dt.date.fromisoformat(bill["enddate"]) + dt.timedelta(days=rng.randint(1, 20)))
@@ -160,7 +162,8 @@ def seed(session: Session, plans: PlanBook, today: dt.date | None = None, member
     # One settlement posted but not yet claimed, for trying POST /v1/claims by hand with
     # the first demo member's key (the bill is theirs).
     code, _, grade, _ = HOSPITALS[0]
-    settlements.post_settlement(session, CLI, _bill(rng, code, grade, f"S{year}-UNCLAIMED", dt.date(year, 1, 10),
+    settlements.post_settlement(session, CLI, _bill(rng, code, grade, f"S{year}-UNCLAIMED",
+                                                    min(dt.date(year, 1, 10), today - dt.timedelta(days=30)),
                                                     people[members[0]]))
 
     _, admin = create_key(session, Role.ADMIN, label="demo administrator")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.app import create_app
 from claims.identity import parse_certno
@@ -109,3 +110,20 @@ def test_serve_refuses_a_provincial_med_type_that_is_not_a_code(tmp_path: Path) 
     assert made.returncode == 2
     assert "--provincial-med-types" in made.stderr and "99 02" in made.stderr
     assert not (tmp_path / "claims.db").exists()  # refused before anything was made
+
+
+@pytest.mark.parametrize("today", ["2026-01-03", "2026-06-30", "2025-12-31"])
+def test_the_demo_seeds_on_any_day_of_the_year_with_every_stay_ended(tmp_path: Path, today: str) -> None:
+    """Early in January the demo year has no past yet; no demo bill may end after its day."""
+    from service import demo
+    from service.plans import PlanBook
+
+    app = create_app(str(tmp_path / "demo.db"))
+    try:
+        with app.state.sessions() as session:
+            demo.seed(session, PlanBook(), today=dt.date.fromisoformat(today))
+            session.commit()
+            assert max(session.scalars(select(models.Settlement.enddate))) <= dt.date.fromisoformat(today)
+            assert session.scalar(select(func.count()).select_from(models.Claim)) > 10
+    finally:
+        app.state.db.dispose()
