@@ -9,7 +9,7 @@ On SQLite every transaction starts with ``BEGIN IMMEDIATE``: it takes the write 
 up front, so two claims for one member can never both read the same accumulators and
 both write (SQLite's default deferred transactions would fail the second writer with
 "database is locked" midway instead). PostgreSQL locks the member row instead
-(``store.repositories.lock_member``).
+(``store.repositories.lock_members``, in the order ``service.claim_aggregate`` documents).
 """
 
 from __future__ import annotations

@@ -25,11 +25,6 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def lock_member(session: Session, member_id: str) -> models.Member | None:
-    """The member row, locked until the transaction ends (see ``lock_members``)."""
-    return lock_members(session, [member_id]).get(member_id)
-
-
 def lock_members(session: Session, member_ids: Iterable[str]) -> dict[str, models.Member]:
     """The members' rows by id (the unknown ones missing), locked until the transaction ends.
 
@@ -81,11 +76,6 @@ def load_accumulators(session: Session, member_ids: list[str]) -> dict[str, Memb
     for member_id, b, m, s, v in rows:
         found[member_id].values[(b, m, s)] = v
     return found
-
-
-def apply_changes(session: Session, member_id: str, changes: Iterable[AccumulatorChange]) -> None:
-    """Add one member's changes to their accumulator rows (see ``apply_members_changes``)."""
-    apply_members_changes(session, ((member_id, c) for c in changes))
 
 
 def apply_members_changes(session: Session, changes: Iterable[tuple[str, AccumulatorChange]]) -> None:
