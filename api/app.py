@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from api import problems
+from api.limits import BodyLimits, LimitsMiddleware
 from api.routers import claims, plans, registry, settlements
 from service.plans import PlanBook, ensure_published_default
 from store.db import make_engine, session_factory, upgrade
@@ -23,9 +24,10 @@ Every error is `application/problem+json` (RFC 9457); amounts are strings in yua
 
 
 def create_app(db: str | None = None, plan: str | Path | None = None, migrate: bool = True,
-               provincial_med_types: Iterable[str] = ()) -> FastAPI:
+               provincial_med_types: Iterable[str] = (), limits: BodyLimits | None = None) -> FastAPI:
     """The app on database ``db``; ``provincial_med_types`` are the province's own ``med_type``
-    codes its hospitals may post besides the national ones (domain.md)."""
+    codes its hospitals may post besides the national ones (domain.md); ``limits`` what a
+    request body may carry (api/limits.py)."""
     engine = make_engine(db)
     if migrate:
         upgrade(engine)
@@ -34,6 +36,7 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
     app.state.sessions = session_factory(engine)
     app.state.plans = PlanBook(plan)
     app.state.provincial_med_types = frozenset(provincial_med_types)
+    app.add_middleware(LimitsMiddleware, limits=limits or BodyLimits())
     with app.state.sessions() as session:
         ensure_published_default(session)
         session.commit()

@@ -1,8 +1,10 @@
 """The application as uvicorn starts it in each worker process (``claims serve``).
 
 Settings come from the environment because every worker builds its own app:
-``CLAIMS_DATABASE_URL``, ``CLAIMS_PLAN`` and ``CLAIMS_PROVINCIAL_MED_TYPES`` (the
-province's own ``med_type`` codes, comma-separated: ``9901,9902``). ``claims serve`` has already run the
+``CLAIMS_DATABASE_URL``, ``CLAIMS_PLAN``, ``CLAIMS_PROVINCIAL_MED_TYPES`` (the
+province's own ``med_type`` codes, comma-separated: ``9901,9902``), and
+``CLAIMS_MAX_JSON_BYTES`` / ``CLAIMS_MAX_CSV_BYTES`` (the largest request bodies,
+default 2 MiB and 20 MiB). ``claims serve`` has already run the
 migrations once, so the workers do not race to run them.
 """
 
@@ -10,12 +12,20 @@ import gc
 import os
 
 from api.app import create_app
+from api.limits import BodyLimits
 from service.settlements import parse_med_types
+
+
+def body_limits(env) -> BodyLimits:
+    default = BodyLimits()
+    return BodyLimits(json_bytes=int(env.get("CLAIMS_MAX_JSON_BYTES") or default.json_bytes),
+                      csv_bytes=int(env.get("CLAIMS_MAX_CSV_BYTES") or default.csv_bytes))
 
 
 def app_factory():
     app = create_app(os.environ.get("CLAIMS_DATABASE_URL"), os.environ.get("CLAIMS_PLAN") or None, migrate=False,
-                     provincial_med_types=parse_med_types(os.environ.get("CLAIMS_PROVINCIAL_MED_TYPES")))
+                     provincial_med_types=parse_med_types(os.environ.get("CLAIMS_PROVINCIAL_MED_TYPES")),
+                     limits=body_limits(os.environ))
     # What start-up built (the app, the rules engine, SQLAlchemy's mappers and caches)
     # lives as long as the worker: freeze it out of the collector's walks, and let a
     # request's short-lived objects pile up longer before a collection. The full

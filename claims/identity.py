@@ -3,10 +3,11 @@
 A member is known by their resident identity number (居民身份证号码, ``certno``): 17
 digits and a check digit (GB 11643-1999, ISO 7064 MOD 11-2, ``X`` standing for 10).
 Identifiers are compared after Unicode NFKC normalisation, so a full-width ``ＺＷ－１``
-typed on a Chinese keyboard is the same id as ``ZW-1``; control characters and
-invisible format characters (Unicode categories Cc and Cf: NUL, a newline, U+200B
-zero-width space, U+200E left-to-right mark, U+FEFF...) are refused, since two ids
-that look the same must be the same id.
+typed on a Chinese keyboard is the same id as ``ZW-1``, and then hold only ASCII
+letters, digits, '.', '_' and '-'; control characters and characters that show
+nothing (U+200B zero-width space, U+200E left-to-right mark, U+034F, U+3164 Hangul
+filler, variation selectors, a lone surrogate...) are refused in any text, since two
+ids that look the same must be the same id and a note must say what it shows.
 """
 
 from __future__ import annotations
@@ -67,9 +68,51 @@ def normalise_id(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip()
 
 
-def hidden_character(text: str) -> str | None:
-    """The first control or invisible format character (category Cc or Cf) in ``text``, as U+XXXX."""
+# Categories no text of ours needs: controls, format characters (zero-width space,
+# bidi marks...), surrogates (a lone one cannot even be stored), private use, and
+# line or paragraph separators. (Unassigned code points stay allowed: a rare
+# character of a name may be newer than this Python's Unicode tables.)
+_HIDDEN_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Co", "Zl", "Zp"))
+# Characters of other categories that show nothing: Unicode's default-ignorable code
+# points (combining grapheme joiner, Hangul fillers, variation selectors, Khmer vowel
+# inherents, musical-symbol formatting...) and the blank braille pattern.
+_INVISIBLE_RANGES = (
+    (0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x2800, 0x2800),
+    (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)
+_ALLOWED_CONTROLS = frozenset("\n\t")  # a note may run over lines
+
+
+def hidden_character(text: str, *, multiline: bool = False) -> str | None:
+    """The first character of ``text`` that is a control or shows nothing, as U+XXXX.
+
+    ``multiline``: a newline or tab is text (a note), not an attack.
+    """
     for c in text:
-        if unicodedata.category(c) in ("Cc", "Cf"):
+        if unicodedata.category(c) in _HIDDEN_CATEGORIES:
+            if multiline and c in _ALLOWED_CONTROLS:
+                continue
             return f"U+{ord(c):04X}"
+        code = ord(c)
+        if code >= 0x034F and any(lo <= code <= hi for lo, hi in _INVISIBLE_RANGES):
+            return f"U+{code:04X}"
+    return None
+
+
+_ID_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+def identifier_problem(text: str) -> str | None:
+    """Why a normalised identifier is not one, or None.
+
+    National codes and ids are ASCII letters and digits with '.', '_' or '-': allowing
+    nothing else leaves no look-alike of another id to register as a second bill.
+    """
+    if not text:
+        return "is empty"
+    if not text[0].isascii() or not text[0].isalnum():
+        return "must start with a letter or digit"
+    odd = next((c for c in text if c not in _ID_CHARACTERS), None)
+    if odd is not None:
+        return f"may hold only letters, digits, '.', '_' and '-' (not U+{ord(odd):04X})"
     return None

@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from claims.errors import BillInconsistent, InvalidCase
-from claims.identity import hidden_character, normalise_id, parse_certno
+from claims.identity import hidden_character, identifier_problem, normalise_id, parse_certno
 from claims.money import AmountError, parse_yuan
 
 CODE_FIELDS = ("fixmedins_code", "setl_id", "hosp_lv", "insutype", "med_type")
@@ -242,6 +242,7 @@ def parse_posted_settlement(
     _refuse_hidden(raw, "")
     record = _normalised(raw)
     _check_texts(record)
+    _check_dates_are_china_s(record)
     bill = parse_settlement(record, prefix="")
     for field, allowed in (("hosp_lv", HOSPITAL_GRADES), ("insutype", INSURANCE_TYPES),
                            ("med_type", (*MEDICAL_TYPES, *sorted(provincial_med_types)))):
@@ -254,7 +255,34 @@ def parse_posted_settlement(
                                            " (the patient is known by their resident identity number)")
     if bill.enddate > today:
         raise InvalidCase("enddate", f"the stay cannot end in the future (enddate {bill.enddate}, today {today} in China)")
+    earliest = _years_before(today, OLDEST_ADMISSION_YEARS)
+    if bill.begndate < earliest:
+        # No plan pays a stay that old (the deadlines run 90 days after a period and
+        # 365 after discharge), and an admission in year 1 would only make every later
+        # schedule look as if it left days without a plan.
+        raise InvalidCase("begndate", f"an admission before {earliest} ({OLDEST_ADMISSION_YEARS} years ago) "
+                                      "cannot be claimed")
     return record, bill
+
+
+OLDEST_ADMISSION_YEARS = 5
+MAX_DIAGNOSES = 100  # a national record lists a few; thousands would only cost memory
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def _check_dates_are_china_s(record: dict) -> None:
+    """A date with a time-zone offset could be another day in China: the record gives China's own dates."""
+    for field in ("begndate", "enddate"):
+        value = record.get(field)
+        if isinstance(value, str) and len(value.strip()) > 10 and (
+                value.strip().endswith(("Z", "z")) or "+" in value[10:] or "-" in value[10:]):
+            raise InvalidCase(field, "give the date (and time) in China without a time-zone offset")
 
 
 def _refuse_hidden(value: object, path: str) -> None:
@@ -272,17 +300,27 @@ def _refuse_hidden(value: object, path: str) -> None:
 
 
 def _normalised(raw: dict) -> dict:
-    """A copy of the record with its identifiers in NFKC (``ＺＷ－１`` is ``ZW-1``)."""
+    """A copy of the record with its identifiers in NFKC (``ＺＷ－１`` is ``ZW-1``), each then checked."""
     record = dict(raw)
     for field in IDENTIFIER_FIELDS:
         if isinstance(record.get(field), str):
             record[field] = normalise_id(record[field])
+            problem = identifier_problem(record[field]) if record[field] and field != "certno" else None
+            if problem:
+                raise InvalidCase(field, problem)
     if isinstance(record.get("diagnoses"), list):
+        if len(record["diagnoses"]) > MAX_DIAGNOSES:
+            raise InvalidCase("diagnoses", f"at most {MAX_DIAGNOSES} diagnoses")
         record["diagnoses"] = [
             {**d, "diag_code": normalise_id(d["diag_code"])} if isinstance(d, dict) and isinstance(d.get("diag_code"), str)
             else d
             for d in record["diagnoses"]
         ]
+        for i, d in enumerate(record["diagnoses"]):
+            code = d.get("diag_code") if isinstance(d, dict) else None
+            problem = identifier_problem(code) if isinstance(code, str) and code else None
+            if problem:
+                raise InvalidCase(f"diagnoses[{i}].diag_code", problem)
     return record
 
 

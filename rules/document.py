@@ -343,15 +343,75 @@ class _DecimalLoader(yaml.SafeLoader):
     """YAML with every number that has a fraction read as an exact Decimal."""
 
 
-_DecimalLoader.add_constructor(
-    "tag:yaml.org,2002:float", lambda loader, node: Decimal(loader.construct_scalar(node))
-)
+def _exact_number(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
+    text = loader.construct_scalar(node)
+    try:
+        number = Decimal(text)
+    except ArithmeticError:  # '.nan', '.inf' and YAML's other spellings Decimal does not read
+        number = None
+    if number is None or not number.is_finite():
+        raise yaml.constructor.ConstructorError(None, None, f"{text!r} is not a finite number", node.start_mark)
+    return number
+
+
+_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _exact_number)
+
+
+MAX_DEPTH = 64  # a plan nests under 10 levels; anything deeper is an attack or an accident
+
+
+class UnsafeYaml(yaml.YAMLError):
+    """YAML a rule document never needs and an attacker uses: aliases, anchors, tags, deep nesting."""
+
+
+def _refuse_unsafe_yaml(text: str) -> None:
+    """Walk the YAML events before building anything: a 381-byte alias bomb expands to
+    millions of nodes only when constructed, and a tag can name any constructor."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise UnsafeYaml(f"aliases (*{event.anchor}) are not allowed in a rule document")
+        if getattr(event, "anchor", None):
+            raise UnsafeYaml(f"anchors (&{event.anchor}) are not allowed in a rule document")
+        if getattr(event, "tag", None) is not None and not isinstance(event, (yaml.DocumentStartEvent,)):
+            raise UnsafeYaml(f"tags ({event.tag}) are not allowed in a rule document")
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise UnsafeYaml(f"nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
 
 
 def read_document_text(text: str, name: str) -> Any:
     if name.endswith(".json"):
-        return json.loads(text, parse_float=Decimal)
+        try:
+            return json.loads(text, parse_float=Decimal)
+        except RecursionError:
+            raise json.JSONDecodeError(f"nested deeper than the parser can follow (at most {MAX_DEPTH} levels "
+                                       "make sense)", text[:20], 0) from None
+    _refuse_unsafe_yaml(text)
     return yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def hidden_text_errors(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """Texts of a document holding a control or invisible character (a lone surrogate
+    cannot even be hashed or stored), each with its path."""
+    from claims.identity import hidden_character
+
+    if isinstance(value, str):
+        hidden = hidden_character(value, multiline=True)
+        return [(path or "(document)", f"contains the control or invisible character {hidden}")] if hidden else []
+    out: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            out += hidden_text_errors(key, here) if isinstance(key, str) else []
+            out += hidden_text_errors(item, here)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            out += hidden_text_errors(item, f"{path}[{i}]")
+    return out
 
 
 def shipped_catalogs() -> list[str]:
@@ -438,7 +498,7 @@ def parse_plan(text: str, name: str = "plan.yaml") -> "Plan":
         raw = read_document_text(text, name)
     except (yaml.YAMLError, json.JSONDecodeError) as err:
         raise PlanError([("(document)", f"not valid YAML or JSON: {err}")]) from None
-    errors = inline_catalogs(raw)
+    errors = hidden_text_errors(raw) or inline_catalogs(raw)
     if errors:
         raise PlanError(errors)
     return validate_plan(raw)

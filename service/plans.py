@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from claims.dates import china_today
-from rules.document import Plan, PlanError, inline_catalogs, load_plan, read_document_text, validate_plan
+from rules.document import Plan, PlanError, hidden_text_errors, inline_catalogs, load_plan, read_document_text, validate_plan
 from rules.engine import Engine
 from rules.schedule import Schedule
 from service import audit
@@ -47,6 +47,9 @@ def read_document(text: str, media_type: str) -> dict[str, Any]:
         raise Invalid.at("body", f"not valid {'YAML' if is_yaml else 'JSON'}: {err}") from None
     if not isinstance(raw, dict):
         raise Invalid.at("body", "a rule document is a mapping")
+    hidden = hidden_text_errors(raw)
+    if hidden:
+        raise Invalid("the document holds characters no rule document needs", [{"field": p, "message": m} for p, m in hidden])
     errors = inline_catalogs(raw)
     if errors:
         raise Invalid("the document names catalog files that are not shipped", [{"field": p, "message": m} for p, m in errors])

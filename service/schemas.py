@@ -10,7 +10,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from claims.identity import CERTNO_PATTERN, InvalidIdentity, hidden_character, normalise_id, parse_certno
+from claims.identity import CERTNO_PATTERN, InvalidIdentity, hidden_character, identifier_problem, normalise_id, parse_certno
 from claims.members import HardshipCategory
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
@@ -45,7 +45,13 @@ def _certno(value: str) -> str:
 def _identifier(value: str | None) -> str | None:
     # As settlements store them (claims.settlement.parse_posted_settlement): a claim
     # naming ZW-1 in full-width characters names the same bill.
-    return None if value is None else normalise_id(_visible(value))
+    if value is None:
+        return None
+    normal = normalise_id(_visible(value))
+    problem = identifier_problem(normal)
+    if problem:
+        raise ValueError(problem)
+    return normal
 
 
 # Text a person reads: no control or invisible character that would hide what it says.
@@ -60,11 +66,15 @@ class _In(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        # PostgreSQL cannot store a NUL character and SQLite would keep it: refuse it
-        # here, on both, naming the field.
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain a NUL character")
+    def _no_hidden_text(cls, value: Any) -> Any:
+        # Every text a request carries, notes included: no control character (but a
+        # note's newlines) and nothing that shows nothing. PostgreSQL cannot store a NUL
+        # nor a lone surrogate, and an escape sequence or a bidi override in a note
+        # would make the audit log say what it does not.
+        if isinstance(value, str):
+            hidden = hidden_character(value, multiline=True)
+            if hidden:
+                raise ValueError(f"must not contain the control or invisible character {hidden}")
         return value
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from claims.accumulators import MemberAccumulators
+from claims.decision import BenefitLine, LineStatus
 from claims.money import format_fen
 from claims.settlement import parse_settlement
 from service import audit
@@ -177,7 +178,7 @@ def readjudicate(session: Session, who: Principal, plans: PlanBook, *, include_p
         chosen.append(in_range)
     targets = session.execute(query.where(or_(*chosen)).order_by(models.Claim.id)).all()
     report: dict[str, Any] = {"claims": 0, "pended_redecided": 0, "adjustments": 0, "total_delta": 0, "changes": [],
-                              "skipped": []}
+                              "skipped": [], "held_for_review": []}
     if not targets:
         report["total_delta"] = format_fen(0)
         return report
@@ -207,12 +208,26 @@ def readjudicate(session: Session, who: Principal, plans: PlanBook, *, include_p
         claim, bill, file = claims[claim_id], bills[claim_id], files[member_id]
         standing = aggregate.lines_now(claim.lines, adjustments[claim_id])
         fixed = {b: h.line for b, h in standing.items() if h.reviewed}
-        for b in fixed:
+        for b in list(fixed):
             report["skipped"].append({"claim_id": claim_id, "benefit": b, "why": "decided by a reviewer"})
         engine = engines[bill.begndate]
         duplicate = first.get((claim.settlement.fixmedins_code, claim.settlement.setl_id), claim_id) != claim_id
-        decision = engine.adjudicate(file.claim(f"claim-{claim_id}", claim.submitted_on, bill), before[member_id],
-                                     duplicate, fixed=fixed or None)
+        domain = file.claim(f"claim-{claim_id}", claim.submitted_on, bill)
+        decision = engine.adjudicate(domain, before[member_id], duplicate, fixed=fixed or None)
+        # A decided claim has no line left for a reviewer: a line the version in force
+        # would pend for review stays as it was decided (nothing reserved for it), is
+        # reported, and the lines after it are decided again around it.
+        while claim.status != "pended":
+            pending = [ln for ln in decision.lines if ln.status is LineStatus.PENDED and ln.benefit not in fixed]
+            if not pending:
+                break
+            for ln in pending:
+                fixed[ln.benefit] = standing[ln.benefit].line if ln.benefit in standing else \
+                    BenefitLine(ln.benefit, LineStatus.NOT_APPLICABLE)
+                report["held_for_review"].append({"claim_id": claim_id, "benefit": ln.benefit,
+                                                  "why": "the version in force would pend it for review; "
+                                                         "it stays as decided"})
+            decision = engine.adjudicate(domain, before[member_id], duplicate, fixed=fixed)
         # A reviewed line of a benefit the version no longer has stays as it is.
         kept = [h.line for b, h in standing.items() if h.reviewed and b not in {ln.benefit for ln in decision.lines}]
         new_holding = [*decision.changes, *(c for line in kept for c in line.changes)]

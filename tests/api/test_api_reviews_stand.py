@@ -126,3 +126,26 @@ def test_re_adjudication_run_twice_for_the_same_version_adds_nothing(client, cas
     # Another union's officer and a colleague see none of M1's.
     assert client.get("/v1/adjustments", headers=b.auth(cast.officer_other)).json()["total"] == 0
     assert client.get("/v1/adjustments", headers=b.auth(cast.member_other)).json()["total"] == 0
+
+
+def test_re_adjudication_reserves_nothing_a_reviewer_would_have_to_decide_on_a_decided_claim(client, cast, session):
+    claim = b.claim_for(client, cast.admin, "M1", b="20000.00", diag_code=b.LUNG_CANCER)
+    assert (claim["status"], b.line(claim, "CIR")["status"]) == ("approved", "not_applicable")
+    # Registered later, unverified, with a date before the stay: CIR would now apply, pended.
+    b.register_hardship(client, cast.officer, "M1", category="near_dibao", verified=False)
+    default = client.get("/v1/plans", headers=b.auth(cast.admin)).json()[0]
+    draft = client.post(f"/v1/plans/{default['id']}/derive", headers=b.auth(cast.admin), json={
+        "patch": [{"op": "replace", "path": "/benefits/0/amount/bands/1/rate", "value": "0.55"}]}).json()
+    client.post(f"/v1/plans/{draft['id']}/publish", json={"effective_from": f"{b.YEAR}-01-01"}, headers=b.auth(cast.admin))
+    window = {"include_pended": False, "submitted_from": f"{b.YEAR}-01-01", "submitted_to": f"{b.YEAR}-12-31"}
+
+    report = client.post("/v1/readjudications", json=window, headers=b.auth(cast.admin)).json()
+    assert report["held_for_review"] == [{"claim_id": claim["id"], "benefit": "CIR",
+                                          "why": "the version in force would pend it for review; it stays as decided"}]
+    # Only what needs no review moved: MA_IP's band 2 at 55% (+500.00).
+    assert [ln["benefit"] for ch in report["changes"] for ln in ch["lines"]] == ["MA_IP"]
+    assert report["total_delta"] == "500.00"
+    assert _total(session, "M1", "CIR") == 0
+    _sound(session)
+    again = client.post("/v1/readjudications", json=window, headers=b.auth(cast.admin)).json()
+    assert (again["adjustments"], again["total_delta"]) == (0, "0.00")

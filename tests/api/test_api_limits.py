@@ -1,0 +1,87 @@
+"""Limits on request bodies (api/limits.py): refused with problem+json, nothing stored (both databases)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from api.limits import MIB, json_depth
+from store import models
+from tests.api.builders import auth, settlement
+
+PROBLEM = "application/problem+json"
+
+
+def _counts(session) -> tuple[int, ...]:
+    return tuple(session.scalar(select(func.count()).select_from(m)) for m in
+                 (models.Settlement, models.Claim, models.PlanVersion, models.Member, models.AuditEntry))
+
+
+def test_a_json_body_over_two_mebibytes_is_refused_before_it_is_read_as_a_settlement(client, cast, session):
+    before = _counts(session)
+    bill = settlement(diagnoses=[{"diag_code": "J18.900", "diag_name": "x" * (2 * MIB), "maindiag_flag": "1"}])
+    answer = client.post("/v1/settlements", json=bill, headers=auth(cast.hospital))
+    assert answer.status_code == 413 and answer.headers["content-type"] == PROBLEM
+    assert answer.json()["status"] == 413 and "2,097,152" in answer.json()["detail"]
+    assert _counts(session) == before
+
+
+def test_a_body_streamed_without_a_length_is_cut_off_at_the_limit(client, cast, session):
+    before = _counts(session)
+
+    def chunks():
+        yield b'{"member_id": "M1", "settlement_id": 1, "pad": "'
+        for _ in range(3):
+            yield b"x" * MIB
+        yield b'"}'
+
+    answer = client.post("/v1/claims", content=chunks(), headers={**auth(cast.officer), "content-type": "application/json"})
+    assert answer.status_code == 413 and answer.headers["content-type"] == PROBLEM
+    assert _counts(session) == before
+
+
+@pytest.mark.parametrize("depth", [65, 100_000])
+def test_json_nested_deeper_than_64_levels_is_refused_naming_the_body(client, cast, session, depth):
+    before = _counts(session)
+    body = "[" * depth + "]" * depth
+    answer = client.post("/v1/claims", content=body, headers={**auth(cast.officer), "content-type": "application/json"})
+    assert answer.status_code == 422 and answer.headers["content-type"] == PROBLEM
+    assert answer.json()["errors"] == [{"field": "body", "message": "nested deeper than 64 levels"}]
+    assert _counts(session) == before
+
+
+def test_nesting_inside_strings_does_not_count_and_64_levels_pass_the_limit():
+    assert json_depth(b'{"a": "[[[[[[{{{{\\"]]]"}') == 1
+    assert json_depth(json.dumps({"a": [[[1]]]}).encode()) == 4
+    assert json_depth(b"[" * 64 + b"]" * 64) == 64
+
+
+@pytest.mark.parametrize(("document", "says"), [
+    ('name: bomb\na: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
+     'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n', "anchors (&a)"),
+    ("name: x\nbenefits: *nowhere\n", "aliases"),
+    ("name: !!python/object/apply:os.system [echo hi]\n", "tags"),
+    ("name: x\nbenefits: " + "[" * 70 + "]" * 70 + "\n", "nested deeper than 64 levels"),
+])
+def test_a_yaml_plan_with_aliases_anchors_tags_or_deep_nesting_is_refused_and_nothing_stored(
+    client, cast, session, document, says
+):
+    before = _counts(session)
+    answer = client.post("/v1/plans", content=document.encode(),
+                         headers={**auth(cast.admin), "content-type": "application/yaml"})
+    assert answer.status_code == 422 and answer.headers["content-type"] == PROBLEM, answer.text
+    (error,) = answer.json()["errors"]
+    assert error["field"] == "body" and says in error["message"]
+    assert _counts(session) == before
+
+
+def test_a_csv_import_over_twenty_mebibytes_is_refused_and_nothing_stored(client, cast, session):
+    before = _counts(session)
+    row = "M9,王秀英,F,1979-03-14,2025-01-01,2025-12-31,2024-12-01,110101197903140011\n"
+    body = "member_id,name,gender,birth_date,period_start,period_end,enrolled_on,certno\n" + row * (20 * MIB // len(row) + 10)
+    answer = client.post("/v1/enrollments/import", content=body.encode(),
+                         headers={**auth(cast.officer), "content-type": "text/csv"})
+    assert answer.status_code == 413 and answer.headers["content-type"] == PROBLEM
+    assert _counts(session) == before
