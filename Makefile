@@ -15,8 +15,9 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(INSTALLED)
 
+# An existing demo.db is kept; `make run FRESH=1` makes it anew.
 run: $(INSTALLED)
-	$(BIN)/claims demo --db demo.db
+	$(BIN)/claims demo --db demo.db $(if $(FRESH),--fresh)
 
 test: $(INSTALLED)
 	bash scripts/ensure-postgres.sh

@@ -17,9 +17,13 @@ from service.settlements import parse_med_types
 
 
 def body_limits(env) -> BodyLimits:
+    """The body limits the environment sets (ValueError when one is not a positive whole number)."""
     default = BodyLimits()
-    return BodyLimits(json_bytes=int(env.get("CLAIMS_MAX_JSON_BYTES") or default.json_bytes),
-                      csv_bytes=int(env.get("CLAIMS_MAX_CSV_BYTES") or default.csv_bytes))
+    limits = BodyLimits(json_bytes=int(env.get("CLAIMS_MAX_JSON_BYTES") or default.json_bytes),
+                        csv_bytes=int(env.get("CLAIMS_MAX_CSV_BYTES") or default.csv_bytes))
+    if limits.json_bytes <= 0 or limits.csv_bytes <= 0:
+        raise ValueError("a body limit is a positive number of bytes")
+    return limits
 
 
 def app_factory():

@@ -10,7 +10,9 @@ from typing import Annotated, Optional
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Union medical mutual-aid claims engine.")
+# Plain help (no boxes): it reads the same in a terminal, a pipe and a log.
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Union medical mutual-aid claims engine.")
 
 
 @app.callback()
@@ -21,6 +23,37 @@ def main() -> None:
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
+
+
+def _existing_database(db: str | None) -> str:
+    """The URL of ``--db``, which must name a database that exists.
+
+    A typo in a path must not quietly make an empty database (``claims check`` would
+    then report all is well); only ``claims serve --create`` and ``claims demo`` make one.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from store.db import database_url
+
+    url = database_url(db)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database or ""
+        if not path or path == ":memory:" or not Path(path).is_file():
+            _fail(f"no database at {path or url}: give --db (or $CLAIMS_DATABASE_URL), "
+                  "or make one with 'claims serve --create' (or 'claims demo')")
+        return url
+    engine = create_engine(url, connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as err:  # noqa: BLE001 - any failure to open it is reported the same way
+        first = (str(err).strip().splitlines() or [""])[0]
+        _fail(f"cannot open the database {parsed.render_as_string()}: {first}")
+    finally:
+        engine.dispose()
+    return url
 
 
 @app.command()
@@ -161,6 +194,7 @@ def serve(
         "--provincial-med-types",
         help="The province's own med_type codes hospitals may post, e.g. 9901,9902 "
              "(default: $CLAIMS_PROVINCIAL_MED_TYPES, else none).")] = None,
+    create: Annotated[bool, typer.Option("--create", help="Make the database when it does not exist yet.")] = False,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     import os
@@ -177,7 +211,13 @@ def serve(
     except ValueError as err:
         _fail(f"--provincial-med-types: {err}")
     os.environ["CLAIMS_PROVINCIAL_MED_TYPES"] = ",".join(sorted(codes))
-    url = database_url(db)
+    from api.main import body_limits
+
+    try:
+        body_limits(os.environ)
+    except ValueError:
+        _fail("CLAIMS_MAX_JSON_BYTES and CLAIMS_MAX_CSV_BYTES are whole numbers of bytes")
+    url = database_url(db) if create else _existing_database(db)
     upgrade(make_engine(url))  # once, before the workers start
     os.environ["CLAIMS_DATABASE_URL"] = url
     if plan is not None:
@@ -189,7 +229,7 @@ def serve(
                 loop="uvloop", http="httptools")
 
 
-keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(keys_app, name="keys")
 
 
@@ -212,7 +252,7 @@ def keys_create(
         role_value = Role(role)
     except ValueError:
         _fail(f"--role must be one of admin, officer, hospital, member, not {role!r}")
-    engine = make_engine(db)
+    engine = make_engine(_existing_database(db))
     upgrade(engine)
     with session_factory(engine)() as session:
         try:
@@ -228,35 +268,56 @@ def keys_create(
 
 @app.command()
 def demo(
-    db: Annotated[Path, typer.Option("--db", help="SQLite file for the demo (made anew).")] = Path("demo.db"),
+    db: Annotated[Path, typer.Option("--db", help="SQLite file for the demo.")] = Path("demo.db"),
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     seed_only: Annotated[bool, typer.Option("--seed-only", help="Make the database and print the keys; do not serve.")] = False,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Delete the demo database and make it anew.")] = False,
 ) -> None:
-    """Make a SQLite database of Inner Mongolia demo data, print demo keys, and serve the API."""
+    """Serve a SQLite database of Inner Mongolia demo data, made on first use, and print keys for it.
+
+    An existing demo database is kept (what was tried in it stays); --fresh starts again.
+    """
+    from service.auth import CLI, Role, create_key
     from service.demo import seed
     from service.plans import PlanBook
     from store.db import make_engine, session_factory, upgrade
 
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    if fresh:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    existing = db.is_file()
     engine = make_engine(str(db))
     upgrade(engine)
     with session_factory(engine)() as session:
-        keys = seed(session, PlanBook())
-        session.commit()
+        if existing:
+            # Keys are kept only as hashes: the ones printed when it was made cannot be
+            # shown again, so a reused demo gets a new administrator's key.
+            from service import audit
+
+            row, admin = create_key(session, Role.ADMIN, label="demo administrator (reused demo)")
+            audit.record(session, CLI, "key.created", "api_key", row.id, role=row.role, label=row.label)
+            session.commit()
+        else:
+            keys = seed(session, PlanBook())
+            session.commit()
     engine.dispose()
-    typer.echo(f"demo database: {db.resolve()}")
+    typer.echo(f"demo database: {db.resolve()}" + (" (kept; --fresh makes it anew)" if existing else ""))
     typer.echo("demo API keys (send as 'Authorization: Bearer <key>'):")
-    typer.echo(f"  admin                 {keys.admin}")
-    for union_id, key in keys.officers.items():
-        typer.echo(f"  officer {union_id:<13} {key}")
-    for code, key in keys.hospitals.items():
-        typer.echo(f"  hospital {code:<12} {key}")
-    for member_id, key in keys.members.items():
-        typer.echo(f"  member {member_id:<14} {key}")
+    if existing:
+        typer.echo(f"  admin                 {admin}")
+        typer.echo("  (the other keys were printed when the demo was made; "
+                   "'claims keys create' makes more)")
+    else:
+        typer.echo(f"  admin                 {keys.admin}")
+        for union_id, key in keys.officers.items():
+            typer.echo(f"  officer {union_id:<13} {key}")
+        for code, key in keys.hospitals.items():
+            typer.echo(f"  hospital {code:<12} {key}")
+        for member_id, key in keys.members.items():
+            typer.echo(f"  member {member_id:<14} {key}")
     if not seed_only:
-        serve(db=str(db), plan=None, host=host, port=port, workers=1)
+        serve(db=str(db), plan=None, host=host, port=port, workers=1, provincial_med_types=None, create=False)
 
 
 @app.command()
@@ -268,7 +329,7 @@ def check(db: DbOption = None) -> None:
     from store import models
     from store.db import make_engine, session_factory
 
-    with session_factory(make_engine(db))() as session:
+    with session_factory(make_engine(_existing_database(db)))() as session:
         problems = run_check(session)
         claims_n = session.scalar(select(func.count(models.Claim.id)))
     for line in problems:
@@ -279,7 +340,7 @@ def check(db: DbOption = None) -> None:
     typer.echo(f"ok: {claims_n} claims; every accumulator equals the decisions behind it")
 
 
-audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(audit_app, name="audit")
 
 
@@ -289,7 +350,7 @@ def audit_verify(db: DbOption = None) -> None:
     from service.audit import verify
     from store.db import make_engine, session_factory
 
-    with session_factory(make_engine(db))() as session:
+    with session_factory(make_engine(_existing_database(db)))() as session:
         problems = verify(session)
     for line in problems:
         typer.echo(line)

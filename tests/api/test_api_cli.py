@@ -59,8 +59,8 @@ def test_keys_create_makes_an_officer_key_scoped_to_its_union(client: TestClient
         (["--role", "king"], "--role"),
     ],
 )
-def test_keys_create_refuses_a_key_without_its_scope_and_prints_no_key(tmp_path: Path, args, says) -> None:
-    made = claims("keys", "create", *args, "--db", str(tmp_path / "claims.db"))
+def test_keys_create_refuses_a_key_without_its_scope_and_prints_no_key(client, database_url: str, args, says) -> None:
+    made = claims("keys", "create", *args, "--db", database_url)
     assert made.returncode == 2
     assert says in made.stderr
     assert not KEY.search(made.stdout + made.stderr)
@@ -127,3 +127,51 @@ def test_the_demo_seeds_on_any_day_of_the_year_with_every_stay_ended(tmp_path: P
             assert session.scalar(select(func.count()).select_from(models.Claim)) > 10
     finally:
         app.state.db.dispose()
+
+
+@pytest.mark.parametrize("command", [["check"], ["audit", "verify"], ["keys", "create", "--role", "admin"], ["serve"]])
+def test_a_command_pointed_at_a_database_that_does_not_exist_says_so_and_makes_none(tmp_path: Path, command) -> None:
+    missing = tmp_path / "typo.db"
+    made = claims(*command, "--db", str(missing))
+    assert made.returncode == 2, made.stdout + made.stderr
+    assert f"no database at {missing}" in made.stderr
+    assert not missing.exists()
+
+
+def test_make_run_keeps_the_demo_database_and_fresh_makes_it_anew(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    assert claims("demo", "--seed-only", "--db", str(db)).returncode == 0
+    engine = make_engine(str(db))
+    with engine.begin() as conn:  # something tried in the demo
+        conn.execute(models.Union.__table__.insert().values(id="TRIED", name="试过的工会", region=""))
+        claims_made = conn.scalar(select(func.count()).select_from(models.Claim))
+
+    again = claims("demo", "--seed-only", "--db", str(db))
+    assert again.returncode == 0, again.stderr
+    assert "kept" in again.stdout
+    (admin,) = re.findall(r"^\s+admin\s+(ck_\S+)$", again.stdout, re.M)
+    with engine.connect() as conn:
+        assert conn.scalar(select(models.Union.name).where(models.Union.id == "TRIED")) == "试过的工会"
+    app = create_app(str(db), migrate=False)
+    try:
+        with TestClient(app) as client:
+            assert client.get("/v1/claims", headers=auth(admin)).json()["total"] == claims_made
+    finally:
+        app.state.db.dispose()
+
+    engine.dispose()  # its pooled connection still has the old file open
+    fresh = claims("demo", "--seed-only", "--fresh", "--db", str(db))
+    assert fresh.returncode == 0, fresh.stderr
+    engine = make_engine(str(db))
+    with engine.connect() as conn:
+        assert conn.scalar(select(models.Union.id).where(models.Union.id == "TRIED")) is None
+        assert conn.scalar(select(func.count()).select_from(models.Claim)) == claims_made
+    engine.dispose()
+
+
+def test_help_is_plain_text_that_reads_the_same_in_a_pipe() -> None:
+    for command in ([], ["serve"], ["keys"], ["audit"], ["demo"]):
+        shown = claims(*command, "--help")
+        assert shown.returncode == 0, shown.stderr
+        assert "Usage: claims" in shown.stdout
+        assert not set("╭╰│─…") & set(shown.stdout), shown.stdout
