@@ -59,15 +59,24 @@ class Principal:
         if self.role is not Role.HOSPITAL or self.hospital_code != code:
             raise Forbidden(f"this key cannot act for hospital {code}")
 
-    def require_member(self, member: models.Member) -> None:
-        """May this caller act for (or see) this member?"""
+    def may_act_for(self, member: models.Member) -> bool:
+        """May this caller act for (or see) this member: an officer their union's, a member themself?"""
         if self.role is Role.ADMIN:
-            return
-        if self.role is Role.OFFICER and member.union_id == self.union_id:
-            return
-        if self.role is Role.MEMBER and member.id == self.member_id:
-            return
-        raise Forbidden(f"this key cannot act for member {member.id}")
+            return True
+        if self.role is Role.OFFICER:
+            return member.union_id == self.union_id
+        return self.role is Role.MEMBER and member.id == self.member_id
+
+    def require_member(self, member: models.Member, hidden_as: NotFound | None = None) -> None:
+        """Refuse a member this caller may not act for exactly as an unknown one.
+
+        404, not 403: the answer must not tell a caller which members (or, through
+        ``hidden_as``, which claims or registrations of them) exist outside their scope.
+        ``hidden_as`` is the error the caller gets for an unknown id of what they asked
+        for; by default that of an unknown member.
+        """
+        if not self.may_act_for(member):
+            raise hidden_as or NotFound(f"no member {member.id}")
 
 
 CLI = Principal(key_id=None, role=Role.ADMIN)

@@ -25,7 +25,7 @@ from rules.ordering import decide_in_order
 from service import audit, settlements
 from service import claim_aggregate as aggregate
 from service.auth import Principal, Role
-from service.errors import Conflict, Forbidden, Invalid, NotFound
+from service.errors import Conflict, Invalid, NotFound
 from service.plans import PlanBook
 from service.schemas import AdjustmentLineRead, AdjustmentRead, ClaimCreate, ClaimRead, ClaimReview, LineRead, ReasonRead
 from store import models
@@ -107,9 +107,9 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
     today = china_today()
     for i, d in enumerate(items):
         file = files.get(d.member_id)
-        if file is None:
+        # Another union's member is answered exactly as an unknown one (no existence leak).
+        if file is None or not who.may_act_for(file.row):
             raise NotFound(f"no member {d.member_id}", [{"field": where(i, "member_id"), "message": "no such member"}])
-        who.require_member(file.row)
 
     by_id = {d.settlement_id for d in items if d.settlement_id is not None}
     by_ref = {(d.fixmedins_code, d.setl_id) for d in items if d.settlement_id is None}
@@ -192,6 +192,7 @@ def _receipt_date(who: Principal, data: ClaimCreate, bill_enddate: dt.date, toda
 
 
 def get_claim(session: Session, who: Principal, claim_id: int) -> models.Claim:
+    who.require(Role.ADMIN, Role.OFFICER, Role.MEMBER)  # hospitals read settlements, not claims
     claim = _load(session, claim_id)
     if claim is None:
         raise NotFound(f"no claim {claim_id}")
@@ -200,11 +201,9 @@ def get_claim(session: Session, who: Principal, claim_id: int) -> models.Claim:
 
 
 def _may_see(session: Session, who: Principal, claim: models.Claim) -> None:
-    if who.role is Role.HOSPITAL:
-        raise Forbidden("hospitals read settlements, not claims")
     member = session.get(models.Member, claim.member_id)
     assert member is not None
-    who.require_member(member)
+    who.require_member(member, hidden_as=NotFound(f"no claim {claim.id}"))
 
 
 def list_claims(
@@ -251,7 +250,7 @@ def review_claim(session: Session, who: Principal, plans: PlanBook, claim_id: in
         raise NotFound(f"no claim {claim_id}")
     files = aggregate.load_members(session, [claim.member_id])  # lock order: the member first
     file = files[claim.member_id]
-    who.require_member(file.row)
+    who.require_member(file.row, hidden_as=NotFound(f"no claim {claim_id}"))
     session.refresh(claim)  # re-read under the lock: another review may have just finished
     lines = {line.benefit: line for line in session.scalars(
         select(models.DecisionLine).where(models.DecisionLine.claim_id == claim.id))}

@@ -233,6 +233,35 @@ def replace_draft(session: Session, who: Principal, plan_id: int, document: dict
     return row, errors
 
 
+def delete_draft(session: Session, who: Principal, plan_id: int) -> None:
+    """Delete a draft; the audit entry keeps what it held.
+
+    Published and retired versions stay for ever: claims name them. A draft another
+    version was derived from, or that a simulation still reads, stays too (409).
+    """
+    who.require(Role.ADMIN)
+    row = session.get(models.PlanVersion, plan_id, with_for_update=True)  # not published beside us
+    if row is None:
+        raise NotFound(f"no plan version {plan_id}")
+    if row.status != "draft":
+        raise Conflict(f"plan version {plan_id} is {row.status}; only drafts are deleted (retire a published one)")
+    derived = session.scalars(select(models.PlanVersion.id).where(models.PlanVersion.based_on == plan_id)
+                              .order_by(models.PlanVersion.id)).all()
+    if derived:
+        raise Conflict(f"plan version {plan_id} is the base of version(s) {', '.join(map(str, derived))}; "
+                       "it is kept while they are")
+    running = [job.id for job in session.scalars(select(models.Job).where(models.Job.status.in_(("queued", "running"))))
+               if job.params.get("plan_id") == plan_id]
+    if running:
+        raise Conflict(f"simulation job(s) {', '.join(map(str, running))} of plan version {plan_id} "
+                       "are still running; delete it when they have finished")
+    before = {"status": row.status, "name": row.name, "version": row.version, "based_on": row.based_on,
+              "note": row.note, "document": row.document}
+    session.delete(row)
+    session.flush()
+    audit.record(session, who, "plan.deleted", "plan", plan_id, before=before, after=None)
+
+
 def derive_draft(session: Session, who: Principal, plan_id: int, patch: list[dict[str, Any]], note: str = ""):
     """A new draft: an existing version with a JSON Patch (RFC 6902) applied to its parameters."""
     import jsonpatch

@@ -7,7 +7,7 @@ import datetime as dt
 import io
 import re
 
-from sqlalchemy import select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -17,17 +17,20 @@ from service import audit
 from service.auth import Principal, Role
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.schemas import (
+    EnrollmentCorrection,
     EnrollmentCreate,
+    HardshipCounts,
     HardshipCreate,
     HardshipRevoke,
     HardshipVerify,
     HospitalCreate,
     ImportResult,
+    MemberCorrection,
     MemberCreate,
     UnionCreate,
 )
 from store import models
-from store.repositories import paginate
+from store.repositories import lock_members, paginate
 
 
 def create_union(session: Session, who: Principal, data: UnionCreate) -> models.Union:
@@ -65,6 +68,12 @@ def list_hospitals(session: Session, who: Principal) -> list[models.Hospital]:
 
 
 def get_member(session: Session, who: Principal, member_id: str, *, detail: bool = False) -> models.Member:
+    """A member the caller may act for; any other is answered exactly as an unknown id (404).
+
+    The role is checked first, so a role that never reads members (a hospital) gets the
+    same 403 for every id, known or not.
+    """
+    who.require(Role.ADMIN, Role.OFFICER, Role.MEMBER)
     query = select(models.Member).where(models.Member.id == member_id)
     if detail:
         query = query.options(
@@ -269,11 +278,122 @@ def _is_date(value: str | None) -> bool:
         return False
 
 
-def register_hardship(session: Session, who: Principal, member_id: str, data: HardshipCreate) -> models.HardshipRegistration:
+def _locked_member(session: Session, who: Principal, member_id: str,
+                   hidden_as: NotFound | None = None) -> models.Member:
+    """The member's row, locked until the transaction ends (members first: the documented lock order).
+
+    A change that must see the member's other rows as they are (one active hardship
+    registration, the claims an enrollment decides, a unique resident identity number)
+    is made under this lock, so two such changes of one member run one after the other,
+    and never beside a claim of the member being decided.
+    """
+    member = lock_members(session, [member_id]).get(member_id)
+    if member is None:
+        raise hidden_as or NotFound(f"no member {member_id}")
+    who.require_member(member, hidden_as)
+    return member
+
+
+def correct_member(session: Session, who: Principal, member_id: str, data: MemberCorrection) -> models.Member:
+    """Correct a typo in a member's name or resident identity number; the audit entry keeps both values."""
     who.require(Role.ADMIN, Role.OFFICER)
-    member = get_member(session, who, member_id)
+    member = _locked_member(session, who, member_id)
+    asked = data.model_dump(include=data.model_fields_set)
+    if not asked:
+        raise Invalid.at("body", "send the name or the certno to correct")
+    before = {k: getattr(member, k) for k in asked if getattr(member, k) != asked[k]}
+    after = {k: asked[k] for k in before}
+    if not before:
+        return member  # nothing differs: nothing to correct, nothing to audit
+    if "certno" in after and _holder_of(session, after["certno"]) not in (None, member.id):
+        raise _certno_taken("certno")
+    try:
+        with session.begin_nested():
+            for k, v in after.items():
+                setattr(member, k, v)
+            session.flush()
+    except IntegrityError:
+        raise _certno_taken("certno") from None  # registered by another request since we looked
+    audit.record(session, who, "member.corrected", "member", member.id, before=before, after=after)
+    return member
+
+
+def correct_enrollment(session: Session, who: Principal, enrollment_id: int,
+                       data: EnrollmentCorrection) -> models.Enrollment:
+    """Correct an enrollment's end date, as long as no decided claim depends on it.
+
+    The member's period totals (MA_IP's bands and caps) are kept under the period
+    ``start..end`` itself, and a period that runs on into the next one makes the member
+    a renewing member there. So once a claim has been decided for an admission in the
+    period (or, when the change joins or parts the period from the next one, in any
+    later period) the end can no longer move: the claim's totals would be left under a
+    period that no longer exists and the caps would start again. That is 409, with the
+    number of claims; the end changes freely until the first claim is decided.
+    """
+    who.require(Role.ADMIN, Role.OFFICER)
+    hidden = NotFound(f"no enrollment {enrollment_id}")
+    member_id = session.scalar(select(models.Enrollment.member_id).where(models.Enrollment.id == enrollment_id))
+    if member_id is None:
+        raise hidden
+    _locked_member(session, who, member_id, hidden)
+    enrollment = session.get(models.Enrollment, enrollment_id)
+    assert enrollment is not None  # enrollments are never deleted
+    start, old_end, new_end = enrollment.period_start, enrollment.period_end, data.period_end
+    if new_end < start:
+        raise Invalid.at("period_end", f"is before the period's start {start}")
+    if new_end == old_end:
+        return enrollment
+    others = list(session.scalars(select(models.Enrollment).where(
+        models.Enrollment.member_id == member_id, models.Enrollment.id != enrollment.id)))
+    clash = next((e for e in others if e.period_start <= new_end and e.period_end >= start), None)
+    if clash is not None:
+        raise Invalid.at("period_end", f"overlaps the enrollment {clash.period_start}..{clash.period_end} "
+                                       "(periods never overlap)")
+    day = dt.timedelta(days=1)
+    chain_changes = any(e.period_start == old_end + day for e in others) != any(
+        e.period_start == new_end + day for e in others)
+    admitted = models.Settlement.begndate >= start
+    if not chain_changes:
+        admitted &= models.Settlement.begndate <= max(old_end, new_end)
+    decided = session.scalar(
+        select(func.count()).select_from(models.Claim)
+        .join(models.Settlement, models.Settlement.id == models.Claim.settlement_id)
+        .where(models.Claim.member_id == member_id, admitted)) or 0
+    if decided:
+        raise Conflict(f"the end of the enrollment {start}..{old_end} cannot move to {new_end}: {decided} claim(s) "
+                       "of the member were decided under it (their totals are kept under this period); "
+                       "enroll the member anew for the days after instead")
+    enrollment.period_end = new_end
+    session.flush()
+    audit.record(session, who, "enrollment.corrected", "enrollment", enrollment.id, member_id=member_id,
+                 before={"period_end": old_end}, after={"period_end": new_end})
+    return enrollment
+
+
+def register_hardship(session: Session, who: Principal, member_id: str, data: HardshipCreate) -> models.HardshipRegistration:
+    """Enter a member on the hardship register: one active registration per member.
+
+    A registration is active from ``registered_on`` until its ``revoked_on`` (open while
+    not revoked); a new one may not begin while another is active, so a change of
+    category is a revocation, then a registration from that day. The member's row is
+    locked first, so two registrations sent at once cannot both pass the check.
+    """
+    who.require(Role.ADMIN, Role.OFFICER)
     if data.verified and data.verified_on is None:
         raise Invalid.at("verified_on", "required when verified is true")
+    _check_verified_on(data.verified_on, data.registered_on)
+    member = _locked_member(session, who, member_id)
+    active = session.scalar(
+        select(models.HardshipRegistration)
+        .where(models.HardshipRegistration.member_id == member.id,
+               or_(models.HardshipRegistration.revoked_on.is_(None),
+                   models.HardshipRegistration.revoked_on > data.registered_on))
+        .order_by(models.HardshipRegistration.id).limit(1))
+    if active is not None:
+        until = (f"revoke it first (a change of category is a revocation, then a registration)"
+                 if active.revoked_on is None else f"it is revoked on {active.revoked_on}; register from that day on")
+        raise Conflict(f"member {member.id} has an active hardship registration {active.id} "
+                       f"({active.category}, registered on {active.registered_on}); {until}")
     reg = models.HardshipRegistration(
         member_id=member.id, category=HardshipCategory(data.category).value, registered_on=data.registered_on,
         verified=data.verified, verified_on=data.verified_on, note=data.note,
@@ -285,11 +405,20 @@ def register_hardship(session: Session, who: Principal, member_id: str, data: Ha
     return reg
 
 
+def _check_verified_on(verified_on: dt.date | None, registered_on: dt.date) -> None:
+    # A home visit verifies a household already on the register, never before it.
+    if verified_on is not None and verified_on < registered_on:
+        raise Invalid.at("verified_on", f"is before the registration date {registered_on}")
+
+
 def _registration(session: Session, who: Principal, registration_id: int) -> models.HardshipRegistration:
+    hidden = NotFound(f"no hardship registration {registration_id}")
     reg = session.get(models.HardshipRegistration, registration_id)
     if reg is None:
-        raise NotFound(f"no hardship registration {registration_id}")
-    get_member(session, who, reg.member_id)
+        raise hidden
+    member = session.get(models.Member, reg.member_id)
+    assert member is not None
+    who.require_member(member, hidden)
     return reg
 
 
@@ -298,6 +427,7 @@ def verify_hardship(session: Session, who: Principal, registration_id: int, data
     reg = _registration(session, who, registration_id)
     if reg.revoked_on is not None:
         raise Conflict(f"hardship registration {reg.id} was revoked on {reg.revoked_on}")
+    _check_verified_on(data.verified_on, reg.registered_on)
     reg.verified, reg.verified_on = True, data.verified_on
     if data.note:
         reg.note = data.note
@@ -319,3 +449,34 @@ def revoke_hardship(session: Session, who: Principal, registration_id: int, data
     session.flush()
     audit.record(session, who, "hardship.revoked", "hardship", reg.id, revoked_on=data.revoked_on, note=data.note)
     return reg
+
+
+def list_hardship(
+    session: Session, who: Principal, *, union_id: str | None, category: HardshipCategory | None,
+    verified: bool | None, active_on: dt.date | None, member_id: str | None, page: int, page_size: int,
+) -> tuple[list[models.HardshipRegistration], int, dict[HardshipCategory, HardshipCounts]]:
+    """A page of the hardship register (an officer's union; an administrator's all, or a union's),
+    and counts by category over everything the filters select."""
+    who.require(Role.ADMIN, Role.OFFICER)
+    reg = models.HardshipRegistration
+    conditions = []
+    if who.role is Role.OFFICER:
+        union_id = who.union_id  # an officer's filter never widens their view
+    if union_id:
+        conditions.append(reg.member_id.in_(select(models.Member.id).where(models.Member.union_id == union_id)))
+    if category is not None:
+        conditions.append(reg.category == category.value)
+    if verified is not None:
+        conditions.append(reg.verified.is_(verified))
+    if active_on is not None:
+        conditions += [reg.registered_on <= active_on, or_(reg.revoked_on.is_(None), reg.revoked_on > active_on)]
+    if member_id:
+        conditions.append(reg.member_id == member_id)
+    rows, total = paginate(session, select(reg).where(*conditions), reg.id, page, page_size)
+    counts = dict.fromkeys(HardshipCategory, HardshipCounts(registrations=0, verified=0))
+    for name, n, n_verified in session.execute(
+        select(reg.category, func.count(), func.sum(case((reg.verified.is_(True), 1), else_=0)))
+        .where(*conditions).group_by(reg.category)
+    ):
+        counts[HardshipCategory(name)] = HardshipCounts(registrations=n, verified=n_verified or 0)
+    return rows, total, counts

@@ -311,3 +311,29 @@ class Page(BaseModel, Generic[T]):
     total: int
     page: int
     page_size: int
+
+
+class HardshipCounts(BaseModel):
+    registrations: int
+    verified: int
+
+
+class HardshipPage(Page[HardshipRead]):
+    """A page of the hardship register, with counts by category over every page (the filters applied)."""
+
+    counts: Annotated[dict[HardshipCategory, HardshipCounts], Field(
+        description="Registrations and verified ones by category, over all the registrations the filters select")]
+
+
+class MemberCorrection(_In):
+    """What an officer may correct of a member: a typo in the name or the resident identity number.
+
+    A field left out is kept. Neither takes null (the defaults only mean "not sent").
+    """
+
+    name: Annotated[VisibleText, Field(max_length=100)] = None  # type: ignore[assignment]
+    certno: Certno = None  # type: ignore[assignment]
+
+
+class EnrollmentCorrection(_In):
+    period_end: dt.date

@@ -103,6 +103,15 @@ async def replace_draft(plan_id: RowId, request: Request, session: SessionDep, c
     return _read(row, errors)
 
 
+@router.delete("/plans/{plan_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_draft(plan_id: RowId, session: SessionDep, caller: CurrentCaller) -> None:
+    """Delete a draft (409 for a published or retired version, which is kept for the claims it decided).
+
+    The audit entry keeps the deleted document.
+    """
+    plans.delete_draft(session, caller, plan_id)
+
+
 @router.post("/plans/{plan_id}/derive", status_code=status.HTTP_201_CREATED, response_model=PlanRead)
 def derive_draft(plan_id: RowId, data: Derive, session: SessionDep, caller: CurrentCaller):
     """A new draft from a version with some parameters changed (a JSON Patch)."""

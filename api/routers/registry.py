@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import datetime as dt
+
 from fastapi import APIRouter, Body, Query, status
 
 from api.deps import CurrentCaller, PagingDep, RowId, SessionDep
 from service import registry
+from claims.members import HardshipCategory
 from service.auth import create_key, Role
 from service import audit
 from service.errors import Invalid
 from service.schemas import (
+    EnrollmentCorrection,
     EnrollmentCreate,
     EnrollmentRead,
     HardshipCreate,
+    HardshipPage,
     HardshipRead,
     HardshipRevoke,
     HardshipVerify,
@@ -23,6 +28,7 @@ from service.schemas import (
     ImportResult,
     KeyCreate,
     KeyCreated,
+    MemberCorrection,
     MemberCreate,
     MemberDetail,
     MemberRead,
@@ -72,6 +78,26 @@ def get_member(member_id: str, session: SessionDep, caller: CurrentCaller):
     return registry.get_member(session, caller, member_id, detail=True)
 
 
+@router.patch("/members/{member_id}", response_model=MemberRead)
+def correct_member(member_id: str, data: MemberCorrection, session: SessionDep, caller: CurrentCaller):
+    """Correct a member's name or resident identity number (a typo); the audit log keeps the values before and after.
+
+    The number must pass its check digit and belong to no other member (409). An officer
+    corrects their own union's members; any other member is answered as an unknown id (404).
+    """
+    return registry.correct_member(session, caller, member_id, data)
+
+
+@router.patch("/enrollments/{enrollment_id}", response_model=EnrollmentRead)
+def correct_enrollment(enrollment_id: RowId, data: EnrollmentCorrection, session: SessionDep, caller: CurrentCaller):
+    """Correct an enrollment's end date: never before its start nor overlapping another period (422).
+
+    Once a claim has been decided under the period (its totals are kept under the
+    period's dates), the end no longer moves: 409 with the number of claims.
+    """
+    return registry.correct_enrollment(session, caller, enrollment_id, data)
+
+
 @router.post("/members/{member_id}/enrollments", status_code=status.HTTP_201_CREATED, response_model=EnrollmentRead)
 def add_enrollment(member_id: str, data: EnrollmentCreate, session: SessionDep, caller: CurrentCaller):
     return registry.add_enrollment(session, caller, member_id, data)
@@ -95,6 +121,25 @@ def import_enrollments(
 @router.post("/members/{member_id}/hardship", status_code=status.HTTP_201_CREATED, response_model=HardshipRead)
 def register_hardship(member_id: str, data: HardshipCreate, session: SessionDep, caller: CurrentCaller):
     return registry.register_hardship(session, caller, member_id, data)
+
+
+@router.get("/hardship", response_model=HardshipPage)
+def list_hardship(
+    session: SessionDep,
+    caller: CurrentCaller,
+    paging: PagingDep,
+    union_id: Annotated[str | None, Query(max_length=32, description="Admins may name a union; officers see their own")] = None,
+    category: HardshipCategory | None = None,
+    verified: bool | None = None,
+    active_on: Annotated[dt.date | None, Query(description="Registrations in force on this day")] = None,
+    member_id: Annotated[str | None, Query(max_length=64)] = None,
+):
+    """The hardship register (困难职工档案), by id, with counts by category over every page."""
+    rows, total, counts = registry.list_hardship(
+        session, caller, union_id=union_id, category=category, verified=verified, active_on=active_on,
+        member_id=member_id, page=paging.page, page_size=paging.page_size)
+    return HardshipPage(items=[HardshipRead.model_validate(r) for r in rows], total=total, page=paging.page,
+                        page_size=paging.page_size, counts=counts)
 
 
 @router.post("/hardship/{registration_id}/verify", response_model=HardshipRead)

@@ -19,11 +19,19 @@ Each row says how to make a fresh request (a new settlement to claim, a new pend
 claim to review...), so every allowed caller succeeds on its own and every refused
 caller is refused by its role or scope, not by the state of the data. A refused call
 must also leave no trace in the audit log.
+
+A caller whose role never uses a route gets 403; a caller whose role may use it but
+who asks about someone else's member, claim, registration or enrollment (``hidden``)
+gets 404. Either way, on a route that names a resource, the answer must be exactly
+(status and body, but for ``instance``) the answer to the same request naming ids that
+do not exist: a refusal never tells a caller that something exists outside their scope.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +73,21 @@ class World:
         assert answer.status_code == 201, answer.text
         return answer.json()["id"]
 
+    def member(self) -> str:
+        """A new member of U1 (the officer's union), with no hardship registration yet."""
+        member_id = f"M{200 + self.fresh()}"
+        answer = self.client.post("/v1/members", json={"id": member_id, "union_id": "U1", "certno": certno_for(member_id)},
+                                  headers=auth(self.admin))
+        assert answer.status_code == 201, answer.text
+        return member_id
+
+    def enrollment(self) -> int:
+        """A new enrollment of M1 under which no claim was decided (so its end may move)."""
+        answer = self.client.post("/v1/members/M1/enrollments", json=enrollment(YEAR + 20 + self.fresh()),
+                                  headers=auth(self.admin))
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
     def published(self) -> int:
         plan_id = self.draft()
         answer = self.client.post(f"/v1/plans/{plan_id}/publish", headers=auth(self.admin),
@@ -81,13 +104,30 @@ class Row:
     allowed: dict[str, int]  # caller -> success status; everyone else with a key gets ``refused``
     public: bool = False  # no key needed: everyone gets the allowed status
     refused: int = 403  # 404 where a refusal must not reveal that the thing exists
+    hidden: tuple[str, ...] = ()  # callers of a role that uses the route, asking about what is not theirs: 404
+    # The same request naming resources that do not exist, and what to put back in its
+    # answer to compare (missing id -> real id); by default, every path parameter.
+    missing: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, str]]] | None = None
 
     def expected(self, caller: str) -> int:
         if self.public:
             return next(iter(self.allowed.values()))
         if caller in ("no_key", "bad_key"):
             return 401
+        if caller in self.hidden:
+            return 404
         return self.allowed.get(caller, self.refused)
+
+    def without_resources(self, spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]] | None:
+        if self.missing is not None:
+            return self.missing(spec)
+        if not spec.get("path"):
+            return None
+        path, back = {}, {}
+        for n, (name, value) in enumerate(sorted(spec["path"].items())):
+            path[name] = 2**31 - 1 - n if isinstance(value, int) else f"NO-SUCH-ID-{n}"
+            back[str(path[name])] = str(value)
+        return {**spec, "path": path}, back
 
 
 def everyone(status: int = 200) -> dict[str, int]:
@@ -111,7 +151,21 @@ def _pended(w: World) -> dict:
 
 
 def _registration(w: World) -> int:
-    return register_hardship(w.client, w.admin, "M1", verified=False)["id"]
+    # A fresh member each time: a member holds one active registration at a time.
+    return register_hardship(w.client, w.admin, w.member(), verified=False)["id"]
+
+
+def _another_member(spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The claim(s) of the request made for a member id that does not exist."""
+    body = spec["json"]
+    if "claims" in body:
+        body = {"claims": [{**c, "member_id": "NO-SUCH-MEMBER"} for c in body["claims"]]}
+    else:
+        body = {**body, "member_id": "NO-SUCH-MEMBER"}
+    return {**spec, "json": body}, {"NO-SUCH-MEMBER": "M1"}
+
+
+OTHERS = ("officer_other", "member_other")  # of the roles that act for members, those not acting for M1
 
 
 MATRIX: dict[tuple[str, str], Row] = {
@@ -125,16 +179,17 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/settlements/{settlement_id}"): Row(lambda w: {"path": {"settlement_id": w.settlement_id}},
                                                     only(200, "admin", "hospital", "officer", "member"), refused=404),
     # Claims and review
-    ("POST", "/v1/claims"): Row(_claimable, only(201, "admin", "officer", "member")),
+    ("POST", "/v1/claims"): Row(_claimable, only(201, "admin", "officer", "member"), hidden=OTHERS,
+                                missing=_another_member),
     ("POST", "/v1/claims/batch"): Row(lambda w: {"json": {"claims": [_claimable(w)["json"], _claimable(w)["json"]]}},
-                                      only(201, "admin", "officer", "member")),
+                                      only(201, "admin", "officer", "member"), hidden=OTHERS, missing=_another_member),
     ("GET", "/v1/claims"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other", "member", "member_other")),
     ("GET", "/v1/claims/{claim_id}"): Row(lambda w: {"path": {"claim_id": w.claim_id}},
-                                          only(200, "admin", "officer", "member")),
+                                          only(200, "admin", "officer", "member"), hidden=OTHERS),
     # Adjustments are listed within each caller's scope (a member their own, an officer their union's).
     ("GET", "/v1/adjustments"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other", "member", "member_other")),
     ("GET", "/v1/review-queue"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other")),
-    ("POST", "/v1/claims/{claim_id}/review"): Row(_pended, only(200, "admin", "officer")),
+    ("POST", "/v1/claims/{claim_id}/review"): Row(_pended, only(200, "admin", "officer"), hidden=("officer_other",)),
     # The registry
     ("POST", "/v1/unions"): Row(lambda w: {"json": {"id": f"U{100 + w.fresh()}", "name": "新工会"}}, only(201, "admin")),
     ("GET", "/v1/unions"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other")),
@@ -145,9 +200,16 @@ MATRIX: dict[tuple[str, str], Row] = {
                                                      "certno": certno_for(m)}},
                                  only(201, "admin", "officer")),
     ("GET", "/v1/members"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other")),
-    ("GET", "/v1/members/{member_id}"): Row(lambda w: {"path": {"member_id": "M1"}}, only(200, "admin", "officer", "member")),
+    ("GET", "/v1/members/{member_id}"): Row(lambda w: {"path": {"member_id": "M1"}}, only(200, "admin", "officer", "member"),
+                                            hidden=OTHERS),
+    ("PATCH", "/v1/members/{member_id}"): Row(lambda w: {"path": {"member_id": "M1"}, "json": {"name": f"王{w.fresh()}"}},
+                                              only(200, "admin", "officer"), hidden=("officer_other",)),
     ("POST", "/v1/members/{member_id}/enrollments"): Row(
-        lambda w: {"path": {"member_id": "M1"}, "json": enrollment(YEAR + 10 + w.fresh())}, only(201, "admin", "officer")),
+        lambda w: {"path": {"member_id": "M1"}, "json": enrollment(YEAR + 10 + w.fresh())}, only(201, "admin", "officer"),
+        hidden=("officer_other",)),
+    ("PATCH", "/v1/enrollments/{enrollment_id}"): Row(
+        lambda w: {"path": {"enrollment_id": w.enrollment()}, "json": {"period_end": f"{YEAR + 20 + w.fresh()}-06-30"}},
+        only(200, "admin", "officer"), hidden=("officer_other",)),
     ("POST", "/v1/enrollments/import"): Row(
         lambda w: {"params": {"union_id": "U1"}, "headers": {"content-type": "text/csv"},
                    "content": f"member_id,certno,name,period_start,period_end,enrolled_on\n"
@@ -155,19 +217,21 @@ MATRIX: dict[tuple[str, str], Row] = {
                               f"{YEAR - 1}-12-01\n"},
         only(200, "admin", "officer")),
     ("POST", "/v1/members/{member_id}/hardship"): Row(
-        lambda w: {"path": {"member_id": "M1"}, "json": {"category": "dibao", "registered_on": f"{YEAR}-01-01"}},
-        only(201, "admin", "officer")),
+        lambda w: {"path": {"member_id": w.member()}, "json": {"category": "dibao", "registered_on": f"{YEAR}-01-01"}},
+        only(201, "admin", "officer"), hidden=("officer_other",)),
+    ("GET", "/v1/hardship"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other")),
     ("POST", "/v1/hardship/{registration_id}/verify"): Row(
         lambda w: {"path": {"registration_id": _registration(w)}, "json": {"verified_on": f"{YEAR}-02-01"}},
-        only(200, "admin", "officer")),
+        only(200, "admin", "officer"), hidden=("officer_other",)),
     ("POST", "/v1/hardship/{registration_id}/revoke"): Row(
         lambda w: {"path": {"registration_id": _registration(w)}, "json": {"revoked_on": f"{YEAR}-02-01"}},
-        only(200, "admin", "officer")),
+        only(200, "admin", "officer"), hidden=("officer_other",)),
     ("POST", "/v1/keys"): Row(lambda w: {"json": {"role": "member", "member_id": "M1"}}, only(201, "admin")),
     # Plan administration: administrators only
     ("GET", "/v1/plans"): Row(lambda w: {}, only(200, "admin")),
     ("POST", "/v1/plans"): Row(lambda w: {"json": w.document}, only(201, "admin")),
     ("GET", "/v1/plans/{plan_id}"): Row(lambda w: {"path": {"plan_id": w.plan_id}}, only(200, "admin")),
+    ("DELETE", "/v1/plans/{plan_id}"): Row(lambda w: {"path": {"plan_id": w.draft()}}, only(204, "admin")),
     ("PUT", "/v1/plans/{plan_id}"): Row(lambda w: {"path": {"plan_id": w.draft_id}, "json": w.document},
                                         only(200, "admin")),
     ("POST", "/v1/plans/{plan_id}/derive"): Row(
@@ -216,6 +280,14 @@ def test_the_access_matrix_has_a_row_for_every_route(app: FastAPI) -> None:
     assert sorted(MATRIX.keys() - routes) == [], "rows for routes the app does not have"
 
 
+def _as_asked(answer, back: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """Status and problem body but for ``instance`` (the path asked), the missing ids put back as the real ones."""
+    text = json.dumps({k: v for k, v in answer.json().items() if k != "instance"}, ensure_ascii=False)
+    if back:
+        text = re.sub("|".join(map(re.escape, back)), lambda m: back[m.group()], text)
+    return answer.status_code, json.loads(text)
+
+
 def _audit_entries(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(models.AuditEntry))
 
@@ -238,14 +310,17 @@ def test_every_route_answers_every_caller_as_its_role_and_scope_allow(
     world.draft_id = world.draft()
     world.job_id = client.post(f"/v1/plans/{plan_id}/simulate", json={}, headers=auth(cast.admin)).json()["id"]
 
+    def call(method: str, path: str, spec: dict[str, Any], caller: str):
+        return client.request(method, path.format(**spec.get("path", {})), params=spec.get("params"),
+                              json=spec.get("json"), content=spec.get("content"),
+                              headers={**spec.get("headers", {}), **auth(keys[caller])})
+
     wrong: list[str] = []
     for (method, path), row in MATRIX.items():
         for caller in CALLERS:
             spec = row.request(world)
-            url = path.format(**spec.get("path", {}))
             before = _audit_entries(session)
-            answer = client.request(method, url, params=spec.get("params"), json=spec.get("json"),
-                                    content=spec.get("content"), headers={**spec.get("headers", {}), **auth(keys[caller])})
+            answer = call(method, path, spec, caller)
             expected = row.expected(caller)
             if answer.status_code != expected:
                 wrong.append(f"{method} {path} as {caller}: expected {expected}, got {answer.status_code} {answer.text[:200]}")
@@ -256,5 +331,11 @@ def test_every_route_answers_every_caller_as_its_role_and_scope_allow(
                     wrong.append(f"{method} {path} as {caller}: refused, yet the audit log grew")
                 if expected == 401 and answer.headers.get("www-authenticate") != "Bearer":
                     wrong.append(f"{method} {path} as {caller}: 401 without WWW-Authenticate: Bearer")
+                unknown = row.without_resources(spec)
+                if unknown is not None and not row.public:
+                    as_if_unknown = _as_asked(call(method, path, unknown[0], caller), unknown[1])
+                    if _as_asked(answer, {}) != as_if_unknown:
+                        wrong.append(f"{method} {path} as {caller}: refused unlike a request naming nothing that "
+                                     f"exists: {_as_asked(answer, {})} != {as_if_unknown}")
 
     assert wrong == [], "\n".join(wrong)

@@ -91,7 +91,8 @@ def test_an_officer_cannot_slip_another_unions_member_into_a_batch(client, cast,
     answer = client.post("/v1/claims/batch", headers=auth(cast.officer), json={"claims": [
         {"member_id": "M1", "settlement_id": ids[0], **received_on()},
         {"member_id": "M3", "settlement_id": ids[1], **received_on()}]})  # M3 is in U2
-    assert answer.status_code == 403, answer.text
+    assert answer.status_code == 404, answer.text  # as an unknown member, naming the item
+    assert answer.json()["errors"] == [{"field": "claims[1].member_id", "message": "no such member"}]
     assert _count(session, models.Claim) == 0
 
 
