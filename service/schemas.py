@@ -301,3 +301,20 @@ class Page(BaseModel, Generic[T]):
     total: int
     page: int
     page_size: int
+
+
+class ProblemField(BaseModel):
+    field: Annotated[str, Field(description="The path of the field at fault: claims[3].member_id, body, row 4 certno")]
+    message: str
+
+
+class Problem(BaseModel):
+    """Every error answer (RFC 9457 application/problem+json), as api/problems.py renders it."""
+
+    type: Annotated[str, Field(description="What kind of problem: /problems/invalid, /problems/not-found..., "
+                                           "or about:blank")]
+    title: str
+    status: int
+    detail: str
+    instance: Annotated[str | None, Field(description="The path of the request")] = None
+    errors: Annotated[list[ProblemField] | None, Field(description="Each field at fault (invalid input)")] = None

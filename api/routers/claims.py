@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
 from api import idempotency
+from api.problems import answers
+from api.routers import located
 from api.deps import CurrentCaller, PagingDep, PlansDep, RowId, SessionDep
 from api.idempotency import IdempotencyDep
 from service import claims
@@ -18,18 +21,28 @@ router = APIRouter(prefix="/v1", tags=["claims"])
 Status = Literal["approved", "denied", "pended"]
 
 
-@router.post("/claims", status_code=status.HTTP_201_CREATED, response_model=ClaimRead, responses=idempotency.RESPONSES)
+@router.post("/claims", status_code=status.HTTP_201_CREATED, response_model=ClaimRead, summary="Submit a claim",
+             responses={**idempotency.RESPONSES, **answers(
+                 404, 409, s404="No such member or settlement, or one this key may not claim for (the same answer)",
+                 s409="No published plan is in force on the admission date, or a request with this "
+                      "Idempotency-Key is still being answered")})
 def submit_claim(data: ClaimCreate, session: SessionDep, caller: CurrentCaller, plans: PlansDep, once: IdempotencyDep):
     """Submit a claim for a posted settlement; it is decided at once and the decision returned."""
     def submit() -> Answer:
         claim = claims.submit_claim(session, caller, plans, data)
         return Answer(status.HTTP_201_CREATED, claims.to_read(claim).model_dump(mode="json"))
 
-    return idempotency.answer_once(session, caller, once, submit)
+    answer = idempotency.answer_once(session, caller, once, submit)
+    return located(answer, f"/v1/claims/{json.loads(answer.body)['id']}")
 
 
 @router.post("/claims/batch", status_code=status.HTTP_201_CREATED, response_model=ClaimBatchRead,
-             responses=idempotency.RESPONSES)
+             summary="Submit many claims at once",
+             responses={**idempotency.RESPONSES, **answers(
+                 404, 409, s404="An item names no such member or settlement, or one this key may not claim for "
+                                "(the item is named)",
+                 s409="No published plan is in force on an admission date, or a request with this "
+                      "Idempotency-Key is still being answered")})
 def submit_claims(data: ClaimBatchCreate, session: SessionDep, caller: CurrentCaller, plans: PlansDep,
                   once: IdempotencyDep):
     """Submit up to 500 claims at once (a hospital's or a union's daily list), decided in order.
@@ -46,12 +59,14 @@ def submit_claims(data: ClaimBatchCreate, session: SessionDep, caller: CurrentCa
     return idempotency.answer_once(session, caller, once, submit)
 
 
-@router.get("/claims/{claim_id}", response_model=ClaimRead)
+@router.get("/claims/{claim_id}", response_model=ClaimRead, summary="Read a claim and its decision")
 def get_claim(claim_id: RowId, session: SessionDep, caller: CurrentCaller):
+    """A claim with each line's amount, reasons and a readable explanation (Chinese and English), its
+    adjustments and the rules' trace: to the member, their union's officers and administrators."""
     return claims.to_read(claims.get_claim(session, caller, claim_id))
 
 
-@router.get("/claims", response_model=Page[ClaimRead])
+@router.get("/claims", response_model=Page[ClaimRead], summary="List claims")
 def list_claims(
     session: SessionDep,
     caller: CurrentCaller,
@@ -62,6 +77,7 @@ def list_claims(
     submitted_from: dt.date | None = None,
     submitted_to: dt.date | None = None,
 ):
+    """Claims newest first, filtered; a member sees their own, an officer their union's members'."""
     rows, total = claims.list_claims(
         session, caller, status=status_, member_id=member_id, hospital=hospital, submitted_from=submitted_from,
         submitted_to=submitted_to, page=paging.page, page_size=paging.page_size,
@@ -70,7 +86,7 @@ def list_claims(
                            page_size=paging.page_size)
 
 
-@router.get("/review-queue", response_model=Page[ClaimRead], tags=["review"])
+@router.get("/review-queue", response_model=Page[ClaimRead], tags=["review"], summary="List pended claims")
 def review_queue(session: SessionDep, caller: CurrentCaller, paging: PagingDep):
     """Pended claims, oldest first (an officer sees their own union's)."""
     caller.require(*claims.REVIEWERS)
@@ -82,7 +98,8 @@ def review_queue(session: SessionDep, caller: CurrentCaller, paging: PagingDep):
                            page_size=paging.page_size)
 
 
-@router.post("/claims/{claim_id}/review", response_model=ClaimRead, tags=["review"])
+@router.post("/claims/{claim_id}/review", response_model=ClaimRead, tags=["review"], summary="Review a pended claim",
+             responses=answers(409, s409="A line named is not pended (decided already, or reviewed)"))
 def review_claim(claim_id: RowId, data: ClaimReview, session: SessionDep, caller: CurrentCaller, plans: PlansDep):
     """Approve, deny or adjust (downwards) each pended line, with a note.
 
@@ -92,7 +109,7 @@ def review_claim(claim_id: RowId, data: ClaimReview, session: SessionDep, caller
     return claims.to_read(claims.review_claim(session, caller, plans, claim_id, data))
 
 
-@router.get("/adjustments", response_model=Page[AdjustmentRead], tags=["review"])
+@router.get("/adjustments", response_model=Page[AdjustmentRead], tags=["review"], summary="List adjustments")
 def list_adjustments(
     session: SessionDep,
     caller: CurrentCaller,

@@ -31,7 +31,7 @@ WOMENS_GRANT = {
 
 
 def _publish_womens_grant(client) -> dict:
-    base = next(p for p in client.get("/v1/plans").json() if p["status"] == "published")
+    base = next(p for p in client.get("/v1/plans").json()["items"] if p["status"] == "published")
     draft = client.post(f"/v1/plans/{base['id']}/derive", json={"patch": [
         {"op": "add", "path": "/catalogs/female_cancers", "value": FEMALE_CANCERS},
         {"op": "add", "path": "/benefits/-", "value": WOMENS_GRANT},
@@ -90,7 +90,7 @@ def test_claims_admitted_before_the_grant_takes_effect_do_not_get_it(client, adm
 
 
 def test_a_grant_by_class_must_price_every_class_of_its_catalog(client):
-    base = next(p for p in client.get("/v1/plans").json() if p["status"] == "published")
+    base = next(p for p in client.get("/v1/plans").json()["items"] if p["status"] == "published")
     unpriced = {**WOMENS_GRANT, "amount": {**WOMENS_GRANT["amount"], "amount_by_class": {"A": "5000.00"}}}
     draft = client.post(f"/v1/plans/{base['id']}/derive", json={"patch": [
         {"op": "add", "path": "/catalogs/female_cancers", "value": FEMALE_CANCERS},
