@@ -126,7 +126,7 @@ class Rule(_Strict):
     step: Literal["programme", "scope", "eligibility", "amount", "review"]
     when: dict[str, Any]
     then: Literal["not_applicable", "denied", "reduce", "pend"]
-    reason: Reason
+    reason: Code  # a built-in Reason, or one the plan declares under `reasons:` (_reference_errors)
     factor: Rate | None = None
 
     @model_validator(mode="after")
@@ -253,17 +253,26 @@ class Benefit(_Strict):
 
 class HighAmountReview(_Strict):
     above: Money
-    reason: Reason = Reason.HIGH_AMOUNT_REVIEW
+    reason: Code = Reason.HIGH_AMOUNT_REVIEW.value
 
 
 class Review(_Strict):
     high_amount: HighAmountReview | None = None
 
 
+class ReasonDeclared(_Strict):
+    """A reason code of the plan's own, with the texts a member reads."""
+
+    zh: Annotated[str, Field(min_length=1, max_length=200)]
+    en: Annotated[str, Field(min_length=1, max_length=300)]
+
+
 class PlanDocument(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
     title_zh: str = ""
     title_en: str = ""
+    # None when absent, so that a plan without it keeps its content hash (its version).
+    reasons: dict[Code, ReasonDeclared] | None = None
     catalogs: dict[str, Catalog] = {}
     review: Review = Review()
     benefits: list[Benefit] = Field(min_length=1)
@@ -277,10 +286,24 @@ def _reference_errors(document: PlanDocument) -> list[tuple[str, str]]:
     carry the path of what is wrong.
     """
     errors: list[tuple[str, str]] = []
+    declared = document.reasons or {}
+    for code in declared:
+        if code in Reason.__members__:
+            errors.append((f"reasons.{code}", f"{code} is a built-in reason code; give the plan's own another name"))
+    known = set(Reason.__members__) | set(declared)
+
+    def unknown_reason(path: str, code: str) -> None:
+        if code not in known:
+            errors.append((path, f"unknown reason code {code!r}: a built-in one, or one declared under reasons"))
+
+    if document.review.high_amount is not None:
+        unknown_reason("review.high_amount.reason", document.review.high_amount.reason)
     codes = [b.code for b in document.benefits]
     for bi, b in enumerate(document.benefits):
         if b.code in codes[:bi]:
             errors.append((f"benefits[{bi}].code", f"benefit code {b.code!r} repeats"))
+        for ri, rule in enumerate(b.rules):
+            unknown_reason(f"benefits[{bi}].rules[{ri}].reason", rule.reason)
         amount = b.amount
         if isinstance(amount, FixedPerDisease) and amount.catalog not in document.catalogs:
             errors.append((f"benefits[{bi}].amount.catalog", f"benefit {b.code}: unknown catalog {amount.catalog!r}"))
