@@ -220,9 +220,15 @@ class ReasonRead(BaseModel):
 
 class LineRead(BaseModel):
     benefit: str
+    name_zh: Annotated[str, Field(description="The benefit's name in the plan that decided the claim")] = ""
+    name_en: str = ""
     status: str
     amount: str
     reasons: list[ReasonRead]
+    explanation_zh: Annotated[str, Field(description=(
+        "Why the line came to this, for the member: the bands and shares paid, the reasons, when cover starts "
+        "after a waiting period, the disease's name"))] = ""
+    explanation_en: str = ""
     review_note: str = ""
     reviewed: bool = Field(False, description="A reviewer decided this line; re-adjudication keeps it")
 
