@@ -13,12 +13,15 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from pydantic.json_schema import models_json_schema
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rules.document import PlanError
 from service.errors import ServiceError
+from service.schemas import Problem
 
 log = logging.getLogger("claims.api")
 MEDIA_TYPE = "application/problem+json"
@@ -122,8 +125,6 @@ PROBLEM_STATUSES: dict[int, str] = {
 
 def answers(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` of a route for these problem statuses; ``descriptions`` by ``s409="..."``."""
-    from service.schemas import Problem
-
     out: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         out[status] = {"model": Problem, "description": descriptions.get(f"s{status}", PROBLEM_STATUSES[status])}
@@ -137,11 +138,6 @@ def _problem_answer(description: str) -> dict[str, Any]:
 
 def document(app: FastAPI) -> None:
     """Make the app's OpenAPI document state every operation's problem answers as sent."""
-    from fastapi.openapi.utils import get_openapi
-    from pydantic.json_schema import models_json_schema
-
-    from service.schemas import Problem
-
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
@@ -176,10 +172,6 @@ def _complete(operation: dict[str, Any]) -> None:
         implied.append(404)
     for status in implied:
         responses.setdefault(str(status), {"description": PROBLEM_STATUSES[status]})
-    for code in ("201", "202"):
-        if code in responses:
-            responses[code].setdefault("headers", {})["Location"] = {
-                "description": "The URL of what was made (of the job, for 202)", "schema": {"type": "string"}}
     for code, answer in responses.items():
         if code.isdigit() and int(code) >= 400:
             # FastAPI's default 422, and a route's answers(...) (put under application/json).

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 
 from api import idempotency
 from api.problems import answers
-from api.routers import located
+from api.routers import CREATED, located
 from api.deps import CurrentCaller, PagingDep, PlansDep, RowId, SessionDep
 from api.idempotency import IdempotencyDep
 from service import claims
@@ -22,7 +22,7 @@ Status = Literal["approved", "denied", "pended"]
 
 
 @router.post("/claims", status_code=status.HTTP_201_CREATED, response_model=ClaimRead, summary="Submit a claim",
-             responses={**idempotency.RESPONSES, **answers(
+             responses={**CREATED, **idempotency.RESPONSES, **answers(
                  404, 409, s404="No such member or settlement, or one this key may not claim for (the same answer)",
                  s409="No published plan is in force on the admission date, or a request with this "
                       "Idempotency-Key is still being answered")})

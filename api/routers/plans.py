@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import CurrentCaller, PagingDep, PlansDep, RowId, SessionDep
 from api.problems import answers
+from api.routers import ACCEPTED, CREATED
 from service import plans, simulation
 from service.errors import Invalid
 from service.schemas import Page
@@ -89,7 +90,7 @@ def list_plans(session: SessionDep, caller: CurrentCaller, paging: PagingDep):
 
 
 @router.post("/plans", status_code=status.HTTP_201_CREATED, response_model=PlanRead, openapi_extra=_DOC_BODY,
-             summary="Make a draft plan")
+             summary="Make a draft plan", responses=CREATED)
 async def create_draft(request: Request, response: Response, session: SessionDep, caller: CurrentCaller):
     """A new draft from a whole document (JSON, or YAML with content-type application/yaml).
 
@@ -116,7 +117,7 @@ async def replace_draft(plan_id: RowId, request: Request, session: SessionDep, c
 
 
 @router.post("/plans/{plan_id}/derive", status_code=status.HTTP_201_CREATED, response_model=PlanRead,
-             summary="Derive a draft from a version")
+             summary="Derive a draft from a version", responses=CREATED)
 def derive_draft(plan_id: RowId, data: Derive, response: Response, session: SessionDep, caller: CurrentCaller):
     """A new draft from a version with some parameters changed (a JSON Patch)."""
     row, errors = plans.derive_draft(session, caller, plan_id, data.patch, data.note)
@@ -154,7 +155,7 @@ def retire(plan_id: RowId, session: SessionDep, caller: CurrentCaller):
 
 
 @router.post("/plans/{plan_id}/simulate", status_code=status.HTTP_202_ACCEPTED, response_model=JobRead,
-             summary="Simulate a version on past claims (a job)")
+             summary="Simulate a version on past claims (a job)", responses=ACCEPTED)
 def simulate(plan_id: RowId, session: SessionDep, caller: CurrentCaller, request: Request, background: BackgroundTasks,
              response: Response, data: Annotated[SimulationRequest, Body()] = SimulationRequest()):
     """Run the version on past claims beside the versions in force, in child processes; follow it at /v1/jobs/{id}."""

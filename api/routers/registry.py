@@ -9,6 +9,7 @@ from fastapi import Path as PathParam
 
 from api.deps import CurrentCaller, PagingDep, RowId, SessionDep
 from api.problems import answers
+from api.routers import CREATED
 from service import registry
 from service.auth import create_key, Role
 from service import audit
@@ -37,7 +38,7 @@ router = APIRouter(prefix="/v1", tags=["registry"])
 
 
 @router.post("/unions", status_code=status.HTTP_201_CREATED, response_model=UnionRead, summary="Register a union",
-             responses=answers(409, s409="A union with this id is registered already"))
+             responses={**CREATED, **answers(409, s409="A union with this id is registered already")})
 def create_union(data: UnionCreate, response: Response, session: SessionDep, caller: CurrentCaller):
     """A trade union (administrators only); its officers' keys are then made for it."""
     union = registry.create_union(session, caller, data)
@@ -60,7 +61,8 @@ def get_union(union_id: Annotated[str, PathParam(max_length=32)], session: Sessi
 
 
 @router.post("/hospitals", status_code=status.HTTP_201_CREATED, response_model=HospitalRead,
-             summary="Register a hospital", responses=answers(409, s409="A hospital with this code is registered already"))
+             summary="Register a hospital",
+             responses={**CREATED, **answers(409, s409="A hospital with this code is registered already")})
 def create_hospital(data: HospitalCreate, response: Response, session: SessionDep, caller: CurrentCaller):
     """A designated hospital (定点医疗机构) with its grade (administrators only); settlements must carry this grade."""
     hospital = registry.create_hospital(session, caller, data)
@@ -83,8 +85,8 @@ def get_hospital(code: Annotated[str, PathParam(max_length=32)], session: Sessio
 
 
 @router.post("/members", status_code=status.HTTP_201_CREATED, response_model=MemberRead, summary="Register a member",
-             responses=answers(404, 409, s404="No such union (or not the officer's)",
-                               s409="A member with this id or certno is registered already"))
+             responses={**CREATED, **answers(404, 409, s404="No such union (or not the officer's)",
+                                             s409="A member with this id or certno is registered already")})
 def create_member(data: MemberCreate, response: Response, session: SessionDep, caller: CurrentCaller):
     """A worker of a union, with their resident identity number (certno); officers register into their own union."""
     member = registry.create_member(session, caller, data)
@@ -108,7 +110,7 @@ def get_member(member_id: str, session: SessionDep, caller: CurrentCaller):
 
 
 @router.post("/members/{member_id}/enrollments", status_code=status.HTTP_201_CREATED, response_model=EnrollmentRead,
-             summary="Enroll a member for a period")
+             summary="Enroll a member for a period", responses=CREATED)
 def add_enrollment(member_id: str, data: EnrollmentCreate, response: Response, session: SessionDep,
                    caller: CurrentCaller):
     """A period of cover (a year's mutual-aid membership) for a member."""
@@ -137,7 +139,7 @@ def import_enrollments(
 
 @router.post("/members/{member_id}/hardship", status_code=status.HTTP_201_CREATED, response_model=HardshipRead,
              summary="Register a member as a hardship worker",
-             responses=answers(409, s409="The member holds an active registration already (it is named)"))
+             responses={**CREATED, **answers(409, s409="The member holds an active registration already (it is named)")})
 def register_hardship(member_id: str, data: HardshipCreate, response: Response, session: SessionDep,
                       caller: CurrentCaller):
     """A registration on the hardship register (困难职工) in a category; the relief needs it verified."""
@@ -162,7 +164,8 @@ def revoke_hardship(registration_id: RowId, data: HardshipRevoke, session: Sessi
 
 
 @router.post("/keys", status_code=status.HTTP_201_CREATED, response_model=KeyCreated, tags=["admin"],
-             summary="Make an API key", responses=answers(404, s404="No such hospital, member or union to scope the key to"))
+             summary="Make an API key",
+             responses={**CREATED, **answers(404, s404="No such hospital, member or union to scope the key to")})
 def create_api_key(data: KeyCreate, response: Response, session: SessionDep, caller: CurrentCaller):
     """Make an API key (admins only); the key is in this answer once and never again."""
     caller.require(Role.ADMIN)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
 from api import idempotency
 
 from api.problems import answers
-from api.routers import located
+from api.routers import CREATED, located
 from api.deps import CurrentCaller, PagingDep, ProvincialMedTypesDep, RowId, SessionDep
 from api.idempotency import IdempotencyDep
 from claims.identity import CERTNO_PATTERN
@@ -132,7 +132,8 @@ ExactBody = Annotated[Any, Depends(exact_json_body)]
     response_model=SettlementRead,
     status_code=status.HTTP_201_CREATED,
     summary="Post a settlement",
-    responses={200: {"description": "The same settlement was already posted with the same content", "model": SettlementRead},
+    responses={**CREATED,
+               200: {"description": "The same settlement was already posted with the same content", "model": SettlementRead},
                **answers(409, 422, s409="The same (hospital, setl_id) was posted with different content, "
                                         "or a request with this Idempotency-Key is still being answered",
                          s422="Inconsistent or untrue settlement: the field at fault is named; nothing is stored "
