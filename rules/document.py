@@ -286,24 +286,10 @@ def _reference_errors(document: PlanDocument) -> list[tuple[str, str]]:
     carry the path of what is wrong.
     """
     errors: list[tuple[str, str]] = []
-    declared = document.reasons or {}
-    for code in declared:
-        if code in Reason.__members__:
-            errors.append((f"reasons.{code}", f"{code} is a built-in reason code; give the plan's own another name"))
-    known = set(Reason.__members__) | set(declared)
-
-    def unknown_reason(path: str, code: str) -> None:
-        if code not in known:
-            errors.append((path, f"unknown reason code {code!r}: a built-in one, or one declared under reasons"))
-
-    if document.review.high_amount is not None:
-        unknown_reason("review.high_amount.reason", document.review.high_amount.reason)
     codes = [b.code for b in document.benefits]
     for bi, b in enumerate(document.benefits):
         if b.code in codes[:bi]:
             errors.append((f"benefits[{bi}].code", f"benefit code {b.code!r} repeats"))
-        for ri, rule in enumerate(b.rules):
-            unknown_reason(f"benefits[{bi}].rules[{ri}].reason", rule.reason)
         amount = b.amount
         if isinstance(amount, FixedPerDisease) and amount.catalog not in document.catalogs:
             errors.append((f"benefits[{bi}].amount.catalog", f"benefit {b.code}: unknown catalog {amount.catalog!r}"))
@@ -321,6 +307,34 @@ def _reference_errors(document: PlanDocument) -> list[tuple[str, str]]:
                         f"benefits[{bi}].amount.after[{ai}]",
                         f"benefit {b.code}: 'after' names {other!r}, which is not an earlier benefit line",
                     ))
+    return errors
+
+
+def _reason_errors(raw: Any) -> list[tuple[str, str]]:
+    """Reason codes: a plan's own (``reasons:``) never take a built-in name; each one used is known.
+
+    Read from the raw document, so that an unknown code is named beside whatever
+    else is wrong with the document's shape."""
+    if not isinstance(raw, dict):
+        return []
+    declared = raw.get("reasons") if isinstance(raw.get("reasons"), dict) else {}
+    errors = [(f"reasons.{code}", f"{code} is a built-in reason code; give the plan's own another name")
+              for code in declared if code in Reason.__members__]
+    known = set(Reason.__members__) | set(declared)
+
+    def check(path: str, holder: Any) -> None:
+        code = holder.get("reason") if isinstance(holder, dict) else None
+        if isinstance(code, str) and code not in known:
+            errors.append((path, f"unknown reason code {code!r}: a built-in one, or one declared under reasons"))
+
+    review = raw.get("review")
+    if isinstance(review, dict):
+        check("review.high_amount.reason", review.get("high_amount"))
+    benefits = raw.get("benefits")
+    for bi, benefit in enumerate(benefits if isinstance(benefits, list) else []):
+        rules = benefit.get("rules") if isinstance(benefit, dict) else None
+        for ri, rule in enumerate(rules if isinstance(rules, list) else []):
+            check(f"benefits[{bi}].rules[{ri}].reason", rule)
     return errors
 
 
@@ -448,10 +462,14 @@ def _loc(loc: tuple[Any, ...]) -> str:
 
 def validate_plan(raw: Any) -> "Plan":
     """Validate a plan document (catalogs already inline) into a usable ``Plan``."""
+    reasons = _reason_errors(raw)
     try:
         document = PlanDocument.model_validate(raw)
     except ValidationError as err:
-        raise PlanError([(_loc(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in err.errors()]) from None
+        raise PlanError([(_loc(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in err.errors()]
+                        + reasons) from None
+    if reasons:
+        raise PlanError(reasons + _reference_errors(document))
     return Plan(document)
 
 
