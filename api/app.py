@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from importlib.resources import files
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from api import problems
 from api.limits import BodyLimits, LimitsMiddleware
@@ -31,7 +35,8 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
     engine = make_engine(db)
     if migrate:
         upgrade(engine)
-    app = FastAPI(title="Union claims engine", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(title="Union claims engine", version="0.1.0", description=DESCRIPTION,
+                  docs_url=None, redoc_url=None)
     app.state.db = engine
     app.state.sessions = session_factory(engine)
     app.state.plans = PlanBook(plan)
@@ -45,12 +50,42 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
     app.include_router(claims.router)
     app.include_router(registry.router)
     app.include_router(plans.router)
+    problems.document(app)
     settlements.document_provincial_med_types(app, app.state.provincial_med_types)
+    serve_docs(app)
 
-    @app.get("/health", tags=["service"])
+    @app.get("/health", tags=["service"], summary="Is the service up")
     def health() -> dict[str, str]:
-        """Liveness, and the plan version in force today."""
+        """Liveness, and the plan version in force today; no key needed."""
         with app.state.sessions() as session:
             return {"status": "ok", "plan": app.state.plans.current_version(session)}
 
     return app
+
+
+# Swagger UI's and ReDoc's files, shipped in the fastapi-offline package: the docs
+# work in a union office without internet (no CDN).
+DOCS_ASSETS = "/docs-assets"
+
+
+def serve_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc from the app's own files."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(files("fastapi_offline") / "static")), name="docs-assets")
+    oauth2_redirect = "/docs/oauth2-redirect"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url, title=f"{app.title} - Swagger UI", oauth2_redirect_url=oauth2_redirect,
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js", swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png")
+
+    @app.get(oauth2_redirect, include_in_schema=False)
+    def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url=app.openapi_url, title=f"{app.title} - ReDoc",
+                              redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+                              redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png", with_google_fonts=False)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from service.auth import Principal, authenticate
@@ -42,9 +43,15 @@ CONCURRENT_UNITS_OF_WORK = 15
 SessionDep = Annotated[Session, Depends(get_session, scope="function", max_concurrency=CONCURRENT_UNITS_OF_WORK)]
 
 
+# Declares the bearer scheme in OpenAPI (the docs' Authorize button). auto_error=False:
+# authenticate() reads the header itself and answers our own 401 problem.
+bearer = HTTPBearer(auto_error=False, description="An API key: `ck_<prefix>_<secret>`")
+
+
 def get_principal(
     session: SessionDep,
-    authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
     return authenticate(session, authorization)
 

@@ -13,12 +13,15 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from pydantic.json_schema import models_json_schema
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rules.document import PlanError
 from service.errors import ServiceError
+from service.schemas import Problem
 
 log = logging.getLogger("claims.api")
 MEDIA_TYPE = "application/problem+json"
@@ -98,3 +101,81 @@ def install(app: FastAPI) -> None:
         log.exception("unhandled error on %s", request.url.path)
         return problem(500, "Internal error", "an unexpected error occurred; it has been logged",
                        instance=request.url.path)
+
+
+# --- The problem answers in the OpenAPI document -------------------------------------
+#
+# Each operation documents the problems it can answer, with the schema actually sent
+# (service.schemas.Problem as application/problem+json), never FastAPI's default 422
+# shape. What follows from an operation's form is added here once, for every route,
+# those of routers yet to come included: a key → 401, 403, 429; a parameter or body →
+# 422; a body → 413; a path parameter → 404. What only a route knows (a 409, a 404 of
+# something the body names) it declares itself with ``answers(...)``.
+
+PROBLEM_STATUSES: dict[int, str] = {
+    401: "No API key, or an unknown, revoked or expired one (WWW-Authenticate: Bearer)",
+    403: "The key's role may not do this",
+    404: "No such resource, or one this key may not see (the same answer)",
+    409: "Conflicts with what is stored",
+    413: "The body is larger than the limit",
+    422: "Invalid input: detail says what, errors name each field at fault; nothing is stored",
+    429: "Too many failed authentications from this address; retry after Retry-After seconds",
+}
+
+
+def answers(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route for these problem statuses; ``descriptions`` by ``s409="..."``."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        out[status] = {"model": Problem, "description": descriptions.get(f"s{status}", PROBLEM_STATUSES[status])}
+    return out
+
+
+def _problem_answer(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def document(app: FastAPI) -> None:
+    """Make the app's OpenAPI document state every operation's problem answers as sent."""
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        # Problem is there only when some route named it; put it there always.
+        _, defs = models_json_schema([(Problem, "serialization")], ref_template="#/components/schemas/{model}")
+        schemas.update(defs.get("$defs", {}))
+        for item in spec.get("paths", {}).values():
+            for operation in item.values():
+                _complete(operation)
+        # We never send these shapes (a 422 is a Problem).
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _complete(operation: dict[str, Any]) -> None:
+    responses = operation.setdefault("responses", {})
+    params = operation.get("parameters", [])
+    implied: list[int] = []
+    if operation.get("security"):
+        implied += [401, 403, 429]
+    if params or "requestBody" in operation or operation.get("security"):
+        implied.append(422)
+    if "requestBody" in operation:
+        implied.append(413)
+    if any(p.get("in") == "path" for p in params):
+        implied.append(404)
+    for status in implied:
+        responses.setdefault(str(status), {"description": PROBLEM_STATUSES[status]})
+    for code, answer in responses.items():
+        if code.isdigit() and int(code) >= 400:
+            # FastAPI's default 422, and a route's answers(...) (put under application/json).
+            description = answer.get("description") or PROBLEM_STATUSES.get(int(code), "Problem")
+            if int(code) == 422 and description == "Validation Error":
+                description = PROBLEM_STATUSES[422]
+            responses[code] = {**{k: v for k, v in answer.items() if k != "content"}, **_problem_answer(description)}

@@ -33,7 +33,7 @@ class CompiledRule:
 
     @property
     def reason(self) -> str:
-        return self.rule.reason.value
+        return self.rule.reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,7 +126,7 @@ class Rule(_Strict):
     step: Literal["programme", "scope", "eligibility", "amount", "review"]
     when: dict[str, Any]
     then: Literal["not_applicable", "denied", "reduce", "pend"]
-    reason: Reason
+    reason: Code  # a built-in Reason, or one the plan declares under `reasons:` (_reference_errors)
     factor: Rate | None = None
 
     @model_validator(mode="after")
@@ -253,17 +253,26 @@ class Benefit(_Strict):
 
 class HighAmountReview(_Strict):
     above: Money
-    reason: Reason = Reason.HIGH_AMOUNT_REVIEW
+    reason: Code = Reason.HIGH_AMOUNT_REVIEW.value
 
 
 class Review(_Strict):
     high_amount: HighAmountReview | None = None
 
 
+class ReasonDeclared(_Strict):
+    """A reason code of the plan's own, with the texts a member reads."""
+
+    zh: Annotated[str, Field(min_length=1, max_length=200)]
+    en: Annotated[str, Field(min_length=1, max_length=300)]
+
+
 class PlanDocument(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
     title_zh: str = ""
     title_en: str = ""
+    # None when absent, so that a plan without it keeps its content hash (its version).
+    reasons: dict[Code, ReasonDeclared] | None = None
     catalogs: dict[str, Catalog] = {}
     review: Review = Review()
     benefits: list[Benefit] = Field(min_length=1)
@@ -298,6 +307,34 @@ def _reference_errors(document: PlanDocument) -> list[tuple[str, str]]:
                         f"benefits[{bi}].amount.after[{ai}]",
                         f"benefit {b.code}: 'after' names {other!r}, which is not an earlier benefit line",
                     ))
+    return errors
+
+
+def _reason_errors(raw: Any) -> list[tuple[str, str]]:
+    """Reason codes: a plan's own (``reasons:``) never take a built-in name; each one used is known.
+
+    Read from the raw document, so that an unknown code is named beside whatever
+    else is wrong with the document's shape."""
+    if not isinstance(raw, dict):
+        return []
+    declared = raw.get("reasons") if isinstance(raw.get("reasons"), dict) else {}
+    errors = [(f"reasons.{code}", f"{code} is a built-in reason code; give the plan's own another name")
+              for code in declared if code in Reason.__members__]
+    known = set(Reason.__members__) | set(declared)
+
+    def check(path: str, holder: Any) -> None:
+        code = holder.get("reason") if isinstance(holder, dict) else None
+        if isinstance(code, str) and code not in known:
+            errors.append((path, f"unknown reason code {code!r}: a built-in one, or one declared under reasons"))
+
+    review = raw.get("review")
+    if isinstance(review, dict):
+        check("review.high_amount.reason", review.get("high_amount"))
+    benefits = raw.get("benefits")
+    for bi, benefit in enumerate(benefits if isinstance(benefits, list) else []):
+        rules = benefit.get("rules") if isinstance(benefit, dict) else None
+        for ri, rule in enumerate(rules if isinstance(rules, list) else []):
+            check(f"benefits[{bi}].rules[{ri}].reason", rule)
     return errors
 
 
@@ -485,10 +522,14 @@ def _loc(loc: tuple[Any, ...]) -> str:
 
 def validate_plan(raw: Any) -> "Plan":
     """Validate a plan document (catalogs already inline) into a usable ``Plan``."""
+    reasons = _reason_errors(raw)
     try:
         document = PlanDocument.model_validate(raw)
     except ValidationError as err:
-        raise PlanError([(_loc(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in err.errors()]) from None
+        raise PlanError([(_loc(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in err.errors()]
+                        + reasons) from None
+    if reasons:
+        raise PlanError(reasons + _reference_errors(document))
     return Plan(document)
 
 

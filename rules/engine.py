@@ -51,7 +51,7 @@ class Engine:
         self.benefits = self.plan.document.benefits
         self._memo: dict[tuple[Any, ...], dict[str, Any]] | None = {} if memo else None
         high = self.plan.document.review.high_amount
-        self._high_amount = (fen(high.above), high.reason.value) if high else None
+        self._high_amount = (fen(high.above), high.reason) if high else None
         self._factors = {
             name: ratio(r.rule.factor) for name, r in self.compiled.rules.items() if r.rule.factor is not None
         }
@@ -218,6 +218,6 @@ class Engine:
             "benefit": rule.benefit,
             "step": rule.rule.step,
             "then": rule.rule.then,
-            "reason": rule.rule.reason.value,
+            "reason": rule.rule.reason,
             "facts": {name: facts[name] for name in self._reads[rule.name]},
         }

@@ -19,8 +19,10 @@ from claims.accumulators import MemberAccumulators
 from claims.dates import china_today
 from claims.decision import AccumulatorChange, BenefitLine, LineStatus, claim_status
 from claims.money import AmountError, format_fen, parse_yuan
-from claims.reasons import REASON_TEXTS, Reason
 from claims.settlement import parse_settlement
+from claims.reasons import Reason
+from rules.document import Plan
+from rules.explain import explain, reason_text
 from rules.ordering import decide_in_order
 from service import audit, settlements
 from service import claim_aggregate as aggregate
@@ -32,7 +34,32 @@ from store import models
 from store.repositories import is_postgres, paginate
 
 
-def to_read(claim: models.Claim) -> ClaimRead:
+def to_read(claim: models.Claim, session: Session, plans: PlanBook) -> ClaimRead:
+    """The claim as answered, each line with its benefit's name and explanation under the version that decided it."""
+    try:
+        plan = plans.engine_by_version(session, claim.plan_version).plan
+    except Conflict:  # a version no longer stored: the codes and their texts still say what happened
+        plan = None
+    admitted = claim.settlement.begndate
+    main = next((d.get("diag_code") for d in claim.settlement.record.get("diagnoses", [])
+                 if isinstance(d, dict) and d.get("maindiag_flag") == "1"), None)
+
+    def line_read(line: models.DecisionLine) -> LineRead:
+        said = explain(line, claim.trace, plan, admitted=admitted, main_diagnosis=main,
+                       review_note=line.review_note) if plan is not None else None
+        return LineRead(
+            benefit=line.benefit,
+            name_zh=said.name_zh if said else "",
+            name_en=said.name_en if said else "",
+            status=line.status,
+            amount=format_fen(line.amount),
+            reasons=[_reason(code, plan) for code in line.reasons],
+            explanation_zh=said.zh if said else "",
+            explanation_en=said.en if said else "",
+            review_note=line.review_note,
+            reviewed=line.reviewed,
+        )
+
     return ClaimRead(
         id=claim.id,
         member_id=claim.member_id,
@@ -44,17 +71,7 @@ def to_read(claim: models.Claim) -> ClaimRead:
         status=claim.status,
         total=format_fen(claim.total),
         plan_version=claim.plan_version,
-        lines=[
-            LineRead(
-                benefit=line.benefit,
-                status=line.status,
-                amount=format_fen(line.amount),
-                reasons=[_reason(code) for code in line.reasons],
-                review_note=line.review_note,
-                reviewed=line.reviewed,
-            )
-            for line in claim.lines
-        ],
+        lines=[line_read(line) for line in claim.lines],
         adjustments=[adjustment_read(a, claim.member_id) for a in claim.adjustments],
         trace=claim.trace,
     )
@@ -72,9 +89,9 @@ def adjustment_read(adj: models.Adjustment, member_id: str) -> AdjustmentRead:
     )
 
 
-def _reason(code: str) -> ReasonRead:
-    text = REASON_TEXTS.get(Reason(code)) if code in Reason.__members__ else None
-    return ReasonRead(code=code, zh=text.zh if text else code, en=text.en if text else code)
+def _reason(code: str, plan: Plan | None = None) -> ReasonRead:
+    zh, en = reason_text(code, plan)  # built-in, else the plan's own
+    return ReasonRead(code=code, zh=zh, en=en)
 
 
 def _load(session: Session, claim_id: int) -> models.Claim | None:

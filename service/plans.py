@@ -34,6 +34,7 @@ from service import audit
 from service.auth import Principal, Role
 from service.errors import Conflict, Invalid, NotFound
 from store import models
+from store.repositories import paginate
 
 BOOTSTRAP_EFFECTIVE_FROM = dt.date(2000, 1, 1)
 
@@ -313,9 +314,9 @@ def retire(session: Session, who: Principal, plan_id: int) -> models.PlanVersion
     return row
 
 
-def list_versions(session: Session, who: Principal) -> list[models.PlanVersion]:
+def list_versions(session: Session, who: Principal, page: int = 1, page_size: int = 200) -> tuple[list[models.PlanVersion], int]:
     who.require(Role.ADMIN)
-    return list(session.scalars(select(models.PlanVersion).order_by(models.PlanVersion.id)))
+    return paginate(session, select(models.PlanVersion), models.PlanVersion.id, page, page_size)
 
 
 def get_version(session: Session, who: Principal, plan_id: int) -> models.PlanVersion:

@@ -44,12 +44,20 @@ def create_union(session: Session, who: Principal, data: UnionCreate) -> models.
     return union
 
 
-def list_unions(session: Session, who: Principal) -> list[models.Union]:
+def list_unions(session: Session, who: Principal, page: int, page_size: int) -> tuple[list[models.Union], int]:
     who.require(Role.ADMIN, Role.OFFICER)
-    query = select(models.Union).order_by(models.Union.id)
+    query = select(models.Union)
     if who.role is Role.OFFICER:
         query = query.where(models.Union.id == who.union_id)
-    return list(session.scalars(query))
+    return paginate(session, query, models.Union.id, page, page_size)
+
+
+def get_union(session: Session, who: Principal, union_id: str) -> models.Union:
+    union = session.get(models.Union, union_id)
+    # A union not the caller's is answered as one that does not exist.
+    if union is None or not (who.role is Role.ADMIN or (who.role is Role.OFFICER and union.id == who.union_id)):
+        raise NotFound(f"no union {union_id}")
+    return union
 
 
 def create_hospital(session: Session, who: Principal, data: HospitalCreate) -> models.Hospital:
@@ -63,8 +71,15 @@ def create_hospital(session: Session, who: Principal, data: HospitalCreate) -> m
     return hospital
 
 
-def list_hospitals(session: Session, who: Principal) -> list[models.Hospital]:
-    return list(session.scalars(select(models.Hospital).order_by(models.Hospital.code)))
+def list_hospitals(session: Session, who: Principal, page: int, page_size: int) -> tuple[list[models.Hospital], int]:
+    return paginate(session, select(models.Hospital), models.Hospital.code, page, page_size)
+
+
+def get_hospital(session: Session, who: Principal, code: str) -> models.Hospital:
+    hospital = session.get(models.Hospital, code)
+    if hospital is None:
+        raise NotFound(f"no hospital {code}")
+    return hospital
 
 
 def get_member(session: Session, who: Principal, member_id: str, *, detail: bool = False) -> models.Member:

@@ -230,9 +230,15 @@ class ReasonRead(BaseModel):
 
 class LineRead(BaseModel):
     benefit: str
+    name_zh: Annotated[str, Field(description="The benefit's name in the plan that decided the claim")] = ""
+    name_en: str = ""
     status: str
     amount: str
     reasons: list[ReasonRead]
+    explanation_zh: Annotated[str, Field(description=(
+        "Why the line came to this, for the member: the bands and shares paid, the reasons, when cover starts "
+        "after a waiting period, the disease's name"))] = ""
+    explanation_en: str = ""
     review_note: str = ""
     reviewed: bool = Field(False, description="A reviewer decided this line; re-adjudication keeps it")
 
@@ -337,3 +343,20 @@ class MemberCorrection(_In):
 
 class EnrollmentCorrection(_In):
     period_end: dt.date
+
+
+class ProblemField(BaseModel):
+    field: Annotated[str, Field(description="The path of the field at fault: claims[3].member_id, body, row 4 certno")]
+    message: str
+
+
+class Problem(BaseModel):
+    """Every error answer (RFC 9457 application/problem+json), as api/problems.py renders it."""
+
+    type: Annotated[str, Field(description="What kind of problem: /problems/invalid, /problems/not-found..., "
+                                           "or about:blank")]
+    title: str
+    status: int
+    detail: str
+    instance: Annotated[str | None, Field(description="The path of the request")] = None
+    errors: Annotated[list[ProblemField] | None, Field(description="Each field at fault (invalid input)")] = None

@@ -6,9 +6,12 @@ from typing import Annotated
 
 import datetime as dt
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import Path as PathParam
 
 from api.deps import CurrentCaller, PagingDep, RowId, SessionDep
+from api.problems import answers
+from api.routers import CREATED
 from service import registry
 from claims.members import HardshipCategory
 from service.auth import create_key, Role
@@ -40,45 +43,80 @@ from service.schemas import (
 router = APIRouter(prefix="/v1", tags=["registry"])
 
 
-@router.post("/unions", status_code=status.HTTP_201_CREATED, response_model=UnionRead)
-def create_union(data: UnionCreate, session: SessionDep, caller: CurrentCaller):
-    return registry.create_union(session, caller, data)
+@router.post("/unions", status_code=status.HTTP_201_CREATED, response_model=UnionRead, summary="Register a union",
+             responses={**CREATED, **answers(409, s409="A union with this id is registered already")})
+def create_union(data: UnionCreate, response: Response, session: SessionDep, caller: CurrentCaller):
+    """A trade union (administrators only); its officers' keys are then made for it."""
+    union = registry.create_union(session, caller, data)
+    response.headers["Location"] = f"/v1/unions/{union.id}"
+    return union
 
 
-@router.get("/unions", response_model=list[UnionRead])
-def list_unions(session: SessionDep, caller: CurrentCaller):
-    return registry.list_unions(session, caller)
+@router.get("/unions", response_model=Page[UnionRead], summary="List unions")
+def list_unions(session: SessionDep, caller: CurrentCaller, paging: PagingDep):
+    """Unions by id; an officer sees their own."""
+    rows, total = registry.list_unions(session, caller, paging.page, paging.page_size)
+    return Page[UnionRead](items=[UnionRead.model_validate(r) for r in rows], total=total, page=paging.page,
+                           page_size=paging.page_size)
 
 
-@router.post("/hospitals", status_code=status.HTTP_201_CREATED, response_model=HospitalRead)
-def create_hospital(data: HospitalCreate, session: SessionDep, caller: CurrentCaller):
-    return registry.create_hospital(session, caller, data)
+@router.get("/unions/{union_id}", response_model=UnionRead, summary="Read a union")
+def get_union(union_id: Annotated[str, PathParam(max_length=32)], session: SessionDep, caller: CurrentCaller):
+    """A union, to administrators and its own officers (another union's is 404, as if none)."""
+    return registry.get_union(session, caller, union_id)
 
 
-@router.get("/hospitals", response_model=list[HospitalRead])
-def list_hospitals(session: SessionDep, caller: CurrentCaller):
-    return registry.list_hospitals(session, caller)
+@router.post("/hospitals", status_code=status.HTTP_201_CREATED, response_model=HospitalRead,
+             summary="Register a hospital",
+             responses={**CREATED, **answers(409, s409="A hospital with this code is registered already")})
+def create_hospital(data: HospitalCreate, response: Response, session: SessionDep, caller: CurrentCaller):
+    """A designated hospital (定点医疗机构) with its grade (administrators only); settlements must carry this grade."""
+    hospital = registry.create_hospital(session, caller, data)
+    response.headers["Location"] = f"/v1/hospitals/{hospital.code}"
+    return hospital
 
 
-@router.post("/members", status_code=status.HTTP_201_CREATED, response_model=MemberRead)
-def create_member(data: MemberCreate, session: SessionDep, caller: CurrentCaller):
-    return registry.create_member(session, caller, data)
+@router.get("/hospitals", response_model=Page[HospitalRead], summary="List hospitals")
+def list_hospitals(session: SessionDep, caller: CurrentCaller, paging: PagingDep):
+    """Registered hospitals by code, to every key."""
+    rows, total = registry.list_hospitals(session, caller, paging.page, paging.page_size)
+    return Page[HospitalRead](items=[HospitalRead.model_validate(r) for r in rows], total=total, page=paging.page,
+                              page_size=paging.page_size)
 
 
-@router.get("/members", response_model=Page[MemberRead])
+@router.get("/hospitals/{code}", response_model=HospitalRead, summary="Read a hospital")
+def get_hospital(code: Annotated[str, PathParam(max_length=32)], session: SessionDep, caller: CurrentCaller):
+    """A registered hospital, to every key."""
+    return registry.get_hospital(session, caller, code)
+
+
+@router.post("/members", status_code=status.HTTP_201_CREATED, response_model=MemberRead, summary="Register a member",
+             responses={**CREATED, **answers(404, 409, s404="No such union (or not the officer's)",
+                                             s409="A member with this id or certno is registered already")})
+def create_member(data: MemberCreate, response: Response, session: SessionDep, caller: CurrentCaller):
+    """A worker of a union, with their resident identity number (certno); officers register into their own union."""
+    member = registry.create_member(session, caller, data)
+    response.headers["Location"] = f"/v1/members/{member.id}"
+    return member
+
+
+@router.get("/members", response_model=Page[MemberRead], summary="List members")
 def list_members(session: SessionDep, caller: CurrentCaller, paging: PagingDep,
                  union_id: Annotated[str | None, Query(max_length=32)] = None):
+    """Members by id; an officer sees their own union's."""
     rows, total = registry.list_members(session, caller, union_id, paging.page, paging.page_size)
     return Page[MemberRead](items=[MemberRead.model_validate(r) for r in rows], total=total,
                             page=paging.page, page_size=paging.page_size)
 
 
-@router.get("/members/{member_id}", response_model=MemberDetail)
+@router.get("/members/{member_id}", response_model=MemberDetail, summary="Read a member")
 def get_member(member_id: str, session: SessionDep, caller: CurrentCaller):
+    """A member with their enrollments and hardship registrations."""
     return registry.get_member(session, caller, member_id, detail=True)
 
 
-@router.patch("/members/{member_id}", response_model=MemberRead)
+@router.patch("/members/{member_id}", response_model=MemberRead, summary="Correct a member",
+              responses=answers(409, s409="The resident identity number belongs to another member"))
 def correct_member(member_id: str, data: MemberCorrection, session: SessionDep, caller: CurrentCaller):
     """Correct a member's name or resident identity number (a typo); the audit log keeps the values before and after.
 
@@ -88,7 +126,8 @@ def correct_member(member_id: str, data: MemberCorrection, session: SessionDep, 
     return registry.correct_member(session, caller, member_id, data)
 
 
-@router.patch("/enrollments/{enrollment_id}", response_model=EnrollmentRead)
+@router.patch("/enrollments/{enrollment_id}", response_model=EnrollmentRead, summary="Correct an enrollment's end",
+              responses=answers(409, s409="Claims were decided under the period"))
 def correct_enrollment(enrollment_id: RowId, data: EnrollmentCorrection, session: SessionDep, caller: CurrentCaller):
     """Correct an enrollment's end date: never before its start nor overlapping another period (422).
 
@@ -98,14 +137,22 @@ def correct_enrollment(enrollment_id: RowId, data: EnrollmentCorrection, session
     return registry.correct_enrollment(session, caller, enrollment_id, data)
 
 
-@router.post("/members/{member_id}/enrollments", status_code=status.HTTP_201_CREATED, response_model=EnrollmentRead)
-def add_enrollment(member_id: str, data: EnrollmentCreate, session: SessionDep, caller: CurrentCaller):
-    return registry.add_enrollment(session, caller, member_id, data)
+@router.post("/members/{member_id}/enrollments", status_code=status.HTTP_201_CREATED, response_model=EnrollmentRead,
+             summary="Enroll a member for a period", responses=CREATED)
+def add_enrollment(member_id: str, data: EnrollmentCreate, response: Response, session: SessionDep,
+                   caller: CurrentCaller):
+    """A period of cover (a year's mutual-aid membership) for a member."""
+    enrollment = registry.add_enrollment(session, caller, member_id, data)
+    # An enrollment is read with its member.
+    response.headers["Location"] = f"/v1/members/{enrollment.member_id}"
+    return enrollment
 
 
 @router.post(
     "/enrollments/import",
     response_model=ImportResult,
+    summary="Import enrollments from CSV",
+    responses=answers(404, s404="No such union (or not the officer's)"),
     openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 def import_enrollments(
@@ -118,12 +165,19 @@ def import_enrollments(
     return registry.import_enrollments(session, caller, csv_text, union_id)
 
 
-@router.post("/members/{member_id}/hardship", status_code=status.HTTP_201_CREATED, response_model=HardshipRead)
-def register_hardship(member_id: str, data: HardshipCreate, session: SessionDep, caller: CurrentCaller):
-    return registry.register_hardship(session, caller, member_id, data)
+@router.post("/members/{member_id}/hardship", status_code=status.HTTP_201_CREATED, response_model=HardshipRead,
+             summary="Register a member as a hardship worker",
+             responses={**CREATED, **answers(409, s409="The member holds an active registration already (it is named)")})
+def register_hardship(member_id: str, data: HardshipCreate, response: Response, session: SessionDep,
+                      caller: CurrentCaller):
+    """A registration on the hardship register (困难职工) in a category; the relief needs it verified."""
+    registration = registry.register_hardship(session, caller, member_id, data)
+    # A registration is read with its member.
+    response.headers["Location"] = f"/v1/members/{registration.member_id}"
+    return registration
 
 
-@router.get("/hardship", response_model=HardshipPage)
+@router.get("/hardship", response_model=HardshipPage, summary="List the hardship register")
 def list_hardship(
     session: SessionDep,
     caller: CurrentCaller,
@@ -142,18 +196,24 @@ def list_hardship(
                         page_size=paging.page_size, counts=counts)
 
 
-@router.post("/hardship/{registration_id}/verify", response_model=HardshipRead)
+@router.post("/hardship/{registration_id}/verify", response_model=HardshipRead,
+             summary="Verify a hardship registration", responses=answers(409, s409="The registration was revoked"))
 def verify_hardship(registration_id: RowId, data: HardshipVerify, session: SessionDep, caller: CurrentCaller):
+    """Record that the union verified the household's hardship; pended relief can then be approved."""
     return registry.verify_hardship(session, caller, registration_id, data)
 
 
-@router.post("/hardship/{registration_id}/revoke", response_model=HardshipRead)
+@router.post("/hardship/{registration_id}/revoke", response_model=HardshipRead,
+             summary="Revoke a hardship registration", responses=answers(409, s409="The registration was revoked already"))
 def revoke_hardship(registration_id: RowId, data: HardshipRevoke, session: SessionDep, caller: CurrentCaller):
+    """End a registration from a date; claims admitted after it get no relief."""
     return registry.revoke_hardship(session, caller, registration_id, data)
 
 
-@router.post("/keys", status_code=status.HTTP_201_CREATED, response_model=KeyCreated, tags=["admin"])
-def create_api_key(data: KeyCreate, session: SessionDep, caller: CurrentCaller):
+@router.post("/keys", status_code=status.HTTP_201_CREATED, response_model=KeyCreated, tags=["admin"],
+             summary="Make an API key",
+             responses={**CREATED, **answers(404, s404="No such hospital, member or union to scope the key to")})
+def create_api_key(data: KeyCreate, response: Response, session: SessionDep, caller: CurrentCaller):
     """Make an API key (admins only); the key is in this answer once and never again."""
     caller.require(Role.ADMIN)
     try:
@@ -165,4 +225,5 @@ def create_api_key(data: KeyCreate, session: SessionDep, caller: CurrentCaller):
         errors = [{**e, "field": fields.get(e["field"], e["field"])} for e in err.errors]
         raise Invalid("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors) from None
     audit.record(session, caller, "key.created", "api_key", row.id, role=row.role, label=row.label)
+    response.headers["Location"] = f"/v1/keys/{row.id}"
     return KeyCreated(id=row.id, role=row.role, key=key)

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
 
 from api import idempotency
 
+from api.problems import answers
+from api.routers import CREATED, located
 from api.deps import CurrentCaller, PagingDep, ProvincialMedTypesDep, RowId, SessionDep
 from api.idempotency import IdempotencyDep
 from claims.identity import CERTNO_PATTERN
@@ -129,11 +131,13 @@ ExactBody = Annotated[Any, Depends(exact_json_body)]
     "/settlements",
     response_model=SettlementRead,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "The same settlement was already posted with the same content", "model": SettlementRead},
-               409: {"description": "The same (hospital, setl_id) was posted with different content, "
-                                    "or a request with this Idempotency-Key is still being answered"},
-               422: {"description": "Inconsistent or untrue settlement: the field at fault is named; nothing is stored "
-                                    "(also an Idempotency-Key used for another request)"}},
+    summary="Post a settlement",
+    responses={**CREATED,
+               200: {"description": "The same settlement was already posted with the same content", "model": SettlementRead},
+               **answers(409, 422, s409="The same (hospital, setl_id) was posted with different content, "
+                                        "or a request with this Idempotency-Key is still being answered",
+                         s422="Inconsistent or untrue settlement: the field at fault is named; nothing is stored "
+                              "(also an Idempotency-Key used for another request)")},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": SETTLEMENT_SCHEMA}}}},
 )
 def post_settlement(body: ExactBody, session: SessionDep, caller: CurrentCaller, once: IdempotencyDep,
@@ -144,19 +148,21 @@ def post_settlement(body: ExactBody, session: SessionDep, caller: CurrentCaller,
         return Answer(status.HTTP_201_CREATED if created else status.HTTP_200_OK,
                       settlements.to_read(row).model_dump(mode="json"))
 
-    return idempotency.answer_once(session, caller, once, post)
+    answer = idempotency.answer_once(session, caller, once, post)
+    return located(answer, f"/v1/settlements/{json.loads(answer.body)['id']}")
 
 
-@router.get("/settlements/{settlement_id}", response_model=SettlementRead,
-            responses={404: {"description": "No such settlement, or not one this key may read (the same answer)"}})
+@router.get("/settlements/{settlement_id}", response_model=SettlementRead, summary="Read a settlement",
+            responses=answers(404, s404="No such settlement, or not one this key may read (the same answer)"))
 def get_settlement(settlement_id: RowId, session: SessionDep, caller: CurrentCaller):
     """A settlement, to its hospital, to the patient (the member with its certno) and to their union's officers."""
     return settlements.to_read(settlements.get_settlement(session, caller, settlement_id))
 
 
-@router.get("/settlements", response_model=Page[SettlementRead])
+@router.get("/settlements", response_model=Page[SettlementRead], summary="List settlements")
 def list_settlements(session: SessionDep, caller: CurrentCaller, paging: PagingDep,
                      hospital: Annotated[str | None, Query(max_length=32)] = None):
+    """A hospital's own settlements in the order posted (an administrator names the hospital or sees all)."""
     rows, total = settlements.list_settlements(session, caller, hospital, paging.page, paging.page_size)
     return Page[SettlementRead](items=[settlements.to_read(r) for r in rows], total=total,
                                 page=paging.page, page_size=paging.page_size)

@@ -31,7 +31,7 @@ WOMENS_GRANT = {
 
 
 def _publish_womens_grant(client) -> dict:
-    base = next(p for p in client.get("/v1/plans").json() if p["status"] == "published")
+    base = next(p for p in client.get("/v1/plans").json()["items"] if p["status"] == "published")
     draft = client.post(f"/v1/plans/{base['id']}/derive", json={"patch": [
         {"op": "add", "path": "/catalogs/female_cancers", "value": FEMALE_CANCERS},
         {"op": "add", "path": "/benefits/-", "value": WOMENS_GRANT},
@@ -52,8 +52,12 @@ def test_a_womens_grant_added_by_data_pays_by_disease_class(client, admin_app):
     claim = client.post("/v1/claims", json={"member_id": "W1", "settlement_id": breast, "submitted_on": "2026-05-20", "note": "纸质申请"}).json()
     assert claim["plan_version"] == version
     assert [line["benefit"] for line in claim["lines"]] == ["MA_IP", "MA_DA", "MA_CI", "CIR", "MA_WG"]
+    # The line explains itself from the new plan's own names: the benefit's and the disease's.
     assert _line(claim, "MA_WG") == {"benefit": "MA_WG", "status": "approved", "amount": "5000.00", "reasons": [],
-                                     "review_note": "", "reviewed": False}
+                                     "review_note": "", "reviewed": False,
+                                     "name_zh": "女职工特殊疾病互助金", "name_en": "Women's special-disease grant",
+                                     "explanation_zh": "给付5,000.00元；病种：乳腺癌（FC01）。",
+                                     "explanation_en": "Paid 5,000.00 yuan; Disease: Breast cancer (FC01)."}
     assert _line(claim, "MA_CI")["amount"] == "10000.00"  # breast cancer is also a catalog critical illness
     # 6,000 (MA_IP on B 14,000) + 140 (7 days x 20) + 10,000 + 5,000
     assert claim["total"] == "21140.00"
@@ -90,7 +94,7 @@ def test_claims_admitted_before_the_grant_takes_effect_do_not_get_it(client, adm
 
 
 def test_a_grant_by_class_must_price_every_class_of_its_catalog(client):
-    base = next(p for p in client.get("/v1/plans").json() if p["status"] == "published")
+    base = next(p for p in client.get("/v1/plans").json()["items"] if p["status"] == "published")
     unpriced = {**WOMENS_GRANT, "amount": {**WOMENS_GRANT["amount"], "amount_by_class": {"A": "5000.00"}}}
     draft = client.post(f"/v1/plans/{base['id']}/derive", json={"patch": [
         {"op": "add", "path": "/catalogs/female_cancers", "value": FEMALE_CANCERS},

@@ -15,7 +15,7 @@ from tests.admin.conftest import post_bill
 
 
 def _default_id(client) -> int:
-    published = [p for p in client.get("/v1/plans").json() if p["status"] == "published"]
+    published = [p for p in client.get("/v1/plans").json()["items"] if p["status"] == "published"]
     assert len(published) == 1 and published[0]["effective_from"] == "2000-01-01"
     return published[0]["id"]
 

@@ -80,7 +80,7 @@ def test_a_simulation_job_on_past_claims_is_followed_through_the_api(client, adm
                         b_yuan=20_000, patient=member)
         assert client.post("/v1/claims", json={"member_id": member, "settlement_id": sid,
                                                 "submitted_on": "2026-05-20", "note": "纸质申请"}).status_code == 201
-    base = next(p for p in client.get("/v1/plans").json() if p["status"] == "published")
+    base = next(p for p in client.get("/v1/plans").json()["items"] if p["status"] == "published")
     draft = client.post(f"/v1/plans/{base['id']}/derive", json={"patch": [
         {"op": "replace", "path": "/benefits/0/amount/bands/1/rate", "value": "0.60"}]}).json()
     job = client.post(f"/v1/plans/{draft['id']}/simulate", json={}).json()
@@ -106,7 +106,7 @@ def test_readjudication_replaces_pended_decisions_and_adjusts_decided_ones(clien
     pended = client.post("/v1/claims", json={"member_id": "M1", "settlement_id": big, "submitted_on": "2026-05-20", "note": "纸质申请"}).json()
     assert decided["status"] == "approved" and decided["lines"][0]["amount"] == "9000.00"
     assert pended["status"] == "pended"  # MA_IP on 150,000 is above the 50,000 review threshold
-    base = next(p for p in client.get("/v1/plans").json() if p["status"] == "published")
+    base = next(p for p in client.get("/v1/plans").json()["items"] if p["status"] == "published")
     draft = client.post(f"/v1/plans/{base['id']}/derive", json={"patch": [
         {"op": "replace", "path": "/benefits/0/amount/bands/1/rate", "value": "0.60"}]}).json()
     client.post(f"/v1/plans/{draft['id']}/publish", json={"effective_from": "2026-01-01"})

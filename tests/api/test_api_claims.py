@@ -275,3 +275,18 @@ def test_a_claim_list_with_a_bad_filter_is_refused_naming_the_parameter(client, 
     answer = client.get("/v1/claims", params=params, headers=auth(cast.admin))
     assert answer.status_code == 422, answer.text
     assert [e["field"] for e in answer.json()["errors"]] == [field]
+
+
+def test_each_line_of_a_claim_answer_carries_its_benefit_name_and_a_readable_explanation(client, cast) -> None:
+    from tests.api.builders import claim_for as _claim_for
+
+    claim = _claim_for(client, cast.admin, "M1")
+    read = client.get(f"/v1/claims/{claim['id']}", headers={"Authorization": f"Bearer {cast.member}"}).json()
+    for answer in (claim, read):
+        line = next(ln for ln in answer["lines"] if ln["benefit"] == "MA_IP")
+        assert (line["name_zh"], line["name_en"]) == ("住院及门诊特殊病互助金", "Inpatient and special-outpatient mutual aid")
+        # B = 1,000.00 of a renewing member with nothing earlier: the first band, 40%.
+        assert line["explanation_zh"] == "给付400.00元；0.00–1,000.00元按40%：400.00元。"
+        assert line["explanation_en"] == "Paid 400.00 yuan; 0.00–1,000.00 yuan at 40%: 400.00 yuan."
+        relief = next(ln for ln in answer["lines"] if ln["benefit"] == "CIR")
+        assert relief["explanation_zh"] == "本项不适用；入院时未在困难职工档案中。"

@@ -46,7 +46,7 @@ def test_keys_create_makes_an_officer_key_scoped_to_its_union(client: TestClient
 
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip()
-    assert [u["id"] for u in client.get("/v1/unions", headers=auth(key)).json()] == ["U2"]
+    assert [u["id"] for u in client.get("/v1/unions", headers=auth(key)).json()["items"]] == ["U2"]
     assert client.get("/v1/members/M1", headers=auth(key)).status_code == 404  # another union's member: as unknown
 
 

@@ -37,13 +37,13 @@ def test_an_administrator_registers_unions_and_hospitals_and_everyone_may_list_h
     create_union(client, admin_key, "BT", expect=409)
     create_hospital(client, admin_key, "H15020001", expect=409)
     create_hospital(client, admin_key, "H2", grade="12", expect=422)
-    assert client.get("/v1/unions", headers=auth(admin_key)).json() == [union]
-    assert client.get("/v1/hospitals", headers=auth(admin_key)).json() == [hospital]
+    assert client.get("/v1/unions", headers=auth(admin_key)).json()["items"] == [union]
+    assert client.get("/v1/hospitals", headers=auth(admin_key)).json()["items"] == [hospital]
 
 
 def test_an_officer_sees_only_their_own_union(client, cast) -> None:
-    assert [u["id"] for u in client.get("/v1/unions", headers=auth(cast.admin)).json()] == ["U1", "U2"]
-    assert [u["id"] for u in client.get("/v1/unions", headers=auth(cast.officer)).json()] == ["U1"]
+    assert [u["id"] for u in client.get("/v1/unions", headers=auth(cast.admin)).json()["items"]] == ["U1", "U2"]
+    assert [u["id"] for u in client.get("/v1/unions", headers=auth(cast.officer)).json()["items"]] == ["U1"]
     listed = client.get("/v1/members", headers=auth(cast.officer)).json()
     assert ([m["id"] for m in listed["items"]], listed["total"]) == (["M1", "M2"], 2)
     # A filter for another union does not widen an officer's view.

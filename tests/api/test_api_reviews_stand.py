@@ -93,7 +93,7 @@ def test_re_adjudication_run_twice_for_the_same_version_adds_nothing(client, cas
     second = b.claim_for(client, cast.admin, "M1", b="20000.00", begndate=f"{b.YEAR}-06-01",
                          enddate=f"{b.YEAR}-06-05")  # on 20,000..40,000: 5,000 + 6,000 = 11,000.00
     assert (b.line(first, "MA_IP")["amount"], b.line(second, "MA_IP")["amount"]) == ("9000.00", "11000.00")
-    default = client.get("/v1/plans", headers=b.auth(cast.admin)).json()[0]
+    default = client.get("/v1/plans", headers=b.auth(cast.admin)).json()["items"][0]
     draft = client.post(f"/v1/plans/{default['id']}/derive", headers=b.auth(cast.admin), json={
         "patch": [{"op": "replace", "path": "/benefits/0/amount/bands/1/rate", "value": "0.55"}]}).json()
     published = client.post(f"/v1/plans/{draft['id']}/publish", json={"effective_from": f"{b.YEAR}-01-01"},

@@ -79,13 +79,13 @@ def _step(client, cast, session, step) -> None:
         assert response.status_code == 200, response.text
     elif kind == "publish":
         _, rate, effective_from = step
-        default = client.get("/v1/plans", headers=admin).json()[0]
+        default = client.get("/v1/plans", headers=admin).json()["items"][0]
         draft = client.post(f"/v1/plans/{default['id']}/derive", headers=admin, json={
             "patch": [{"op": "replace", "path": "/benefits/0/amount/bands/1/rate", "value": rate}]}).json()
         response = client.post(f"/v1/plans/{draft['id']}/publish", json={"effective_from": effective_from}, headers=admin)
         assert response.status_code in (200, 409), response.text  # 409: a version is already in force from that date
     elif kind == "retire":
-        published = [p for p in client.get("/v1/plans", headers=admin).json() if p["status"] == "published"]
+        published = [p for p in client.get("/v1/plans", headers=admin).json()["items"] if p["status"] == "published"]
         assert published, "the schedule was left with no published version"
         target = published[step[1] % len(published)]
         before = _snapshot(session)

@@ -39,7 +39,7 @@ def _publish_band_five_at(url: str, rate: str) -> None:
     engine = make_engine(url)
     try:
         with session_factory(engine)() as s:
-            default = plans.list_versions(s, CLI)[0]
+            default = plans.list_versions(s, CLI)[0][0]
             draft, errors = plans.derive_draft(s, CLI, default.id, [
                 {"op": "replace", "path": "/benefits/0/amount/bands/4/rate", "value": rate}])
             assert not errors
