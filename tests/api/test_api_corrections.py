@@ -174,7 +174,7 @@ def test_another_unions_enrollment_is_answered_as_an_unknown_one(client, cast, s
 
 
 def _draft(client, cast, **based) -> dict:
-    plans = client.get("/v1/plans", headers=auth(cast.admin)).json()
+    plans = client.get("/v1/plans", headers=auth(cast.admin)).json()["items"]
     published = next(p for p in plans if p["status"] == "published")
     document = client.get(f"/v1/plans/{published['id']}", headers=auth(cast.admin)).json()["document"]
     made = client.post("/v1/plans", json=document, headers=auth(cast.admin))
@@ -198,7 +198,7 @@ def test_a_draft_is_deleted_and_the_audit_keeps_its_document(client, cast, sessi
 
 def test_published_retired_and_derived_from_versions_are_not_deleted(client, cast, session, monkeypatch) -> None:
     monkeypatch.setattr("service.simulation.launch", lambda job_id, db_url: None)  # the job stays queued
-    plans = client.get("/v1/plans", headers=auth(cast.admin)).json()
+    plans = client.get("/v1/plans", headers=auth(cast.admin)).json()["items"]
     published = next(p for p in plans if p["status"] == "published")
     retired = _draft(client, cast)
     for step, body in (("publish", {"effective_from": "2100-01-01"}), ("retire", None)):

@@ -133,7 +133,7 @@ def test_re_adjudication_reserves_nothing_a_reviewer_would_have_to_decide_on_a_d
     assert (claim["status"], b.line(claim, "CIR")["status"]) == ("approved", "not_applicable")
     # Registered later, unverified, with a date before the stay: CIR would now apply, pended.
     b.register_hardship(client, cast.officer, "M1", category="near_dibao", verified=False)
-    default = client.get("/v1/plans", headers=b.auth(cast.admin)).json()[0]
+    default = client.get("/v1/plans", headers=b.auth(cast.admin)).json()["items"][0]
     draft = client.post(f"/v1/plans/{default['id']}/derive", headers=b.auth(cast.admin), json={
         "patch": [{"op": "replace", "path": "/benefits/0/amount/bands/1/rate", "value": "0.55"}]}).json()
     client.post(f"/v1/plans/{draft['id']}/publish", json={"effective_from": f"{b.YEAR}-01-01"}, headers=b.auth(cast.admin))
