@@ -13,6 +13,7 @@ from fastapi import Depends, Header, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from service.auth import Principal, authenticate
+from service.errors import Unauthorized
 from service.plans import PlanBook
 
 
@@ -43,10 +44,18 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function", max_concu
 
 
 def get_principal(
+    request: Request,
     session: SessionDep,
     authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
 ) -> Principal:
-    return authenticate(session, authorization)
+    try:
+        return authenticate(session, authorization)
+    except Unauthorized:
+        # A key was sent and refused: count it for the client's address (past the limit, 429).
+        # The address is the peer uvicorn saw (behind a proxy: its --forwarded-allow-ips).
+        if authorization:
+            request.app.state.sign_in_limiter.failed(request.client.host if request.client else "unknown")
+        raise
 
 
 CurrentCaller = Annotated[Principal, Depends(get_principal)]

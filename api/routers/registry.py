@@ -8,9 +8,6 @@ from fastapi import APIRouter, Body, Query, status
 
 from api.deps import CurrentCaller, PagingDep, RowId, SessionDep
 from service import registry
-from service.auth import create_key, Role
-from service import audit
-from service.errors import Invalid
 from service.schemas import (
     EnrollmentCreate,
     EnrollmentRead,
@@ -21,8 +18,6 @@ from service.schemas import (
     HospitalCreate,
     HospitalRead,
     ImportResult,
-    KeyCreate,
-    KeyCreated,
     MemberCreate,
     MemberDetail,
     MemberRead,
@@ -105,19 +100,3 @@ def verify_hardship(registration_id: RowId, data: HardshipVerify, session: Sessi
 @router.post("/hardship/{registration_id}/revoke", response_model=HardshipRead)
 def revoke_hardship(registration_id: RowId, data: HardshipRevoke, session: SessionDep, caller: CurrentCaller):
     return registry.revoke_hardship(session, caller, registration_id, data)
-
-
-@router.post("/keys", status_code=status.HTTP_201_CREATED, response_model=KeyCreated, tags=["admin"])
-def create_api_key(data: KeyCreate, session: SessionDep, caller: CurrentCaller):
-    """Make an API key (admins only); the key is in this answer once and never again."""
-    caller.require(Role.ADMIN)
-    try:
-        row, key = create_key(session, Role(data.role), hospital_code=data.hospital_code, member_id=data.member_id,
-                              union_id=data.union_id, label=data.label)
-    except Invalid as err:
-        # create_key names the scopes as the command line does (--hospital); name the body's fields.
-        fields = {"hospital": "hospital_code", "member": "member_id", "union": "union_id"}
-        errors = [{**e, "field": fields.get(e["field"], e["field"])} for e in err.errors]
-        raise Invalid("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors) from None
-    audit.record(session, caller, "key.created", "api_key", row.id, role=row.role, label=row.label)
-    return KeyCreated(id=row.id, role=row.role, key=key)
