@@ -254,6 +254,7 @@ class SignInLimiter:
         from limits.storage import storage_from_string
         from limits.strategies import MovingWindowRateLimiter
 
+        self.prefix = key_prefix
         options = {} if storage_uri.startswith("memory") else {"key_prefix": key_prefix}
         self.item = parse(limit)
         self.storage = storage_from_string(storage_uri, **options)
