@@ -107,8 +107,7 @@ def verify(session: Session) -> list[str]:
     problems: list[str] = []
     prev = GENESIS
     expected = 1
-    query = select(models.AuditEntry).order_by(models.AuditEntry.position).execution_options(yield_per=2000)
-    for e in session.scalars(query):
+    for e in session.scalars(select(models.AuditEntry).order_by(models.AuditEntry.position)):
         if e.position != expected:
             problems.append(f"entries at positions {expected}..{e.position - 1} are missing (deleted?)")
         if e.prev_hash != prev:
