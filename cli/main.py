@@ -228,6 +228,7 @@ def keys_create(
         except ServiceError as err:
             session.rollback()
             field = err.errors[0]["field"] if err.errors else None
+            field = {"expires_at": "expires"}.get(field, field)  # the option's name
             _fail(f"--{field}: {err.errors[0]['message']}" if field else err.detail)
     typer.echo(key)
 

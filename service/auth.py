@@ -123,6 +123,8 @@ def create_key(
             raise Invalid.at("expires_at", "give a time zone (e.g. 2027-01-01T00:00:00+08:00)")
         if expires_at <= _now():
             raise Invalid.at("expires_at", "is not in the future")
+        # In UTC: SQLite keeps a time without its zone, so every stored time is UTC.
+        expires_at = expires_at.astimezone(dt.timezone.utc)
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     row = models.ApiKey(

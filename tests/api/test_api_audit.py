@@ -108,3 +108,21 @@ def test_the_digest_ignores_the_order_of_lines_and_changes_but_not_their_content
     for changed in ({**a, "amount": 101}, {**a, "status": "pended"}, {**a, "benefit": "CIR"},
                     {**a, "changes": [change, {**other, "delta": 501}]}):
         assert audit.decision_digest([changed, c]) != audit.decision_digest([a, c])
+
+
+def test_a_pended_claim_decided_again_records_the_digest_of_its_new_decision(
+        client: TestClient, cast, session: Session) -> None:
+    claim = b.claim_for(client, cast.admin, "M1", b=b.HIGH_B)
+    assert claim["status"] == "pended"
+    default = client.get("/v1/plans", headers=b.auth(cast.admin)).json()[0]
+    draft = client.post(f"/v1/plans/{default['id']}/derive", headers=b.auth(cast.admin), json={
+        "patch": [{"op": "replace", "path": "/benefits/0/amount/bands/1/rate", "value": "0.55"}]}).json()
+    assert client.post(f"/v1/plans/{draft['id']}/publish", json={"effective_from": f"{b.YEAR}-01-01"},
+                       headers=b.auth(cast.admin)).status_code == 200
+    report = client.post("/v1/readjudications", json={"include_pended": True}, headers=b.auth(cast.admin)).json()
+    assert report["pended_redecided"] == 1
+    entry = session.scalars(select(models.AuditEntry).where(models.AuditEntry.action == "claim.readjudicated")).one()
+    lines = session.scalars(select(models.DecisionLine).where(models.DecisionLine.claim_id == claim["id"])).all()
+    adjudicated = session.scalars(select(models.AuditEntry).where(models.AuditEntry.action == "claim.adjudicated")).one()
+    assert entry.details["decision"] == audit.decision_digest(lines) != adjudicated.details["decision"]
+    assert consistency.check(session) == []
