@@ -21,6 +21,7 @@ run: $(INSTALLED)
 
 test: $(INSTALLED)
 	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-redis.sh
 	$(BIN)/python -m pytest
 
 bench: $(INSTALLED)

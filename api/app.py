@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from importlib.resources import files
 from pathlib import Path
@@ -13,9 +14,12 @@ from fastapi.staticfiles import StaticFiles
 
 from api import problems
 from api.limits import BodyLimits, LimitsMiddleware
-from api.routers import claims, plans, registry, settlements
+from api.routers import audit as audit_router
+from api.routers import claims, keys, plans, registry, settlements
+from service.audit import Anchoring
+from service.auth import DEFAULT_SIGN_IN_LIMIT, SignInLimiter
 from service.plans import PlanBook, ensure_published_default
-from store.db import make_engine, session_factory, upgrade
+from store.db import database_url, make_engine, session_factory, upgrade
 
 DESCRIPTION = """
 Claims engine for trade unions' worker medical mutual aid (职工医疗互助保障) and the
@@ -28,10 +32,19 @@ Every error is `application/problem+json` (RFC 9457); amounts are strings in yua
 
 
 def create_app(db: str | None = None, plan: str | Path | None = None, migrate: bool = True,
-               provincial_med_types: Iterable[str] = (), limits: BodyLimits | None = None) -> FastAPI:
+               provincial_med_types: Iterable[str] = (), limits: BodyLimits | None = None, *,
+               sign_in_limit: str | None = None,
+               rate_limit_storage: str | None = None, anchoring: Anchoring | None = None) -> FastAPI:
     """The app on database ``db``; ``provincial_med_types`` are the province's own ``med_type``
     codes its hospitals may post besides the national ones (domain.md); ``limits`` what a
-    request body may carry (api/limits.py)."""
+    request body may carry (api/limits.py).
+
+    ``sign_in_limit``: refused keys allowed per client address (``limits`` notation),
+    default ``$CLAIMS_SIGN_IN_LIMIT`` else 20/minute; ``rate_limit_storage`` where they
+    are counted, default ``$CLAIMS_RATE_LIMIT_STORAGE`` else memory (per worker), e.g.
+    ``redis://127.0.0.1:6379`` (shared by the workers). ``anchoring``: where audit
+    anchors go and when the service appends one, default from the environment
+    (``service.audit.Anchoring.from_env``)."""
     engine = make_engine(db)
     if migrate:
         upgrade(engine)
@@ -42,6 +55,11 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
     app.state.plans = PlanBook(plan)
     app.state.provincial_med_types = frozenset(provincial_med_types)
     app.add_middleware(LimitsMiddleware, limits=limits or BodyLimits())
+    app.state.sign_in_limiter = SignInLimiter(
+        sign_in_limit or os.environ.get("CLAIMS_SIGN_IN_LIMIT") or DEFAULT_SIGN_IN_LIMIT,
+        rate_limit_storage or os.environ.get("CLAIMS_RATE_LIMIT_STORAGE") or "memory://")
+    app.state.audit_anchoring = anchoring if anchoring is not None else Anchoring.from_env(database_url(db))
+    app.state.audit_anchoring.install(app.state.sessions)
     with app.state.sessions() as session:
         ensure_published_default(session)
         session.commit()
@@ -50,6 +68,8 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
     app.include_router(claims.router)
     app.include_router(registry.router)
     app.include_router(plans.router)
+    app.include_router(keys.router)
+    app.include_router(audit_router.router)
     problems.document(app)
     settlements.document_provincial_med_types(app, app.state.provincial_med_types)
     serve_docs(app)

@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from service.auth import Principal, authenticate
+from service.errors import Unauthorized
 from service.plans import PlanBook
 
 
@@ -49,11 +50,19 @@ bearer = HTTPBearer(auto_error=False, description="An API key: `ck_<prefix>_<sec
 
 
 def get_principal(
+    request: Request,
     session: SessionDep,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
-    return authenticate(session, authorization)
+    try:
+        return authenticate(session, authorization)
+    except Unauthorized:
+        # A key was sent and refused: count it for the client's address (past the limit, 429).
+        # The address is the peer uvicorn saw (behind a proxy: its --forwarded-allow-ips).
+        if authorization:
+            request.app.state.sign_in_limiter.failed(request.client.host if request.client else "unknown")
+        raise
 
 
 CurrentCaller = Annotated[Principal, Depends(get_principal)]

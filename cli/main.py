@@ -240,6 +240,9 @@ def keys_create(
     member: Annotated[Optional[str], typer.Option("--member", help="The member id (role member).")] = None,
     union: Annotated[Optional[str], typer.Option("--union", help="The union id (role officer).")] = None,
     label: Annotated[str, typer.Option("--label", help="What the key is for.")] = "",
+    expires: Annotated[Optional[str], typer.Option(
+        "--expires", help="When the key stops working: 2027-01-01 (that day's start in China) or an ISO time "
+                          "with its zone, 2027-01-01T00:00:00+08:00 (default: never).")] = None,
     db: DbOption = None,
 ) -> None:
     """Make an API key and print it once (only its hash is stored)."""
@@ -252,18 +255,79 @@ def keys_create(
         role_value = Role(role)
     except ValueError:
         _fail(f"--role must be one of admin, officer, hospital, member, not {role!r}")
+    expires_at = _expiry(expires) if expires is not None else None
     engine = make_engine(_existing_database(db))
     upgrade(engine)
     with session_factory(engine)() as session:
         try:
-            row, key = create_key(session, role_value, hospital_code=hospital, member_id=member, union_id=union, label=label)
-            audit.record(session, CLI, "key.created", "api_key", row.id, role=row.role, label=label)
+            row, key = create_key(session, role_value, hospital_code=hospital, member_id=member, union_id=union,
+                                  label=label, expires_at=expires_at)
+            audit.record(session, CLI, "key.created", "api_key", row.id, role=row.role, label=label,
+                         member_id=row.member_id, expires_at=row.expires_at)
             session.commit()
         except ServiceError as err:
             session.rollback()
             field = err.errors[0]["field"] if err.errors else None
+            field = {"expires_at": "expires"}.get(field, field)  # the option's name
             _fail(f"--{field}: {err.errors[0]['message']}" if field else err.detail)
     typer.echo(key)
+
+
+def _expiry(text: str):
+    """--expires: a date is the start of that day in China; a time needs its zone."""
+    import datetime as dt
+
+    try:
+        if len(text) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.timezone(dt.timedelta(hours=8)))
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        _fail(f"--expires: not a date (2027-01-01) or an ISO time (2027-01-01T00:00:00+08:00): {text!r}")
+    if moment.tzinfo is None:
+        _fail("--expires: give the time's zone, e.g. 2027-01-01T00:00:00+08:00")
+    return moment
+
+
+@keys_app.command("list")
+def keys_list(
+    role: Annotated[Optional[str], typer.Option("--role", help="Only keys of this role.")] = None,
+    all_keys: Annotated[bool, typer.Option("--all", help="Revoked and expired keys too.")] = False,
+    db: DbOption = None,
+) -> None:
+    """List API keys (never their secret): id, prefix, role, scope, label, status, expiry."""
+    from service.auth import CLI, key_status, list_keys
+    from store.db import make_engine, session_factory
+
+    with session_factory(make_engine(db))() as session:
+        rows, _total = list_keys(session, CLI, role=role, active=None if all_keys else True, page=1,
+                                 page_size=1_000_000)
+        for r in rows:
+            scope = r.hospital_code or r.member_id or r.union_id or "-"
+            expires = r.expires_at.isoformat() if r.expires_at else "never"
+            typer.echo(f"{r.id}\tck_{r.prefix}\t{r.role}\t{scope}\t{key_status(r)}\texpires {expires}\t{r.label}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[int, typer.Argument(help="The key's id (claims keys list).")],
+    db: DbOption = None,
+) -> None:
+    """Revoke an API key: refused from this moment on."""
+    from service import audit
+    from service.auth import CLI, revoke_key
+    from service.errors import ServiceError
+    from store.db import make_engine, session_factory
+
+    with session_factory(make_engine(db))() as session:
+        try:
+            row, revoked = revoke_key(session, CLI, key_id)
+            if revoked:
+                audit.record(session, CLI, "key.revoked", "api_key", row.id, role=row.role, member_id=row.member_id)
+            session.commit()
+        except ServiceError as err:
+            session.rollback()
+            _fail(err.detail)
+    typer.echo(f"key {key_id} revoked" if revoked else f"key {key_id} was already revoked")
 
 
 @app.command()
@@ -344,19 +408,76 @@ audit_app = typer.Typer(help="The audit log.", no_args_is_help=True, rich_markup
 app.add_typer(audit_app, name="audit")
 
 
+AnchorsOption = Annotated[Optional[Path], typer.Option(
+    "--anchors", help="Anchors file (default: $CLAIMS_AUDIT_ANCHORS, else <SQLite file>.anchors.jsonl).")]
+KeyFileOption = Annotated[Optional[Path], typer.Option(
+    "--key-file", help="File holding the anchors' HMAC key (default: $CLAIMS_AUDIT_KEY, else $CLAIMS_AUDIT_KEY_FILE).")]
+
+
+def _audit_key(key_file: Optional[Path]) -> bytes:
+    from service.audit import AnchorError, load_key
+
+    try:
+        key = load_key(key_file)
+    except AnchorError as err:
+        _fail(str(err))
+    if key is None:
+        _fail("no audit key: set $CLAIMS_AUDIT_KEY or $CLAIMS_AUDIT_KEY_FILE, or pass --key-file "
+              "(kept outside the database)")
+    return key
+
+
 @audit_app.command("verify")
-def audit_verify(db: DbOption = None) -> None:
-    """Verify the audit log's hash chain; names the first edited or deleted entry (exit 1)."""
-    from service.audit import verify
+def audit_verify(db: DbOption = None,
+                 anchors: Annotated[Optional[Path], typer.Option(
+                     "--anchors", help="Also check the chain against this anchors file (needs the audit key).")] = None,
+                 key_file: KeyFileOption = None) -> None:
+    """Verify the audit log's hash chain; names the first edited or deleted entry (exit 1).
+
+    With --anchors: also a tail deleted since an anchor, a chain re-hashed since one,
+    and an anchor line not signed with the key.
+    """
+    from service.audit import AnchorError, verify, verify_anchors
     from store.db import make_engine, session_factory
 
+    key = _audit_key(key_file) if anchors is not None else None
+    checked = 0
     with session_factory(make_engine(_existing_database(db)))() as session:
         problems = verify(session)
+        if anchors is not None:
+            try:
+                found, checked = verify_anchors(session, anchors, key)
+            except AnchorError as err:
+                _fail(str(err))
+            problems += found
     for line in problems:
         typer.echo(line)
     if problems:
+        typer.echo(f"{len(problems)} problem(s) found", err=True)
         raise typer.Exit(1)
-    typer.echo("ok: the audit chain is intact")
+    typer.echo("ok: the audit chain is intact" + (f"; it matches {checked} anchor(s) in {anchors}" if anchors else ""))
+
+
+@audit_app.command("anchor")
+def audit_anchor(db: DbOption = None, anchors: AnchorsOption = None, key_file: KeyFileOption = None) -> None:
+    """Append the chain's head (position, hash, UTC time), signed with the audit key, to the anchors file."""
+    from service.audit import anchors_path, append_anchor, head
+    from store.db import database_url, make_engine, session_factory
+
+    key = _audit_key(key_file)
+    url = database_url(db)
+    path = anchors_path(url, anchors)
+    if path is None:
+        _fail("--anchors: name the anchors file (or set $CLAIMS_AUDIT_ANCHORS); it has no default beside PostgreSQL")
+    with session_factory(make_engine(url))() as session:
+        top = head(session)
+    if top is None:
+        _fail("the audit log is empty: nothing to anchor")
+    try:
+        anchor = append_anchor(path, key, *top)
+    except OSError as err:
+        _fail(f"cannot write the anchors file {path}: {err.strerror}")
+    typer.echo(f"anchored position {anchor['position']} ({anchor['hash']}) at {anchor['at']} in {path}")
 
 
 if __name__ == "__main__":  # pragma: no cover

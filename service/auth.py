@@ -9,22 +9,35 @@ Roles and scopes:
   registrations and claims (submits on their behalf, reviews pended ones);
 - ``hospital`` (定点医疗机构): posts and reads its own settlements;
 - ``member`` (职工): submits and reads their own claims.
+
+Keys may expire (``expires_at``) and be revoked; either is refused at once (401).
+Administrators issue, list and revoke every key; an officer issues keys for their own
+union's members and lists and revokes those (member keys of their union's members,
+whoever issued them): a key or member outside that is answered as one that does not
+exist. Failed sign-ins are counted per client address (``SignInLimiter``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
+import logging
+import math
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.errors import Forbidden, Invalid, NotFound, Unauthorized
+from service.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from store import models
+from store.repositories import paginate
+
+log = logging.getLogger("claims.auth")
 
 
 class Role(StrEnum):
@@ -97,6 +110,7 @@ def create_key(
     member_id: str | None = None,
     union_id: str | None = None,
     label: str = "",
+    expires_at: dt.datetime | None = None,
 ) -> tuple[models.ApiKey, str]:
     """Make a key; the plain key is returned once and never stored."""
     scopes = {Role.HOSPITAL: hospital_code, Role.MEMBER: member_id, Role.OFFICER: union_id}
@@ -113,11 +127,18 @@ def create_key(
         raise NotFound(f"no member {member_id}")
     if union_id and session.get(models.Union, union_id) is None:
         raise NotFound(f"no union {union_id}")
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise Invalid.at("expires_at", "give a time zone (e.g. 2027-01-01T00:00:00+08:00)")
+        if expires_at <= _now():
+            raise Invalid.at("expires_at", "is not in the future")
+        # In UTC: SQLite keeps a time without its zone, so every stored time is UTC.
+        expires_at = expires_at.astimezone(dt.timezone.utc)
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     row = models.ApiKey(
         prefix=prefix, key_hash=_hash(secret), role=role.value, hospital_code=hospital_code,
-        member_id=member_id, union_id=union_id, label=label,
+        member_id=member_id, union_id=union_id, label=label, expires_at=expires_at,
     )
     session.add(row)
     session.flush()
@@ -139,4 +160,130 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
     row = session.scalar(select(models.ApiKey).where(models.ApiKey.prefix == parts[1]))
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, _hash(parts[2])):
         raise Unauthorized("unknown or revoked API key")
+    if row.expires_at is not None and _aware(row.expires_at) <= _now():
+        raise Unauthorized("this API key has expired")
     return Principal(row.id, Role(row.role), row.hospital_code, row.member_id, row.union_id)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    # SQLite hands back the stored UTC time without its zone.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
+
+
+# ----------------------------------------------------------------------------- key lifecycle
+
+KEY_MANAGERS = (Role.ADMIN, Role.OFFICER)
+
+
+def issue_key(session: Session, who: Principal, role: Role, *, hospital_code: str | None = None,
+              member_id: str | None = None, union_id: str | None = None, label: str = "",
+              expires_at: dt.datetime | None = None) -> tuple[models.ApiKey, str]:
+    """A key made by a caller: an administrator any key, an officer member keys of their union's members.
+
+    Another union's member is answered exactly as an unknown one (404), so an officer
+    cannot learn which members other unions have.
+    """
+    who.require(*KEY_MANAGERS)
+    if who.role is Role.OFFICER:
+        if role is not Role.MEMBER:
+            raise Forbidden("an officer issues member keys only")
+        if member_id:
+            member = session.get(models.Member, member_id)
+            if member is None or member.union_id != who.union_id:
+                raise NotFound(f"no member {member_id}")
+    return create_key(session, role, hospital_code=hospital_code, member_id=member_id, union_id=union_id,
+                      label=label, expires_at=expires_at)
+
+
+def _keys_of(who: Principal):
+    """The keys a caller manages, as a query."""
+    who.require(*KEY_MANAGERS)
+    query = select(models.ApiKey)
+    if who.role is Role.OFFICER:
+        query = query.join(models.Member, models.Member.id == models.ApiKey.member_id).where(
+            models.ApiKey.role == Role.MEMBER.value, models.Member.union_id == who.union_id)
+    return query
+
+
+def list_keys(session: Session, who: Principal, *, role: str | None, active: bool | None, page: int,
+              page_size: int) -> tuple[list[models.ApiKey], int]:
+    """Keys the caller manages, newest first; ``active``: only usable (or only revoked/expired) ones."""
+    query = _keys_of(who)
+    if role:
+        query = query.where(models.ApiKey.role == role)
+    if active is not None:
+        now = _now()
+        usable = (models.ApiKey.revoked_at.is_(None)
+                  & (models.ApiKey.expires_at.is_(None) | (models.ApiKey.expires_at > now)))
+        query = query.where(usable if active else ~usable)
+    return paginate(session, query, models.ApiKey.id.desc(), page, page_size)
+
+
+def revoke_key(session: Session, who: Principal, key_id: int) -> tuple[models.ApiKey, bool]:
+    """Revoke a key the caller manages; (the key, True when this call revoked it, False if it was already)."""
+    row = session.scalar(_keys_of(who).where(models.ApiKey.id == key_id))
+    if row is None:
+        raise NotFound(f"no key {key_id}")
+    if row.revoked_at is not None:
+        return row, False
+    row.revoked_at = _now()
+    session.flush()
+    return row, True
+
+
+def key_status(row: models.ApiKey) -> str:
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and _aware(row.expires_at) <= _now():
+        return "expired"
+    return "active"
+
+
+# ----------------------------------------------------------------------------- sign-in attempts
+
+DEFAULT_SIGN_IN_LIMIT = "20/minute"
+
+
+class SignInLimiter:
+    """Failed sign-ins counted per client address, in memory or in Redis (``limits``).
+
+    Only a key that was sent and refused counts (a request without a key guesses
+    nothing). Past the limit a refused key gets 429 with ``Retry-After`` instead of 401;
+    a valid key from the same address is still served: it is checked before the limit,
+    so an office behind one address is not locked out by someone guessing. A storage
+    that fails (Redis down) lets the 401 through and logs it: sign-in never depends on
+    the counter.
+    """
+
+    def __init__(self, limit: str = DEFAULT_SIGN_IN_LIMIT, storage_uri: str = "memory://",
+                 key_prefix: str = "claims-sign-in") -> None:
+        from limits import parse
+        from limits.storage import storage_from_string
+        from limits.strategies import MovingWindowRateLimiter
+
+        self.prefix = key_prefix
+        options = {} if storage_uri.startswith("memory") else {"key_prefix": key_prefix}
+        self.item = parse(limit)
+        self.storage = storage_from_string(storage_uri, **options)
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.description = f"{limit} per address ({storage_uri.split('://', 1)[0]})"
+
+    def failed(self, address: str) -> None:
+        """Count a refused key; raises ``TooManyRequests`` when the address is past the limit."""
+        try:
+            allowed = self.limiter.hit(self.item, address)
+            if allowed:
+                return
+            reset_at = self.limiter.get_window_stats(self.item, address).reset_time
+        except Exception:  # noqa: BLE001 - the counter is a guard, not a gate
+            log.warning("sign-in limiter storage failed; not counting", exc_info=True)
+            return
+        retry = max(1, math.ceil(reset_at - time.time()))
+        raise TooManyRequests("too many refused API keys from this address; try again later", retry_after=retry)
+
+    def reset(self) -> None:
+        self.storage.reset()

@@ -9,7 +9,6 @@ the other and never pay twice or past a cap.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import func, or_, select, tuple_
@@ -172,6 +171,7 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
     audit.record_many(session, who, "claim.adjudicated", "claim", [
         (r.id, {"member_id": r.member_id, "settlement_id": r.settlement_id, "status": r.status,
                 "total": format_fen(r.total), "plan_version": r.plan_version,
+                "decision": audit.decision_digest(r.lines),  # claims check compares the stored lines with it
                 # Only an officer-recorded date leaves a receipt in the log; the service's own date needs none.
                 **({"receipt": {"submitted_on": r.submitted_on.isoformat(), "note": r.receipt_note,
                                 "recorded_by_officer": True}} if r.receipt_note else {})})
@@ -327,7 +327,7 @@ def review_claim(session: Session, who: Principal, plans: PlanBook, claim_id: in
     audit.record(session, who, "claim.reviewed", "claim", claim.id, status=claim.status,
                  total=format_fen(claim.total),
                  lines=[{"benefit": i.benefit, "action": i.action, "amount": i.amount, "note": i.note} for i in data.lines],
-                 redecided=redecided)
+                 redecided=redecided, decision=audit.decision_digest(lines.values()))
     session.expire(claim)
     reloaded = _load(session, claim.id)
     assert reloaded is not None

@@ -1,8 +1,10 @@
 """``claims check``: every stored total equals the decisions behind it.
 
 After a crash (or on any day) this recomputes each member's accumulators from the
-decision lines and adjustments and compares them with the stored ones, and checks
-that every claim's status and total agree with its lines.
+decision lines and adjustments and compares them with the stored ones, checks that
+every claim's status and total agree with its lines, and that its lines are the
+decision its latest audit entry recorded (``audit.decision_digest``): a decision
+edited in the database, lines and total alike, adds up but no longer matches.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from claims.decision import BenefitLine, LineStatus, claim_status
 from claims.money import format_fen
+from service import audit
 from service import claim_aggregate as aggregate
 from store import models
 
@@ -31,6 +34,7 @@ def check(session: Session) -> list[str]:
     lines_by_claim: dict[int, list[models.DecisionLine]] = defaultdict(list)
     for line in session.scalars(select(models.DecisionLine).order_by(models.DecisionLine.claim_id, models.DecisionLine.position)):
         lines_by_claim[line.claim_id].append(line)
+    recorded = audit.recorded_decisions(session)
     stored = {(a.member_id, a.benefit, a.measure, a.scope): a.value for a in session.scalars(select(models.Accumulator))}
     for key in sorted(set(expected) | set(stored)):
         want, have = expected.get(key, 0), stored.get(key, 0)
@@ -49,4 +53,11 @@ def check(session: Session) -> list[str]:
             problems.append(f"claim {claim.id}: total {format_fen(claim.total)}, its lines add up to {format_fen(total)}")
         if claim_status(domain).value != claim.status:
             problems.append(f"claim {claim.id}: status {claim.status}, its lines say {claim_status(domain).value}")
+        entry = recorded.get(str(claim.id))
+        if entry is None:
+            problems.append(f"claim {claim.id} has no audit entry for its decision")
+        elif "decision" in entry[1] and entry[1]["decision"] != audit.decision_digest(lines):
+            # (An entry written before decisions carried a digest has no "decision" to compare.)
+            problems.append(f"claim {claim.id}: its lines are not the decision recorded in the audit log "
+                            f"(entry at position {entry[0]}): changed outside the service")
     return problems

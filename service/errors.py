@@ -5,7 +5,8 @@
     ├── Forbidden             403    a known key acting outside its role or scope
     ├── NotFound              404    no such member, settlement, claim...
     ├── Conflict              409    the same id posted again with other content, a line already reviewed...
-    └── Invalid               422    input that fails validation; ``errors`` lists each field path
+    ├── Invalid               422    input that fails validation; ``errors`` lists each field path
+    └── TooManyRequests       429    too many refused keys from one address; ``retry_after`` seconds
 """
 
 from __future__ import annotations
@@ -54,6 +55,16 @@ class Invalid(ServiceError):
     @classmethod
     def at(cls, field: str, message: str) -> "Invalid":
         return cls(f"{field}: {message}", [{"field": field, "message": message}])
+
+
+class TooManyRequests(ServiceError):
+    status = 429
+    title = "Too many requests"
+    type = "/problems/too-many-requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class BillInconsistentProblem(Invalid):

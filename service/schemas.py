@@ -304,12 +304,32 @@ class KeyCreate(_In):
     member_id: str | None = None
     union_id: str | None = None
     label: Annotated[str, Field(max_length=200)] = ""
+    expires_at: Annotated[dt.datetime | None, Field(
+        description="When the key stops working (with a time zone); none: it does not expire")] = None
 
 
 class KeyCreated(BaseModel):
     id: int
     role: str
     key: Annotated[str, Field(description="Shown once; only its hash is stored")]
+    expires_at: dt.datetime | None = None
+
+
+class KeyRead(BaseModel):
+    """A key as listed: never its secret nor its hash."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    prefix: Annotated[str, Field(description="The part after ck_ that names the key (not secret)")]
+    role: str
+    hospital_code: str | None
+    member_id: str | None
+    union_id: str | None
+    label: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    status: Literal["active", "revoked", "expired"]
 
 
 class Page(BaseModel, Generic[T]):

@@ -267,7 +267,7 @@ def readjudicate(session: Session, who: Principal, plans: PlanBook, *, include_p
             report["pended_redecided"] += 1
             entries.append(("claim.readjudicated", "claim", claim_id, {
                 "to_version": engine.version, "status": claim.status, "total": format_fen(claim.total),
-                "kept_reviewed": sorted(fixed)}))
+                "kept_reviewed": sorted(fixed), "decision": audit.claim_digest(session, claim_id)}))
         elif claim.status != "pended" and not unchanged:
             aggregate.move_totals(session, member_id, delta_changes)
             adj = models.Adjustment(

@@ -203,6 +203,8 @@ class ApiKey(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # None: the key does not expire. From this instant on the key is refused (401).
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEntry(Base):
@@ -210,6 +212,10 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The entry's place in the chain, 1, 2, 3... given under the chain's lock. Ids have
+    # gaps (a PostgreSQL sequence skips the ids of rolled-back inserts); positions do not,
+    # so a missing position is a deleted entry and never a rollback.
+    position: Mapped[int] = mapped_column(BigInteger, unique=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     actor: Mapped[str] = mapped_column(String(100))  # 'key:12 (officer)' or 'cli'
     action: Mapped[str] = mapped_column(String(64))

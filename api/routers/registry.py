@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import datetime as dt
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
 from fastapi import Path as PathParam
@@ -12,11 +11,8 @@ from fastapi import Path as PathParam
 from api.deps import CurrentCaller, PagingDep, RowId, SessionDep
 from api.problems import answers
 from api.routers import CREATED
-from service import registry
 from claims.members import HardshipCategory
-from service.auth import create_key, Role
-from service import audit
-from service.errors import Invalid
+from service import registry
 from service.schemas import (
     EnrollmentCorrection,
     EnrollmentCreate,
@@ -29,8 +25,6 @@ from service.schemas import (
     HospitalCreate,
     HospitalRead,
     ImportResult,
-    KeyCreate,
-    KeyCreated,
     MemberCorrection,
     MemberCreate,
     MemberDetail,
@@ -208,22 +202,3 @@ def verify_hardship(registration_id: RowId, data: HardshipVerify, session: Sessi
 def revoke_hardship(registration_id: RowId, data: HardshipRevoke, session: SessionDep, caller: CurrentCaller):
     """End a registration from a date; claims admitted after it get no relief."""
     return registry.revoke_hardship(session, caller, registration_id, data)
-
-
-@router.post("/keys", status_code=status.HTTP_201_CREATED, response_model=KeyCreated, tags=["admin"],
-             summary="Make an API key",
-             responses={**CREATED, **answers(404, s404="No such hospital, member or union to scope the key to")})
-def create_api_key(data: KeyCreate, response: Response, session: SessionDep, caller: CurrentCaller):
-    """Make an API key (admins only); the key is in this answer once and never again."""
-    caller.require(Role.ADMIN)
-    try:
-        row, key = create_key(session, Role(data.role), hospital_code=data.hospital_code, member_id=data.member_id,
-                              union_id=data.union_id, label=data.label)
-    except Invalid as err:
-        # create_key names the scopes as the command line does (--hospital); name the body's fields.
-        fields = {"hospital": "hospital_code", "member": "member_id", "union": "union_id"}
-        errors = [{**e, "field": fields.get(e["field"], e["field"])} for e in err.errors]
-        raise Invalid("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors) from None
-    audit.record(session, caller, "key.created", "api_key", row.id, role=row.role, label=row.label)
-    response.headers["Location"] = f"/v1/keys/{row.id}"
-    return KeyCreated(id=row.id, role=row.role, key=key)

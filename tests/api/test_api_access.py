@@ -43,6 +43,9 @@ from starlette.routing import Mount
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service import audit
+from service.audit import Anchoring
+from service.auth import SignInLimiter
 from store import models
 from tests.builders import certno_for
 from tests.api.builders import HIGH_B, YEAR, auth, claim_for, enrollment, post_settlement, register_hardship, settlement
@@ -86,6 +89,11 @@ class World:
         """A new enrollment of M1 under which no claim was decided (so its end may move)."""
         answer = self.client.post("/v1/members/M1/enrollments", json=enrollment(YEAR + 20 + self.fresh()),
                                   headers=auth(self.admin))
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
+    def member_key(self) -> int:
+        answer = self.client.post("/v1/keys", json={"role": "member", "member_id": "M1"}, headers=auth(self.admin))
         assert answer.status_code == 201, answer.text
         return answer.json()["id"]
 
@@ -230,7 +238,14 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/v1/hardship/{registration_id}/revoke"): Row(
         lambda w: {"path": {"registration_id": _registration(w)}, "json": {"revoked_on": f"{YEAR}-02-01"}},
         only(200, "admin", "officer"), hidden=("officer_other",)),
-    ("POST", "/v1/keys"): Row(lambda w: {"json": {"role": "member", "member_id": "M1"}}, only(201, "admin")),
+    # Keys: an officer issues, lists and revokes member keys of their own union's members;
+    # to the other union's officer M1 and M1's keys are unknown (404, as if they did not exist).
+    ("POST", "/v1/keys"): Row(lambda w: {"json": {"role": "member", "member_id": "M1"}},
+                              only(201, "admin", "officer"), hidden=("officer_other",), missing=_another_member),
+    ("GET", "/v1/keys"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other")),
+    ("DELETE", "/v1/keys/{key_id}"): Row(lambda w: {"path": {"key_id": w.member_key()}},
+                                         only(204, "admin", "officer"), hidden=("officer_other",)),
+    ("GET", "/v1/audit/anchor"): Row(lambda w: {}, only(200, "admin")),
     # Plan administration: administrators only
     ("GET", "/v1/plans"): Row(lambda w: {}, only(200, "admin")),
     ("POST", "/v1/plans"): Row(lambda w: {"json": w.document}, only(201, "admin")),
@@ -301,10 +316,18 @@ def _audit_entries(session: Session) -> int:
 
 
 def test_every_route_answers_every_caller_as_its_role_and_scope_allow(
-    client: TestClient, cast, session: Session, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, cast, session: Session, monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:
     # A simulation job would start a child process; here only who may start one matters.
     monkeypatch.setattr("service.simulation.launch", lambda job_id, db_url: None)
+    # The bad_key column sends ~50 refused keys from one address in this one test: more
+    # than the sign-in limit allows (tests/api/test_api_keys.py tests the limit itself).
+    # (setitem on the state's dict: monkeypatch.setattr on a State deletes the attribute on undo.)
+    monkeypatch.setitem(client.app.state._state, "sign_in_limiter", SignInLimiter("10000/minute"))
+    # GET /v1/audit/anchor answers the latest anchor: write one where the app looks.
+    anchors = tmp_path / "anchors.jsonl"
+    monkeypatch.setitem(client.app.state._state, "audit_anchoring", Anchoring(anchors))
+    audit.append_anchor(anchors, b"k" * 32, 1, "0" * 64)
     keys = {c: getattr(cast, c) for c in CALLERS[:7]} | {"no_key": None, "bad_key": BAD_KEY}
     plans = client.get("/v1/plans", headers=auth(cast.admin)).json()["items"]
     plan_id = next(p["id"] for p in plans if p["status"] == "published")

@@ -202,7 +202,7 @@ def test_the_audit_chain_names_an_entry_edited_or_deleted_behind_its_back(client
     forged = {**details, "lines": [{**details["lines"][0], "amount": "103500.00"}, details["lines"][1]]}
     session.execute(update(models.AuditEntry).where(models.AuditEntry.id == entry_id).values(details=forged))
     problems = audit.verify(session)
-    assert problems and f"entry {entry_id} " in problems[0] and "edited" in problems[0]
+    assert problems and f"(id {entry_id}, " in problems[0] and "edited" in problems[0]
 
     session.execute(update(models.AuditEntry).where(models.AuditEntry.id == entry_id).values(details=details))
     assert audit.verify(session) == []
