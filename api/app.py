@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import problems
 from api.routers import claims, plans, registry, settlements
 from service.plans import PlanBook, ensure_published_default
-from store.db import make_engine, session_factory, upgrade
+from store.db import make_engine, read_session_factory, session_factory, upgrade
 
 DESCRIPTION = """
 Claims engine for trade unions' worker medical mutual aid (职工医疗互助保障) and the
@@ -32,6 +32,7 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
     app = FastAPI(title="Union claims engine", version="0.1.0", description=DESCRIPTION)
     app.state.db = engine
     app.state.sessions = session_factory(engine)
+    app.state.read_sessions = read_session_factory(engine)
     app.state.plans = PlanBook(plan)
     app.state.provincial_med_types = frozenset(provincial_med_types)
     with app.state.sessions() as session:
@@ -47,7 +48,7 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
     @app.get("/health", tags=["service"])
     def health() -> dict[str, str]:
         """Liveness, and the plan version in force today."""
-        with app.state.sessions() as session:
+        with app.state.read_sessions() as session:
             return {"status": "ok", "plan": app.state.plans.current_version(session)}
 
     return app
