@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import re
 
-from sqlalchemy import insert, select
+from sqlalchemy import any_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -27,7 +28,7 @@ from service.schemas import (
     UnionCreate,
 )
 from store import models
-from store.repositories import paginate
+from store.repositories import is_postgres, paginate
 
 
 def create_union(session: Session, who: Principal, data: UnionCreate) -> models.Union:
@@ -165,6 +166,8 @@ _DATE_COLUMNS = ("period_start", "period_end", "enrolled_on")
 # As people type dates and as Excel saves them in a Chinese locale: 2026-01-01 or 2026/1/1.
 _FILE_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})|([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})")
 _FILE_DATE_FORMS = "YYYY-MM-DD or YYYY/M/D"
+_MEMBER_COLUMNS = ("id", "union_id", "certno", "name", "gender", "birth_date", "created_at")
+_ENROLLMENT_COLUMNS = ("member_id", "period_start", "period_end", "enrolled_on")
 # Rows per statement when reading or writing in bulk: under every driver's limit on
 # bound parameters (SQLite 32,766, PostgreSQL 65,535), and small enough that the
 # server's other requests get their turn between statements.
@@ -194,6 +197,7 @@ def decode_csv(data: bytes | str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=4096)  # a file repeats its few periods on every row
 def _file_date(value: str | None) -> dt.date | None:
     """A date of the import file (``_FILE_DATE``), or None when it is not one."""
     match = _FILE_DATE.fullmatch((value or "").strip())
@@ -240,8 +244,9 @@ def import_enrollments(session: Session, who: Principal, data: bytes | str, unio
     stored_members, holders, stored_enrollments = _stored_for(session, rows)
 
     created = enrolled = unchanged = 0
-    new_members: list[dict] = []
-    new_enrollments: list[dict] = []
+    now = models._now()
+    new_members: list[tuple] = []  # _MEMBER_COLUMNS
+    new_enrollments: list[tuple] = []  # _ENROLLMENT_COLUMNS
     periods: dict[str, list[tuple[dt.date, dt.date]]] = {}  # this file's new enrollments, by member
     for n, member_id, certno, name, gender, birth, dates in rows:
         member = stored_members.get(member_id)
@@ -252,8 +257,7 @@ def import_enrollments(session: Session, who: Principal, data: bytes | str, unio
                 continue
             member = stored_members[member_id] = (union, certno)
             holders[certno] = member_id
-            new_members.append({"id": member_id, "union_id": union, "certno": certno, "name": name, "gender": gender,
-                                "birth_date": birth})
+            new_members.append((member_id, union, certno, name, gender, birth, now))
             created += 1
         elif member[0] != union:
             errors.append({"field": f"row {n}.member_id", "message": f"member {member_id} belongs to union {member[0]}"})
@@ -273,15 +277,13 @@ def import_enrollments(session: Session, who: Principal, data: bytes | str, unio
             errors.append({"field": f"row {n}.period_start", "message": "overlaps another enrollment of this member"})
             continue
         periods.setdefault(member_id, []).append((start, end))
-        new_enrollments.append({"member_id": member_id, **dates})
+        new_enrollments.append((member_id, start, end, dates["enrolled_on"]))
         enrolled += 1
     if errors:
         # Nothing of the file is kept: the unit of work rolls the transaction back.
         raise Invalid(f"{len(errors)} row(s) of the enrollment file are invalid; nothing was imported", errors)
-    for chunk in _chunks(new_members):
-        session.execute(insert(models.Member.__table__), chunk)
-    for chunk in _chunks(new_enrollments):
-        session.execute(insert(models.Enrollment.__table__), chunk)
+    _insert_many(session, models.Member.__table__, _MEMBER_COLUMNS, new_members)
+    _insert_many(session, models.Enrollment.__table__, _ENROLLMENT_COLUMNS, new_enrollments)
     audit.record(session, who, "enrollments.imported", "union", union,
                  members_created=created, enrollments_created=enrolled, enrollments_unchanged=unchanged)
     return ImportResult(members_created=created, enrollments_created=enrolled, enrollments_unchanged=unchanged)
@@ -309,9 +311,9 @@ def _valid_rows(reader: csv.DictReader, errors: list[dict[str, str]]) -> list[tu
             elif not _MEMBER_ID.fullmatch(member_id):
                 errors.append({"field": f"row {n}.member_id",
                                "message": "1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit"})
-            elif (certno_error := _certno_error(row.get("certno"))) is not None:
-                errors.append({"field": f"row {n}.certno", "message": certno_error})
-            elif len(name) > 100 or hidden_character(name):
+            elif isinstance(certno := _certno(row.get("certno")), InvalidIdentity):
+                errors.append({"field": f"row {n}.certno", "message": certno.message})
+            elif len(name) > 100 or (not name.isprintable() and hidden_character(name)):  # isprintable: fast, in C
                 errors.append({"field": f"row {n}.name", "message": "at most 100 characters, no control or invisible ones"})
             elif gender not in (None, "F", "M"):
                 errors.append({"field": f"row {n}.gender", "message": "F or M"})
@@ -320,7 +322,7 @@ def _valid_rows(reader: csv.DictReader, errors: list[dict[str, str]]) -> list[tu
             elif dates["period_end"] < dates["period_start"]:
                 errors.append({"field": f"row {n}.period_end", "message": "before period_start"})
             else:
-                rows.append((n, member_id, parse_certno(row["certno"]), name, gender, birth, dates))
+                rows.append((n, member_id, certno, name, gender, birth, dates))
     except csv.Error as err:
         # The row after the last one read (an unclosed quote, a field past the csv module's limit).
         errors.append({"field": f"row {n + 1}", "message": f"not a CSV row: {err}"})
@@ -339,25 +341,70 @@ def _stored_for(session: Session, rows: list[tuple]) -> tuple[
     enrollments: dict[str, list[tuple[dt.date, dt.date, dt.date]]] = {}
     for chunk in _chunks(member_ids):
         for mid, union, certno in session.execute(
-                select(models.Member.id, models.Member.union_id, models.Member.certno).where(models.Member.id.in_(chunk))):
+                select(models.Member.id, models.Member.union_id, models.Member.certno)
+                .where(_among(session, models.Member.id, chunk))):
             members[mid] = (union, certno)
         for mid, start, end, on in session.execute(
                 select(models.Enrollment.member_id, models.Enrollment.period_start, models.Enrollment.period_end,
-                       models.Enrollment.enrolled_on).where(models.Enrollment.member_id.in_(chunk))):
+                       models.Enrollment.enrolled_on).where(_among(session, models.Enrollment.member_id, chunk))):
             enrollments.setdefault(mid, []).append((start, end, on))
     for chunk in _chunks(certnos):
         for certno, mid in session.execute(
-                select(models.Member.certno, models.Member.id).where(models.Member.certno.in_(chunk))):
+                select(models.Member.certno, models.Member.id).where(_among(session, models.Member.certno, chunk))):
             holders[certno] = mid
     return members, holders, enrollments
 
 
-def _certno_error(value: str | None) -> str | None:
+def _among(session: Session, column, values: list[str]):
+    """``column IN values``. On PostgreSQL ``= ANY`` of the values joined into one text
+    parameter: psycopg parses a statement's every placeholder and adapts an array
+    parameter element by element, which for thousands of values costs more than the
+    query. The values are member ids and normalised resident identity numbers, neither
+    of which can hold a comma."""
+    if is_postgres(session):
+        return column == any_(func.string_to_array(",".join(values), ","))
+    return column.in_(values)
+
+
+def _insert_many(session: Session, table, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Insert ``rows`` (tuples of ``columns``) in the session's transaction, in bulk.
+
+    PostgreSQL: one ``COPY``, whose rows psycopg formats in C. SQLite: the driver's
+    executemany in chunks, each value converted as SQLAlchemy stores it (dates as ISO
+    text), once per distinct value; the driver steps through the rows in C.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    quote = connection.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    if is_postgres(session):
+        with connection.connection.driver_connection.cursor() as cursor:
+            with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    processors = [table.c[c].type.bind_processor(connection.dialect) for c in columns]
+    converted: dict[object, object] = {}
+
+    def stored(process, value):
+        if process is None or value is None:
+            return value
+        if value not in converted:
+            converted[value] = process(value)
+        return converted[value]
+
+    sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join('?' * len(columns))})"
+    for chunk in _chunks(rows):
+        connection.exec_driver_sql(sql, [tuple(stored(p, v) for p, v in zip(processors, row)) for row in chunk])
+
+
+def _certno(value: str | None) -> str | InvalidIdentity:
+    """The resident identity number of a row, or why it is not one."""
     try:
-        parse_certno(value)
+        return parse_certno(value)
     except InvalidIdentity as err:
-        return err.message
-    return None
+        return err
 
 
 def register_hardship(session: Session, who: Principal, member_id: str, data: HardshipCreate) -> models.HardshipRegistration:
