@@ -19,7 +19,7 @@ from api.routers import claims, keys, plans, registry, settlements
 from service.audit import Anchoring
 from service.auth import DEFAULT_SIGN_IN_LIMIT, SignInLimiter
 from service.plans import PlanBook, ensure_published_default
-from store.db import database_url, make_engine, session_factory, upgrade
+from store.db import database_url, make_engine, read_session_factory, session_factory, upgrade
 
 DESCRIPTION = """
 Claims engine for trade unions' worker medical mutual aid (职工医疗互助保障) and the
@@ -52,6 +52,7 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
                   docs_url=None, redoc_url=None)
     app.state.db = engine
     app.state.sessions = session_factory(engine)
+    app.state.read_sessions = read_session_factory(engine)
     app.state.plans = PlanBook(plan)
     app.state.provincial_med_types = frozenset(provincial_med_types)
     app.add_middleware(LimitsMiddleware, limits=limits or BodyLimits())
@@ -77,7 +78,7 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
     @app.get("/health", tags=["service"], summary="Is the service up")
     def health() -> dict[str, str]:
         """Liveness, and the plan version in force today; no key needed."""
-        with app.state.sessions() as session:
+        with app.state.read_sessions() as session:
             return {"status": "ok", "plan": app.state.plans.current_version(session)}
 
     return app

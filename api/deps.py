@@ -2,6 +2,8 @@
 
 ``SessionDep`` owns the transaction: it commits when the endpoint returns and rolls
 back when it raises, so services only ``flush()`` and a failed request stores nothing.
+A GET or HEAD request gets a read-only session (on SQLite it waits for no writer), any
+other method one that may write (``store.db``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,13 @@ from service.errors import Unauthorized
 from service.plans import PlanBook
 
 
+# Methods that only read: their unit of work takes no write lock (store.db explains).
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    session: Session = request.app.state.sessions()
+    sessions = request.app.state.read_sessions if request.method in READ_METHODS else request.app.state.sessions
+    session: Session = sessions()
     try:
         yield session
         session.commit()
@@ -33,7 +40,7 @@ def get_session(request: Request) -> Iterator[Session]:
 # At most this many units of work at once per worker: no more than the smallest
 # connection pool holds (store.db: SQLite 5 + 10 overflow, PostgreSQL 10 + 10), and
 # fewer than the 40 threads of the pool that runs sync dependencies and endpoints.
-# A request holds its connection (on SQLite also the write lock of BEGIN IMMEDIATE)
+# A request holds its connection (a writing one on SQLite also the write lock)
 # across several thread hops (the key lookup, the endpoint, serializing the answer);
 # without the limit, under load every thread could be waiting for a connection or a
 # lock held by a request that waits for a thread: 30 s stalls, then 500 (pool

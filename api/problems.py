@@ -3,7 +3,9 @@
 Lower-layer errors map to ours here, most specific first: our ``ServiceError`` tree;
 request validation (FastAPI / pydantic) with the path of each field; HTTP errors
 Starlette raises itself (404 route, 405 method); a database conflict (409); a value
-the database cannot store (422); anything else is a 500 that shows no internals.
+the database cannot store (422); a lock or connection waited for past its timeout, or
+a database out of reach (503 with ``Retry-After``); anything else is a 500 that shows
+no internals.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rules.document import PlanError
@@ -51,6 +54,16 @@ def _error(e: dict[str, Any]) -> dict[str, str]:
         reason = (e.get("ctx") or {}).get("error") or "JSON decode error"
         return {"field": "body", "message": f"not valid JSON: {reason} (at character {e['loc'][-1]})"}
     return {"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
+
+
+# Seconds a client is asked to wait before it retries a request the database was too busy for.
+RETRY_AFTER = "2"
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_timeout (store.db sets it)
+
+
+def _lock_wait(exc: OperationalError) -> bool:
+    """A lock waited for past the timeout: SQLite's busy timeout or PostgreSQL's lock_timeout."""
+    return getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE or "database is locked" in str(exc.orig)
 
 
 def install(app: FastAPI) -> None:
@@ -95,8 +108,19 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     async def _busy(request: Request, exc: OperationalError):
         log.warning("database unavailable on %s: %s", request.url.path, exc.orig)
-        return problem(503, "Service unavailable", "the database is busy or unreachable; retry shortly",
-                       instance=request.url.path, headers={"Retry-After": "1"})
+        if _lock_wait(exc):
+            detail = "another change holds the data this request needs for longer than the lock timeout; retry shortly"
+        else:
+            detail = "the database is busy or unreachable; retry shortly"
+        return problem(503, "Service unavailable", detail, "/problems/busy", request.url.path,
+                       headers={"Retry-After": RETRY_AFTER})
+
+    @app.exception_handler(PoolTimeout)
+    async def _no_connection(request: Request, exc: PoolTimeout):
+        # Every pooled connection stayed in use past the pool's timeout.
+        log.warning("no database connection on %s: %s", request.url.path, exc)
+        return problem(503, "Service unavailable", "the server is busy; retry shortly", "/problems/busy",
+                       request.url.path, headers={"Retry-After": RETRY_AFTER})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

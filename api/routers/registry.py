@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi import Path as PathParam
 
 from api.deps import CurrentCaller, PagingDep, RowId, SessionDep
@@ -13,6 +13,7 @@ from api.problems import answers
 from api.routers import CREATED
 from claims.members import HardshipCategory
 from service import registry
+from service.errors import Invalid
 from service.schemas import (
     EnrollmentCorrection,
     EnrollmentCreate,
@@ -142,21 +143,44 @@ def add_enrollment(member_id: str, data: EnrollmentCreate, response: Response, s
     return enrollment
 
 
-@router.post(
-    "/enrollments/import",
-    response_model=ImportResult,
-    summary="Import enrollments from CSV",
-    responses=answers(404, s404="No such union (or not the officer's)"),
-    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
-)
+async def _uploaded_csv(request: Request) -> bytes:
+    """The CSV file as sent: the request body, or the ``file`` field of a multipart form (a browser upload)."""
+    if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        form = await request.form()
+        try:
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise Invalid.at("file", "send the CSV file as the form's file field 'file'")
+            return await upload.read()
+        finally:
+            await form.close()
+    return await request.body()
+
+
+IMPORT_BODY = {"required": True, "content": {
+    "text/csv": {"schema": {"type": "string"}},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                       "properties": {"file": {"type": "string", "format": "binary"}}}},
+}}
+
+
+@router.post("/enrollments/import", response_model=ImportResult, summary="Import enrollments from CSV",
+             responses=answers(404, s404="No such union (or not the officer's)"), openapi_extra={"requestBody": IMPORT_BODY})
 def import_enrollments(
+    # The file first: it is read before the unit of work begins, so a slow upload holds no lock.
+    data: Annotated[bytes, Depends(_uploaded_csv)],
     session: SessionDep,
     caller: CurrentCaller,
-    csv_text: Annotated[str, Body(media_type="text/csv", include_in_schema=False)] = "",
     union_id: Annotated[str | None, Query(max_length=32, description="Admins name the union; officers import into their own")] = None,
 ):
-    """A unit enrolling its staff: CSV with member_id,name,gender,birth_date,period_start,period_end,enrolled_on."""
-    return registry.import_enrollments(session, caller, csv_text, union_id)
+    """A unit enrolling its staff: CSV with member_id,certno,name,gender,birth_date,period_start,period_end,enrolled_on.
+
+    Sent as a ``text/csv`` body or as the file field ``file`` of a ``multipart/form-data``
+    upload; UTF-8 (with or without a BOM) or GB18030/GBK, as Excel saves it; dates
+    ``YYYY-MM-DD`` or ``YYYY/M/D``. All or nothing: any bad row refuses the file, each
+    error named ``row N.column``.
+    """
+    return registry.import_enrollments(session, caller, data, union_id)
 
 
 @router.post("/members/{member_id}/hardship", status_code=status.HTTP_201_CREATED, response_model=HardshipRead,

@@ -85,3 +85,15 @@ def test_a_csv_import_over_twenty_mebibytes_is_refused_and_nothing_stored(client
                          headers={**auth(cast.officer), "content-type": "text/csv"})
     assert answer.status_code == 413 and answer.headers["content-type"] == PROBLEM
     assert _counts(session) == before
+
+
+def test_a_csv_field_longer_than_the_csv_reader_takes_is_refused_naming_its_row(client, cast, session):
+    before = _counts(session)
+    header = "member_id,name,gender,birth_date,period_start,period_end,enrolled_on,certno\n"
+    good = "M9,王秀英,F,1979-03-14,2025-01-01,2025-12-31,2024-12-01,110101197903140011\n"
+    body = header + good + "M10," + "名" * 200_000 + ",F,1979-03-14,2025-01-01,2025-12-31,2024-12-01,110101197903140011\n"
+    answer = client.post("/v1/enrollments/import", content=body.encode(),
+                         headers={**auth(cast.officer), "content-type": "text/csv"})
+    assert answer.status_code == 422 and answer.headers["content-type"] == PROBLEM, answer.text
+    assert [e["field"] for e in answer.json()["errors"]][-1] == "row 3"
+    assert _counts(session) == before
