@@ -255,7 +255,7 @@ def parse_posted_settlement(
                                            " (the patient is known by their resident identity number)")
     if bill.enddate > today:
         raise InvalidCase("enddate", f"the stay cannot end in the future (enddate {bill.enddate}, today {today} in China)")
-    earliest = _years_before(today, OLDEST_ADMISSION_YEARS)
+    earliest = years_before(today, OLDEST_ADMISSION_YEARS)
     if bill.begndate < earliest:
         # No plan pays a stay that old (the deadlines run 90 days after a period and
         # 365 after discharge), and an admission in year 1 would only make every later
@@ -269,7 +269,8 @@ OLDEST_ADMISSION_YEARS = 5
 MAX_DIAGNOSES = 100  # a national record lists a few; thousands would only cost memory
 
 
-def _years_before(day: dt.date, years: int) -> dt.date:
+def years_before(day: dt.date, years: int) -> dt.date:
+    """The same day ``years`` earlier (28 February for a 29th)."""
     try:
         return day.replace(year=day.year - years)
     except ValueError:  # 29 February

@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from claims.dates import china_today
+from claims.settlement import OLDEST_ADMISSION_YEARS, years_before
 from rules.document import Plan, PlanError, hidden_text_errors, inline_catalogs, load_plan, read_document_text, validate_plan
 from rules.engine import Engine
 from rules.schedule import Schedule
@@ -166,12 +167,15 @@ def _a_year_after(day: dt.date) -> dt.date:
 def check_no_gap(session: Session, effective_from: Iterable[dt.date], change: str) -> None:
     """Refuse a schedule (the effective dates after a change) that leaves a day without a version.
 
-    The days that need one run from the earliest admission stored (today in China
-    when none is) to a year ahead: a claim admitted on any of them must be decidable.
+    The days that need one run from the earliest admission a claim can still bring (a
+    hospital may post stays that began up to ``OLDEST_ADMISSION_YEARS`` ago), or the
+    earliest stored if that is older, to a year ahead: a claim admitted on any of them
+    must be decidable, including one whose bill has not been posted yet.
     """
     today = china_today()
     earliest = session.scalar(select(func.min(models.Settlement.begndate)))
-    start = min(earliest, today) if earliest is not None else today
+    oldest_admissible = years_before(today, OLDEST_ADMISSION_YEARS)
+    start = min(earliest, oldest_admissible) if earliest is not None else oldest_admissible
     gap = Schedule((day, day) for day in effective_from).uncovered(start, _a_year_after(today))
     if gap is not None:
         raise Conflict(f"{change} would leave no published plan in force on {gap[0]}..{gap[1]}; "

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from claims.dates import china_today
 from rules.document import DEFAULT_PLAN
 from store import models
+from claims.settlement import OLDEST_ADMISSION_YEARS, years_before
 from tests.admin.conftest import post_bill
 
 
@@ -103,21 +104,35 @@ def _draft(client, base: int, first_rate: str = "0.60") -> int:
         {"op": "replace", "path": "/benefits/0/amount/bands/0/rate", "value": first_rate}]}).json()["id"]
 
 
+def _oldest_admissible() -> dt.date:
+    return years_before(china_today(), OLDEST_ADMISSION_YEARS)
+
+
 def test_retiring_the_only_version_in_force_is_refused_naming_the_days_left_without_a_plan(client, admin_app):
     base = _default_id(client)
     post_bill(admin_app, setl_id="S-OLD", begndate="2024-03-01", enddate="2024-03-03", diag="J18.900")
     audit_before = _rows(admin_app, models.AuditEntry)
     r = client.post(f"/v1/plans/{base}/retire")
     assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
-    # From the earliest admission stored to a year from today (China).
-    assert f"2024-03-01..{_a_year_ahead()}" in r.json()["detail"]
+    # From the oldest admission a hospital may still post (five years back) to a year
+    # from today (China): every claim that can still come must find a version.
+    assert f"{_oldest_admissible()}..{_a_year_ahead()}" in r.json()["detail"]
     assert _status(client, base) == "published"
     assert _rows(admin_app, models.AuditEntry) == audit_before
 
 
-def test_with_no_admission_stored_the_days_that_need_a_plan_start_today(client, admin_app):
+def test_with_no_admission_stored_the_days_that_need_a_plan_start_five_years_back(client, admin_app):
     r = client.post(f"/v1/plans/{_default_id(client)}/retire")
-    assert r.status_code == 409 and f"{china_today()}..{_a_year_ahead()}" in r.json()["detail"]
+    assert r.status_code == 409 and f"{_oldest_admissible()}..{_a_year_ahead()}" in r.json()["detail"]
+
+
+def test_a_version_from_after_the_oldest_admissible_day_cannot_replace_the_one_before_it(client, admin_app):
+    base = _default_id(client)
+    later = client.post(f"/v1/plans/{_draft(client, base)}/publish", json={"effective_from": "2025-01-01"}).json()
+    assert later["status"] == "published"
+    # No bill of 2022 or 2023 is stored, but one may still be posted: the old version stays.
+    r = client.post(f"/v1/plans/{base}/retire")
+    assert r.status_code == 409 and f"{_oldest_admissible()}..2024-12-31" in r.json()["detail"]
 
 
 def test_a_replacement_published_for_the_same_first_day_takes_over_and_the_old_one_can_be_retired(client, admin_app):
@@ -133,7 +148,7 @@ def test_a_replacement_published_for_the_same_first_day_takes_over_and_the_old_o
     r = client.post(f"/v1/plans/{base}/retire")
     assert r.status_code == 200 and r.json()["status"] == "retired"
     r = client.post(f"/v1/plans/{replacement['id']}/retire")
-    assert r.status_code == 409 and "2026-06-20.." in r.json()["detail"]
+    assert r.status_code == 409 and f"{_oldest_admissible()}.." in r.json()["detail"]
     assert _status(client, replacement["id"]) == "published"
 
 
@@ -158,9 +173,9 @@ def test_publishing_a_first_version_that_starts_after_the_earliest_admission_is_
     _leave_a_hole_from(admin_app, base)
     audit_before = _rows(admin_app, models.AuditEntry)
     r = client.post(f"/v1/plans/{draft}/publish", json={"effective_from": "2026-07-01"})
-    assert r.status_code == 409 and "2026-03-01..2026-06-30" in r.json()["detail"]
+    assert r.status_code == 409 and f"{_oldest_admissible()}..2026-06-30" in r.json()["detail"]
     assert _status(client, draft) == "draft" and _rows(admin_app, models.AuditEntry) == audit_before
-    r = client.post(f"/v1/plans/{draft}/publish", json={"effective_from": "2026-03-01"})
+    r = client.post(f"/v1/plans/{draft}/publish", json={"effective_from": str(_oldest_admissible())})
     assert r.status_code == 200 and r.json()["status"] == "published"
 
 
