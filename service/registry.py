@@ -237,15 +237,16 @@ def _file_date(value: str | None) -> dt.date | None:
 
 # A worker serves other requests from other threads, which need the GIL that a loop in
 # pure Python holds for 5 ms at a time and takes back at once: a 100,000-row file then
-# held reads in the same worker up to 200 ms. Pausing for half a millisecond every
-# few hundred rows lets them through (GET p99 under 100 ms, tests/load/test_import_under_load.py)
-# for a few tenths of a second more per 100,000 rows.
-_PAUSE_EVERY = 200
+# held reads in the same worker up to 200 ms. Pausing for a millisecond every hundred
+# rows lets them through (tests/load/test_import_under_load.py: PostgreSQL GET p99
+# 56-71 ms, against 78-124 ms pausing half as often and half as long) for about four
+# seconds more per 100,000 rows.
+_PAUSE_EVERY = 100
 
 
 def _let_others_run(n: int) -> None:
     if n % _PAUSE_EVERY == 0:
-        time.sleep(0.0005)
+        time.sleep(0.001)
 
 
 def _chunks(items: list, size: int = _CHUNK):
