@@ -117,6 +117,8 @@ class Engine:
             code = benefit.code
             if fixed is not None and code in fixed:
                 lines[code] = fixed[code]
+                if code in self._share_base and fixed[code].counts:
+                    base_left -= fixed[code].amount  # a reviewer's amount takes its part of B like any other
                 if explain:
                     trace.append({"rule": f"{code}.reviewed", "benefit": code, "step": "review",
                                   "outcome": f"kept as the reviewer decided: {fixed[code].status.value} "

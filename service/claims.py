@@ -273,6 +273,7 @@ def review_claim(session: Session, who: Principal, plans: PlanBook, claim_id: in
         select(models.DecisionLine).where(models.DecisionLine.claim_id == claim.id))}
     seen: set[str] = set()
     cut: set[str] = set()  # lines whose amount the reviewer lowered (deny or adjust)
+    released_changes: list[AccumulatorChange] = []  # what those cuts gave back to the totals
     for i, item in enumerate(data.lines):
         line = lines.get(item.benefit)
         if line is None:
@@ -290,6 +291,7 @@ def review_claim(session: Session, who: Principal, plans: PlanBook, claim_id: in
         elif item.action == "deny":
             if item.amount is not None:
                 raise Invalid.at(f"lines[{i}].amount", "only adjust takes an amount")
+            released_changes.extend(aggregate.net(changes, []))
             aggregate.move_totals(session, claim.member_id, aggregate.net(changes, []))
             line.status, line.amount, line.changes = LineStatus.DENIED, 0, []
             line.reasons = [Reason.REVIEW_DENIED.value]
@@ -307,8 +309,9 @@ def review_claim(session: Session, who: Principal, plans: PlanBook, claim_id: in
             released = line.amount - new
             paid = [c for c in changes if c.measure == "paid"]
             if released and paid:
-                aggregate.move_totals(session, claim.member_id,
-                                      [AccumulatorChange(paid[0].benefit, "paid", paid[0].scope, -released)])
+                release = AccumulatorChange(paid[0].benefit, "paid", paid[0].scope, -released)
+                released_changes.append(release)
+                aggregate.move_totals(session, claim.member_id, [release])
                 line.changes = [
                     {**c, "delta": c["delta"] - released} if c["measure"] == "paid" else c for c in line.changes
                 ]
@@ -318,7 +321,7 @@ def review_claim(session: Session, who: Principal, plans: PlanBook, claim_id: in
             line.reasons = [*line.reasons, Reason.REVIEW_ADJUSTED.value]
         line.review_note = item.note
         line.reviewed = True
-    redecided = _redecide_after_review(session, plans, claim, file, lines, cut) if cut else []
+    redecided = _redecide_after_review(session, plans, claim, file, lines, cut, released_changes) if cut else []
     ordered = sorted(lines.values(), key=lambda ln: ln.position)
     domain_lines = [BenefitLine(ln.benefit, LineStatus(ln.status), ln.amount) for ln in ordered]
     claim.status = claim_status(domain_lines).value
@@ -335,7 +338,8 @@ def review_claim(session: Session, who: Principal, plans: PlanBook, claim_id: in
 
 
 def _redecide_after_review(session: Session, plans: PlanBook, claim: models.Claim, file: aggregate.MemberFile,
-                           lines: dict[str, models.DecisionLine], cut: set[str]) -> list[dict]:
+                           lines: dict[str, models.DecisionLine], cut: set[str],
+                           released: list[AccumulatorChange]) -> list[dict]:
     """Decide again the unreviewed lines that share what a cut line left of the base.
 
     They are decided under the version that decided the claim, against the member's
@@ -348,7 +352,10 @@ def _redecide_after_review(session: Session, plans: PlanBook, claim: models.Clai
     if not dependent:
         return []
     old = {code: aggregate.changes_of(lines[code].changes) for code in dependent}
+    # The totals without what the lines decided again held; the reviewer's releases of
+    # this same review are in the database already, and here too.
     totals = MemberAccumulators(file.totals.values)
+    totals.apply(released)
     totals.apply(aggregate.net([c for changes in old.values() for c in changes], []))
     fixed = {code: BenefitLine(ln.benefit, LineStatus(ln.status), ln.amount, list(ln.reasons),
                                aggregate.changes_of(ln.changes))

@@ -173,7 +173,8 @@ def _overlap(session: Session, member_id: str, start: dt.date, end: dt.date) -> 
 
 def add_enrollment(session: Session, who: Principal, member_id: str, data: EnrollmentCreate) -> models.Enrollment:
     who.require(Role.ADMIN, Role.OFFICER)
-    member = get_member(session, who, member_id)
+    # Under the member's lock: two enrollments posted at once must not both pass the overlap check.
+    member = _locked_member(session, who, member_id)
     clash = _overlap(session, member.id, data.period_start, data.period_end)
     if clash is not None:
         raise Invalid.at(
@@ -354,7 +355,7 @@ def _valid_rows(reader: csv.DictReader, errors: list[dict[str, str]]) -> list[tu
                                "message": "1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit"})
             elif isinstance(certno := _certno(row.get("certno")), InvalidIdentity):
                 errors.append({"field": f"row {n}.certno", "message": certno.message})
-            elif len(name) > 100 or (not name.isprintable() and hidden_character(name)):  # isprintable: fast, in C
+            elif len(name) > 100 or hidden_character(name):
                 errors.append({"field": f"row {n}.name", "message": "at most 100 characters, no control or invisible ones"})
             elif gender not in (None, "F", "M"):
                 errors.append({"field": f"row {n}.gender", "message": "F or M"})

@@ -104,3 +104,25 @@ def test_a_plan_holding_a_lone_surrogate_or_an_infinite_number_is_refused_not_a_
     answer = client.post("/v1/plans", content=body.encode(), headers={**b.auth(cast.admin), "content-type": content_type})
     refused(answer, 422, field)
     assert stored(session) == before
+
+
+def test_an_imported_name_hiding_a_character_is_refused_as_over_the_api(client, cast, session):
+    before = stored(session)
+    body = ("member_id,certno,name,period_start,period_end,enrolled_on\n"
+            f"M77,{b.certno_for('M77')},王\u3164秀,{b.YEAR}-01-01,{b.YEAR}-12-31,{b.YEAR - 1}-12-01\n")
+    answer = client.post("/v1/enrollments/import", content=body.encode(), params={"union_id": "U1"},
+                         headers={**b.auth(cast.officer), "content-type": "text/csv"})
+    refused(answer, 422, "row 2.name")
+    assert stored(session) == before
+
+
+def test_a_reviewer_s_cut_of_mutual_aid_leaves_the_relief_within_what_is_left_of_the_bill(client, cast, session):
+    """A reviewer's MA_IP amount takes its part of B when CIR is decided again around it."""
+    b.register_hardship(client, cast.officer, "M1", category="dibao")
+    claim = b.claim_for(client, cast.admin, "M1", b=b.HIGH_B, diag_code=b.LUNG_CANCER)
+    reviewed = b.review(client, cast.officer, claim["id"],
+                        {"benefit": "MA_IP", "action": "adjust", "amount": "100000.00", "note": "核减"})
+    # dibao: 90% of what MA_IP left (150,000 - 100,000 = 50,000) = 45,000.00, under the 60,000.00 cap.
+    assert b.line(reviewed, "CIR")["amount"] == "45000.00"
+    mutual, relief = (int(b.line(reviewed, c)["amount"].replace(".", "")) for c in ("MA_IP", "CIR"))
+    assert mutual + relief <= 15_000_000
