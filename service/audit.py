@@ -151,12 +151,6 @@ def decision_digest(lines: Iterable[Any]) -> str:
     return hashlib.sha256(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
 
 
-def claim_digest(session: Session, claim_id: int) -> str:
-    """The digest of a claim's lines as stored now (flushed changes included)."""
-    session.flush()
-    return decision_digest(session.scalars(select(models.DecisionLine).where(models.DecisionLine.claim_id == claim_id)))
-
-
 def recorded_decisions(session: Session) -> dict[str, tuple[int, dict[str, Any]]]:
     """Each claim's latest decision entry: claim id (as text) -> (position, details)."""
     latest: dict[str, tuple[int, dict[str, Any]]] = {}

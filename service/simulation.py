@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import multiprocessing as mp
 import os
@@ -267,7 +268,7 @@ def readjudicate(session: Session, who: Principal, plans: PlanBook, *, include_p
             report["pended_redecided"] += 1
             entries.append(("claim.readjudicated", "claim", claim_id, {
                 "to_version": engine.version, "status": claim.status, "total": format_fen(claim.total),
-                "kept_reviewed": sorted(fixed), "decision": audit.claim_digest(session, claim_id)}))
+                "kept_reviewed": sorted(fixed)}))
         elif claim.status != "pended" and not unchanged:
             aggregate.move_totals(session, member_id, delta_changes)
             adj = models.Adjustment(
@@ -287,7 +288,18 @@ def readjudicate(session: Session, who: Principal, plans: PlanBook, *, include_p
         if line_diffs:
             report["changes"].append({"claim_id": claim_id, "total_delta": format_fen(delta), "lines": line_diffs})
     session.flush()
-    for action, entity, entity_id, details in entries:  # the audit chain last (lock order)
-        audit.record(session, who, action, entity, entity_id, **details)
+    # Each re-decided claim's entry holds the digest of its lines as they now stand: read
+    # once for all of them, after the last change.
+    redecided = [entity_id for action, _, entity_id, _ in entries if action == "claim.readjudicated"]
+    stored_lines: dict[int, list[models.DecisionLine]] = {claim_id: [] for claim_id in redecided}
+    if redecided:
+        for line in session.scalars(select(models.DecisionLine).where(models.DecisionLine.claim_id.in_(redecided))):
+            stored_lines[line.claim_id].append(line)
+    for action, _, entity_id, details in entries:
+        if action == "claim.readjudicated":
+            details["decision"] = audit.decision_digest(stored_lines[entity_id])
+    # The audit chain last (lock order), in runs of one kind: one lock and one insert each.
+    for (action, entity), run in itertools.groupby(entries, key=lambda e: (e[0], e[1])):
+        audit.record_many(session, who, action, entity, [(entity_id, details) for _, _, entity_id, details in run])
     report["total_delta"] = format_fen(report["total_delta"])
     return report
