@@ -235,10 +235,10 @@ app.add_typer(keys_app, name="keys")
 
 @keys_app.command("create")
 def keys_create(
-    role: Annotated[str, typer.Option("--role", help="admin, officer, hospital or member.")],
+    role: Annotated[str, typer.Option("--role", help="admin, officer, finance, hospital or member.")],
     hospital: Annotated[Optional[str], typer.Option("--hospital", help="The hospital code (role hospital).")] = None,
     member: Annotated[Optional[str], typer.Option("--member", help="The member id (role member).")] = None,
-    union: Annotated[Optional[str], typer.Option("--union", help="The union id (role officer).")] = None,
+    union: Annotated[Optional[str], typer.Option("--union", help="The union id (roles officer and finance).")] = None,
     label: Annotated[str, typer.Option("--label", help="What the key is for.")] = "",
     expires: Annotated[Optional[str], typer.Option(
         "--expires", help="When the key stops working: 2027-01-01 (that day's start in China) or an ISO time "
@@ -254,7 +254,7 @@ def keys_create(
     try:
         role_value = Role(role)
     except ValueError:
-        _fail(f"--role must be one of admin, officer, hospital, member, not {role!r}")
+        _fail(f"--role must be one of admin, officer, finance, hospital, member, not {role!r}")
     expires_at = _expiry(expires) if expires is not None else None
     engine = make_engine(_existing_database(db))
     upgrade(engine)
@@ -376,6 +376,8 @@ def demo(
         typer.echo(f"  admin                 {keys.admin}")
         for union_id, key in keys.officers.items():
             typer.echo(f"  officer {union_id:<13} {key}")
+        for label, key in keys.finance.items():
+            typer.echo(f"  finance {label:<13} {key}")
         for code, key in keys.hospitals.items():
             typer.echo(f"  hospital {code:<12} {key}")
         for member_id, key in keys.members.items():

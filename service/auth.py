@@ -5,8 +5,11 @@ random bytes, so a slow password hash would add nothing); the prefix finds the r
 
 Roles and scopes:
 - ``admin``: everything;
-- ``officer`` (工会经办) of one union: that union's members, their enrollments, hardship
-  registrations and claims (submits on their behalf, reviews pended ones);
+- ``officer`` (工会经办) of one union: the members of that union and of every union beneath
+  it in the union tree, their enrollments, hardship registrations and claims (submits on
+  their behalf, reviews pended ones);
+- ``finance`` (财务) of one union: the money of that union's subtree (relief allocations,
+  payment runs, fund statements), read access to its members' claims;
 - ``hospital`` (定点医疗机构): posts and reads its own settlements;
 - ``member`` (职工): submits and reads their own claims.
 
@@ -43,6 +46,7 @@ log = logging.getLogger("claims.auth")
 class Role(StrEnum):
     ADMIN = "admin"
     OFFICER = "officer"
+    FINANCE = "finance"
     HOSPITAL = "hospital"
     MEMBER = "member"
 
@@ -56,6 +60,24 @@ class Principal:
     hospital_code: str | None = None
     member_id: str | None = None
     union_id: str | None = None
+    # Officers and finance officers: the ids of their union and every union beneath it
+    # (read once when the key is checked), and their union's tree path.
+    unions: frozenset[str] = frozenset()
+    union_path: str = ""
+
+    @property
+    def scoped_to_unions(self) -> bool:
+        return self.role in UNION_SCOPED
+
+    def sees_union(self, union_id: str | None) -> bool:
+        """Is this union in the caller's scope: everything for an administrator, the subtree for officers."""
+        if self.role is Role.ADMIN:
+            return True
+        return self.role in UNION_SCOPED and union_id is not None and union_id in self.unions
+
+    def union_scope(self, column):
+        """A SQL condition: ``column`` (a union id) lies in the caller's subtree."""
+        return column.in_(select(models.Union.id).where(models.Union.path.startswith(self.union_path, autoescape=True)))
 
     @property
     def actor(self) -> str:
@@ -77,7 +99,7 @@ class Principal:
         if self.role is Role.ADMIN:
             return True
         if self.role is Role.OFFICER:
-            return member.union_id == self.union_id
+            return member.union_id in self.unions
         return self.role is Role.MEMBER and member.id == self.member_id
 
     def require_member(self, member: models.Member, hidden_as: NotFound | None = None) -> None:
@@ -93,6 +115,8 @@ class Principal:
 
 
 CLI = Principal(key_id=None, role=Role.ADMIN)
+# Roles whose scope is a union and everything beneath it.
+UNION_SCOPED = frozenset({Role.OFFICER, Role.FINANCE})
 
 
 _PREFIX = re.compile(r"[0-9a-f]{12}")  # secrets.token_hex(6), as create_key makes it
@@ -113,9 +137,9 @@ def create_key(
     expires_at: dt.datetime | None = None,
 ) -> tuple[models.ApiKey, str]:
     """Make a key; the plain key is returned once and never stored."""
-    scopes = {Role.HOSPITAL: hospital_code, Role.MEMBER: member_id, Role.OFFICER: union_id}
+    scopes = {Role.HOSPITAL: hospital_code, Role.MEMBER: member_id, Role.OFFICER: union_id, Role.FINANCE: union_id}
     given = {"hospital": hospital_code, "member": member_id, "union": union_id}
-    needed = {Role.HOSPITAL: "hospital", Role.MEMBER: "member", Role.OFFICER: "union"}.get(role)
+    needed = {Role.HOSPITAL: "hospital", Role.MEMBER: "member", Role.OFFICER: "union", Role.FINANCE: "union"}.get(role)
     for name, value in given.items():
         if value is not None and name != needed:
             raise Invalid.at(name, f"a {role.value} key takes no {name} scope")
@@ -162,7 +186,19 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
         raise Unauthorized("unknown or revoked API key")
     if row.expires_at is not None and _aware(row.expires_at) <= _now():
         raise Unauthorized("this API key has expired")
-    return Principal(row.id, Role(row.role), row.hospital_code, row.member_id, row.union_id)
+    return principal_for(session, row.id, Role(row.role), hospital_code=row.hospital_code,
+                         member_id=row.member_id, union_id=row.union_id)
+
+
+def principal_for(session: Session, key_id: int | None, role: Role, *, hospital_code: str | None = None,
+                  member_id: str | None = None, union_id: str | None = None) -> Principal:
+    """A principal with its union subtree read (officers and finance officers)."""
+    if role not in UNION_SCOPED or union_id is None:
+        return Principal(key_id, role, hospital_code, member_id, union_id)
+    path = session.scalar(select(models.Union.path).where(models.Union.id == union_id)) or ""
+    unions = frozenset(session.scalars(
+        select(models.Union.id).where(models.Union.path.startswith(path, autoescape=True)))) if path else frozenset()
+    return Principal(key_id, role, hospital_code, member_id, union_id, unions, path)
 
 
 def _now() -> dt.datetime:
@@ -193,7 +229,7 @@ def issue_key(session: Session, who: Principal, role: Role, *, hospital_code: st
             raise Forbidden("an officer issues member keys only")
         if member_id:
             member = session.get(models.Member, member_id)
-            if member is None or member.union_id != who.union_id:
+            if member is None or not who.sees_union(member.union_id):
                 raise NotFound(f"no member {member_id}")
     return create_key(session, role, hospital_code=hospital_code, member_id=member_id, union_id=union_id,
                       label=label, expires_at=expires_at)
@@ -205,7 +241,7 @@ def _keys_of(who: Principal):
     query = select(models.ApiKey)
     if who.role is Role.OFFICER:
         query = query.join(models.Member, models.Member.id == models.ApiKey.member_id).where(
-            models.ApiKey.role == Role.MEMBER.value, models.Member.union_id == who.union_id)
+            models.ApiKey.role == Role.MEMBER.value, who.union_scope(models.Member.union_id))
     return query
 
 

@@ -233,7 +233,7 @@ def list_claims(
         query = query.where(models.Claim.member_id == who.member_id)
     elif who.role is Role.OFFICER:
         query = query.join(models.Member, models.Member.id == models.Claim.member_id).where(
-            models.Member.union_id == who.union_id)
+            who.union_scope(models.Member.union_id))
     if status:
         query = query.where(models.Claim.status == status)
     if member_id:
@@ -385,7 +385,7 @@ def list_adjustments(session: Session, who: Principal, *, claim_id: int | None, 
         query = query.where(models.Claim.member_id == who.member_id)
     elif who.role is Role.OFFICER:
         query = query.join(models.Member, models.Member.id == models.Claim.member_id).where(
-            models.Member.union_id == who.union_id)
+            who.union_scope(models.Member.union_id))
     if claim_id is not None:
         query = query.where(models.Adjustment.claim_id == claim_id)
     if member_id:

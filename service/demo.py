@@ -27,15 +27,39 @@ from service.schemas import (
     UnionCreate,
 )
 
-UNIONS = [
-    ("NMG", "内蒙古自治区总工会", "内蒙古自治区"),
-    ("HHHT", "呼和浩特市总工会", "呼和浩特市"),
-    ("BT", "包头市总工会", "包头市"),
-    ("CF", "赤峰市总工会", "赤峰市"),
+# The union tree (domain.md, "The union structure"): the regional federation, its 12
+# league and city unions, a few banner and county unions, and the workplace unions
+# where members are enrolled. (id, name, region, parent, level)
+REGION = ("NMG", "内蒙古自治区总工会", "内蒙古自治区", None, "region")
+LEAGUES = [
+    ("HHHT", "呼和浩特市总工会", "呼和浩特市"), ("BT", "包头市总工会", "包头市"),
+    ("HLBE", "呼伦贝尔市总工会", "呼伦贝尔市"), ("XAM", "兴安盟总工会", "兴安盟"),
+    ("TL", "通辽市总工会", "通辽市"), ("CF", "赤峰市总工会", "赤峰市"),
+    ("XLGLM", "锡林郭勒盟总工会", "锡林郭勒盟"), ("WLCB", "乌兰察布市总工会", "乌兰察布市"),
+    ("EEDS", "鄂尔多斯市总工会", "鄂尔多斯市"), ("BYNE", "巴彦淖尔市总工会", "巴彦淖尔市"),
+    ("WH", "乌海市总工会", "乌海市"), ("ALSM", "阿拉善盟总工会", "阿拉善盟"),
 ]
-# Where each union's demo members were registered at birth (the first 6 digits of a
+COUNTIES = [
+    ("HHHT-XC", "新城区总工会", "呼和浩特市新城区", "HHHT"),
+    ("HHHT-SH", "赛罕区总工会", "呼和浩特市赛罕区", "HHHT"),
+    ("BT-KDL", "昆都仑区总工会", "包头市昆都仑区", "BT"),
+    ("CF-HS", "红山区总工会", "赤峰市红山区", "CF"),
+]
+WORKPLACES = [
+    ("NMG-JG", "自治区直属机关工会", "内蒙古自治区", "NMG"),
+    ("HHHT-XC-RD", "内蒙古电力公司新城供电分公司工会", "呼和浩特市新城区", "HHHT-XC"),
+    ("BT-KDL-GT", "包钢集团炼铁厂工会", "包头市昆都仑区", "BT-KDL"),
+    ("CF-HS-YY", "赤峰市红山区人民医院工会", "赤峰市红山区", "CF-HS"),
+]
+UNIONS = (
+    [REGION]
+    + [(uid, name, region, "NMG", "league") for uid, name, region in LEAGUES]
+    + [(uid, name, region, parent, "county") for uid, name, region, parent in COUNTIES]
+    + [(uid, name, region, parent, "grassroots") for uid, name, region, parent in WORKPLACES]
+)
+# Where each workplace's demo members were registered at birth (the first 6 digits of a
 # resident identity number, GB/T 2260): 赛罕区, 新城区, 昆都仑区, 红山区.
-BIRTH_REGIONS = {"NMG": "150105", "HHHT": "150102", "BT": "150203", "CF": "150402"}
+BIRTH_REGIONS = {"NMG-JG": "150105", "HHHT-XC-RD": "150102", "BT-KDL-GT": "150203", "CF-HS-YY": "150402"}
 HOSPITALS = [
     ("H15010001", "内蒙古医科大学附属医院", "02", "呼和浩特市"),
     ("H15010002", "内蒙古自治区人民医院", "02", "呼和浩特市"),
@@ -61,6 +85,7 @@ CATEGORIES = ["near_dibao"] * 6 + ["accident"] * 3 + ["dibao", "dibao_unenrolled
 class DemoKeys:
     admin: str
     officers: dict[str, str]
+    finance: dict[str, str]
     hospitals: dict[str, str]
     members: dict[str, str]
 
@@ -112,14 +137,14 @@ def seed(session: Session, plans: PlanBook, today: dt.date | None = None, member
     ensure_published_default(session)
     today = today or china_today()
     year = today.year
-    for uid, name, region in UNIONS:
-        registry.create_union(session, CLI, UnionCreate(id=uid, name=name, region=region))
+    for uid, name, region, parent, level in UNIONS:
+        registry.create_union(session, CLI, UnionCreate(id=uid, name=name, region=region, parent_id=parent, level=level))
     for code, name, grade, region in HOSPITALS:
         registry.create_hospital(session, CLI, HospitalCreate(code=code, name=name, grade=grade, region=region))
 
     members: list[str] = []
     people: dict[str, MemberCreate] = {}
-    for uid, _, _ in UNIONS:
+    for uid, *_ in WORKPLACES:
         for i in range(members_per_union):
             mid = f"{uid}-{i + 1:04d}"
             gender = rng.choice("FM")
@@ -167,10 +192,16 @@ def seed(session: Session, plans: PlanBook, today: dt.date | None = None, member
                                                     people[members[0]]))
 
     _, admin = create_key(session, Role.ADMIN, label="demo administrator")
-    officers = {uid: create_key(session, Role.OFFICER, union_id=uid, label=f"demo officer {uid}")[1] for uid, _, _ in UNIONS[:2]}
+    # An officer at each level of the tree: the region sees everything, a city its
+    # counties and workplaces, a county its workplaces, a workplace its own members.
+    officers = {uid: create_key(session, Role.OFFICER, union_id=uid, label=f"demo officer {uid}")[1]
+                for uid in ("NMG", "HHHT", "HHHT-XC", "HHHT-XC-RD")}
+    # Two finance officers of the region: a payment run is approved by another person.
+    finance = {f"NMG#{n}": create_key(session, Role.FINANCE, union_id="NMG", label=f"demo finance NMG #{n}")[1]
+               for n in (1, 2)}
     hospitals = {code: create_key(session, Role.HOSPITAL, hospital_code=code, label=f"demo hospital {code}")[1]
                  for code, *_ in HOSPITALS[:2]}
     member_keys = {mid: create_key(session, Role.MEMBER, member_id=mid, label=f"demo member {mid}")[1]
                    for mid in (members[0], members[1])}
     session.flush()
-    return DemoKeys(admin, officers, hospitals, member_keys)
+    return DemoKeys(admin, officers, finance, hospitals, member_keys)

@@ -41,24 +41,55 @@ def create_union(session: Session, who: Principal, data: UnionCreate) -> models.
     if session.get(models.Union, data.id) is not None:
         raise Conflict(f"union {data.id} exists")
     union = models.Union(**data.model_dump())
+    place_in_tree(session, union)
     session.add(union)
     session.flush()
     audit.record(session, who, "union.created", "union", union.id, **data.model_dump())
     return union
 
 
+# A union's level is below its parent's: region → league → county → grassroots.
+_LEVEL_RANK = {"region": 0, "league": 1, "county": 2, "grassroots": 3}
+MAX_TREE_DEPTH = 8
+
+
+def place_in_tree(session: Session, union: models.Union) -> None:
+    """Set the union's tree path and league from its parent, or refuse a parent that cannot hold it.
+
+    A league or city union sits directly under the regional federation; a county under
+    a league; a grassroots union under any union above it (a workplace may report
+    straight to a league). A union without a parent is a root (a region, or a union
+    kept on its own).
+    """
+    if union.parent_id is None:
+        union.path = f"{union.id}/"
+        union.league_id = union.id if union.level == "league" else None
+        return
+    parent = session.get(models.Union, union.parent_id)
+    if parent is None:
+        raise Invalid.at("parent_id", f"no union {union.parent_id}")
+    if _LEVEL_RANK[union.level] <= _LEVEL_RANK[parent.level]:
+        raise Invalid.at("level", f"a {union.level} union cannot sit under a {parent.level} union")
+    if union.level == "league" and parent.level != "region":
+        raise Invalid.at("level", "a league or city union sits directly under the regional federation")
+    if parent.path.count("/") >= MAX_TREE_DEPTH:
+        raise Invalid.at("parent_id", f"the union tree is at most {MAX_TREE_DEPTH} levels deep")
+    union.path = f"{parent.path}{union.id}/"
+    union.league_id = union.id if union.level == "league" else parent.league_id
+
+
 def list_unions(session: Session, who: Principal, page: int, page_size: int) -> tuple[list[models.Union], int]:
     who.require(Role.ADMIN, Role.OFFICER)
     query = select(models.Union)
     if who.role is Role.OFFICER:
-        query = query.where(models.Union.id == who.union_id)
+        query = query.where(who.union_scope(models.Union.id))
     return paginate(session, query, models.Union.id, page, page_size)
 
 
 def get_union(session: Session, who: Principal, union_id: str) -> models.Union:
     union = session.get(models.Union, union_id)
     # A union not the caller's is answered as one that does not exist.
-    if union is None or not (who.role is Role.ADMIN or (who.role is Role.OFFICER and union.id == who.union_id)):
+    if union is None or not (who.role is Role.ADMIN or (who.role is Role.OFFICER and who.sees_union(union.id))):
         raise NotFound(f"no union {union_id}")
     return union
 
@@ -106,9 +137,11 @@ def get_member(session: Session, who: Principal, member_id: str, *, detail: bool
 
 def _union_for(session: Session, who: Principal, union_id: str | None) -> str:
     if who.role is Role.OFFICER:
-        if union_id is not None and union_id != who.union_id:
-            raise Forbidden(f"an officer of union {who.union_id} registers members of that union only")
-        return who.union_id  # type: ignore[return-value]
+        if union_id is None:
+            return who.union_id  # type: ignore[return-value]
+        if not who.sees_union(union_id):
+            raise Forbidden(f"an officer of union {who.union_id} registers members of that union and the unions beneath it only")
+        return union_id
     who.require(Role.ADMIN)
     if union_id is None:
         raise Invalid.at("union_id", "required")
@@ -155,8 +188,8 @@ def list_members(session: Session, who: Principal, union_id: str | None, page: i
     who.require(Role.ADMIN, Role.OFFICER)
     query = select(models.Member)
     if who.role is Role.OFFICER:
-        query = query.where(models.Member.union_id == who.union_id)
-    elif union_id:
+        query = query.where(who.union_scope(models.Member.union_id))
+    if union_id:
         query = query.where(models.Member.union_id == union_id)
     return paginate(session, query, models.Member.id, page, page_size)
 
@@ -633,8 +666,8 @@ def list_hardship(
     who.require(Role.ADMIN, Role.OFFICER)
     reg = models.HardshipRegistration
     conditions = []
-    if who.role is Role.OFFICER:
-        union_id = who.union_id  # an officer's filter never widens their view
+    if who.role is Role.OFFICER:  # an officer's filter never widens their view
+        conditions.append(reg.member_id.in_(select(models.Member.id).where(who.union_scope(models.Member.union_id))))
     if union_id:
         conditions.append(reg.member_id.in_(select(models.Member.id).where(models.Member.union_id == union_id)))
     if category is not None:

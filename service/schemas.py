@@ -78,14 +78,20 @@ class _In(BaseModel):
         return value
 
 
+UnionLevel = Literal["region", "league", "county", "grassroots"]
+
+
 class UnionCreate(_In):
     id: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
     name: Annotated[str, Field(min_length=1, max_length=200)]
     region: Annotated[str, Field(max_length=100)] = ""
+    parent_id: Annotated[str | None, Field(max_length=32, description="The union directly above; none for the regional federation")] = None
+    level: Annotated[UnionLevel, Field(description="region (自治区总工会), league (盟市总工会), county (旗县总工会) or grassroots (基层工会)")] = "grassroots"
 
 
 class UnionRead(UnionCreate):
     model_config = ConfigDict(from_attributes=True)
+    league_id: str | None = None
 
 
 class HospitalCreate(_In):
@@ -299,7 +305,7 @@ class ClaimReview(_In):
 
 
 class KeyCreate(_In):
-    role: Literal["admin", "officer", "hospital", "member"]
+    role: Literal["admin", "officer", "finance", "hospital", "member"]
     hospital_code: str | None = None
     member_id: str | None = None
     union_id: str | None = None

@@ -152,7 +152,7 @@ def _may_read(session: Session, who: Principal, row: models.Settlement) -> bool:
         return False
     patient = models.Member.certno == row.certno
     if who.role is Role.OFFICER:
-        scope = models.Member.union_id == who.union_id
+        scope = who.union_scope(models.Member.union_id)
     elif who.role is Role.MEMBER:
         scope = models.Member.id == who.member_id
     else:

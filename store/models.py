@@ -46,12 +46,22 @@ def _now() -> dt.datetime:
 
 
 class Union(Base):
-    """A trade union (工会) that enrolls its members and keeps its hardship register."""
+    """A trade union (工会) in the union tree: region → league or city → county → grassroots.
+
+    ``path`` is the ids from the root down, each followed by ``/`` (``NMG/HHHT/XC/``), so
+    a union's subtree is every union whose path starts with its own: one indexed
+    prefix scan, no recursive query. ``league_id`` is the league or city union above
+    (or the union itself): league-raised relief money is kept per league.
+    """
 
     __tablename__ = "unions"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     region: Mapped[str] = mapped_column(String(100), default="")
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("unions.id"), index=True)
+    level: Mapped[str] = mapped_column(String(16), default="grassroots", server_default="grassroots")
+    path: Mapped[str] = mapped_column(String(700), index=True, default="")
+    league_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class Hospital(Base):
@@ -301,3 +311,42 @@ class IdempotentRequest(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+
+
+class JournalEntry(Base):
+    """One event of the ledger (``funds.md`` §4): its postings add up to zero.
+
+    Append-only: a mistake is corrected by a reversing entry (``reverses_id``), never
+    by an edit. ``ref`` names what the event was about (``line:12``, ``allocation:3``).
+    """
+
+    __tablename__ = "journal_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event: Mapped[str] = mapped_column(String(48), index=True)
+    ref: Mapped[str] = mapped_column(String(100), index=True)
+    memo: Mapped[str] = mapped_column(Text, default="")
+    booked_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Posting(Base):
+    """One leg of a journal entry: integer fen, debit positive, credit negative.
+
+    The fund dimensions (source, year, league) and what it is about (member, claim,
+    line) are columns, so fund statements and a member's payable are sums over an
+    index, not parsed account names.
+    """
+
+    __tablename__ = "postings"
+    __table_args__ = (Index("ix_postings_fund", "fund_source", "fund_year", "league_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    account: Mapped[str] = mapped_column(String(120), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    fund_source: Mapped[str | None] = mapped_column(String(16))
+    fund_year: Mapped[int | None] = mapped_column(Integer)
+    league_id: Mapped[str | None] = mapped_column(String(32))
+    member_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    claim_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    line_id: Mapped[int | None] = mapped_column(Integer, index=True)

@@ -48,7 +48,7 @@ def create_api_key(data: KeyCreate, response: Response, session: SessionDep, cal
 
 @router.get("/keys", response_model=Page[KeyRead], summary="List API keys")
 def get_keys(session: SessionDep, caller: CurrentCaller, paging: PagingDep,
-             role: Annotated[Literal["admin", "officer", "hospital", "member"] | None, Query()] = None,
+             role: Annotated[Literal["admin", "officer", "finance", "hospital", "member"] | None, Query()] = None,
              active: Annotated[bool | None, Query(description="true: usable keys only; false: revoked or expired")] = None):
     """Keys, newest first, never their secret or hash: an administrator all, an officer their union's members'."""
     rows, total = list_keys(session, caller, role=role, active=active, page=paging.page, page_size=paging.page_size)

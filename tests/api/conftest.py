@@ -136,12 +136,17 @@ def session(_autocommit: Engine, client: TestClient) -> Iterator[Session]:
 class Cast:
     """Who acts in most tests: two unions, two hospitals, three members, a key for each role.
 
+    The union tree: the region ``R`` → leagues ``L1`` and ``L2``; ``L1`` → the workplace
+    union ``U1``; ``L2`` → the county ``C2`` → the workplace union ``U2``.
     ``U1`` is the union of the members ``M1`` and ``M2`` (both renewing members,
     enrolled last year and this); ``U2`` has ``M3``. Their resident identity numbers
     are ``builders.CERTNO``. ``H1`` and ``H2`` are grade-02
     hospitals. Keys: ``admin``; ``officer`` (U1) and ``officer_other`` (U2);
-    ``hospital`` (H1) and ``hospital_other`` (H2); ``member`` (M1) and ``member_other``
-    (M2, a colleague in the same union).
+    officers higher up: ``officer_region`` (R, sees everything), ``officer_league`` (L1:
+    U1), ``officer_county`` (C2: U2); finance officers: ``finance`` and
+    ``finance_checker`` (two people of R), ``finance_league`` (L1) and ``finance_other``
+    (L2); ``hospital`` (H1) and ``hospital_other`` (H2); ``member`` (M1) and
+    ``member_other`` (M2, a colleague in the same union).
     """
 
     admin: str
@@ -151,6 +156,13 @@ class Cast:
     hospital_other: str
     member: str
     member_other: str
+    officer_region: str = ""
+    officer_league: str = ""
+    officer_county: str = ""
+    finance: str = ""
+    finance_checker: str = ""
+    finance_league: str = ""
+    finance_other: str = ""
 
 
 def make_key(db: Engine, role: Role, **scope: str) -> str:
@@ -173,8 +185,9 @@ def cast(client: TestClient, db: Engine) -> Cast:
 
 def _make_cast(db: Engine) -> Cast:
     with session_factory(db)() as s:
-        for union in ("U1", "U2"):
-            registry.create_union(s, CLI, UnionCreate(id=union, name=f"{union} 总工会"))
+        for union, parent, level in (("R", None, "region"), ("L1", "R", "league"), ("L2", "R", "league"),
+                                     ("C2", "L2", "county"), ("U1", "L1", "grassroots"), ("U2", "C2", "grassroots")):
+            registry.create_union(s, CLI, UnionCreate(id=union, name=f"{union} 总工会", parent_id=parent, level=level))
         for hospital in ("H1", "H2"):
             registry.create_hospital(s, CLI, HospitalCreate(code=hospital, name=f"{hospital} 医院", grade="02"))
         for member, union in (("M1", "U1"), ("M2", "U1"), ("M3", "U2")):
@@ -193,6 +206,13 @@ def _make_cast(db: Engine) -> Cast:
             hospital_other=key(Role.HOSPITAL, hospital_code="H2"),
             member=key(Role.MEMBER, member_id="M1"),
             member_other=key(Role.MEMBER, member_id="M2"),
+            officer_region=key(Role.OFFICER, union_id="R"),
+            officer_league=key(Role.OFFICER, union_id="L1"),
+            officer_county=key(Role.OFFICER, union_id="C2"),
+            finance=key(Role.FINANCE, union_id="R"),
+            finance_checker=key(Role.FINANCE, union_id="R"),
+            finance_league=key(Role.FINANCE, union_id="L1"),
+            finance_other=key(Role.FINANCE, union_id="L2"),
         )
         s.commit()
     return cast

@@ -71,11 +71,13 @@ def test_demo_seed_only_builds_a_demo_database_and_prints_a_key_per_role(tmp_pat
     made = claims("demo", "--seed-only", "--db", str(db))
 
     assert made.returncode == 0, made.stderr
-    printed = re.findall(r"^\s+(admin|officer|hospital|member)\b *(\S*)\s+(ck_\S+)$", made.stdout, re.M)
-    assert {role for role, _, _ in printed} == {"admin", "officer", "hospital", "member"}, made.stdout
+    printed = re.findall(r"^\s+(admin|officer|finance|hospital|member)\b *(\S*)\s+(ck_\S+)$", made.stdout, re.M)
+    assert {role for role, _, _ in printed} == {"admin", "officer", "finance", "hospital", "member"}, made.stdout
     assert all(KEY.fullmatch(key) for _, _, key in printed)
     admin = next(key for role, _, key in printed if role == "admin")
-    union, officer = next((scope, key) for role, scope, key in printed if role == "officer")
+    officers = {scope: key for role, scope, key in printed if role == "officer"}
+    # An officer at each level of the union tree: the region, a city, a county, a workplace.
+    assert set(officers) == {"NMG", "HHHT", "HHHT-XC", "HHHT-XC-RD"}
 
     app = create_app(str(db), migrate=False)
     try:
@@ -83,10 +85,16 @@ def test_demo_seed_only_builds_a_demo_database_and_prints_a_key_per_role(tmp_pat
             everything = client.get("/v1/claims", headers=auth(admin)).json()
             assert everything["total"] > 10
             assert "approved" in {c["status"] for c in everything["items"]}
-            own = client.get("/v1/claims", params={"page_size": 200}, headers=auth(officer)).json()
             members = {m["id"]: m["union_id"] for m in
                        client.get("/v1/members", params={"page_size": 200}, headers=auth(admin)).json()["items"]}
-            assert own["total"] > 0 and {members[c["member_id"]] for c in own["items"]} == {union}
+            # The region's officer sees every workplace's claims; the others only their part of the tree.
+            seen = {}
+            for union, officer in officers.items():
+                own = client.get("/v1/claims", params={"page_size": 200}, headers=auth(officer)).json()
+                assert own["total"] > 0
+                seen[union] = {members[c["member_id"]] for c in own["items"]}
+            assert seen["NMG"] == {"NMG-JG", "HHHT-XC-RD", "BT-KDL-GT", "CF-HS-YY"}
+            assert seen["HHHT"] == seen["HHHT-XC"] == seen["HHHT-XC-RD"] == {"HHHT-XC-RD"}
             # The demo database is a working one: the admin can add to it.
             create_union(client, admin, "DEMO-NEW")
     finally:

@@ -32,7 +32,7 @@ def count(session: Session, model) -> int:
 def test_an_administrator_registers_unions_and_hospitals_and_everyone_may_list_hospitals(client, admin_key) -> None:
     union = create_union(client, admin_key, "BT", name="包头市总工会", region="包头市")
     hospital = create_hospital(client, admin_key, "H15020001", name="包头医学院第一附属医院", grade="02")
-    assert union == {"id": "BT", "name": "包头市总工会", "region": "包头市"}
+    assert union == {"id": "BT", "name": "包头市总工会", "region": "包头市", "parent_id": None, "level": "grassroots", "league_id": None}
     assert hospital == {"code": "H15020001", "name": "包头医学院第一附属医院", "grade": "02", "region": ""}
     create_union(client, admin_key, "BT", expect=409)
     create_hospital(client, admin_key, "H15020001", expect=409)
@@ -42,13 +42,14 @@ def test_an_administrator_registers_unions_and_hospitals_and_everyone_may_list_h
 
 
 def test_an_officer_sees_only_their_own_union(client, cast) -> None:
-    assert [u["id"] for u in client.get("/v1/unions", headers=auth(cast.admin)).json()["items"]] == ["U1", "U2"]
+    assert [u["id"] for u in client.get("/v1/unions", headers=auth(cast.admin)).json()["items"]] == ["C2", "L1", "L2", "R", "U1", "U2"]
     assert [u["id"] for u in client.get("/v1/unions", headers=auth(cast.officer)).json()["items"]] == ["U1"]
     listed = client.get("/v1/members", headers=auth(cast.officer)).json()
     assert ([m["id"] for m in listed["items"]], listed["total"]) == (["M1", "M2"], 2)
-    # A filter for another union does not widen an officer's view.
+    # A filter for another union does not widen an officer's view: it narrows it to nothing (a filter
+    # narrows within the officer's subtree, now that officers have unions beneath them).
     widened = client.get("/v1/members", params={"union_id": "U2"}, headers=auth(cast.officer)).json()
-    assert [m["id"] for m in widened["items"]] == ["M1", "M2"]
+    assert (widened["items"], widened["total"]) == ([], 0)
     of_u2 = client.get("/v1/members", params={"union_id": "U2"}, headers=auth(cast.admin)).json()
     assert [m["id"] for m in of_u2["items"]] == ["M3"]
     paged = client.get("/v1/members", params={"page": 2, "page_size": 2}, headers=auth(cast.admin)).json()
@@ -214,3 +215,58 @@ def test_registry_changes_are_in_the_audit_log(client, cast, session) -> None:
                               .order_by(models.AuditEntry.id)).all()
     assert actions == ["member.created", "enrollment.created", "hardship.registered", "hardship.verified",
                        "enrollments.imported"]
+
+
+def test_an_officer_sees_their_union_and_every_union_beneath_it(client, cast) -> None:
+    """R → L1 → U1 (M1, M2); R → L2 → C2 → U2 (M3): each officer sees their subtree, nothing beside it."""
+    def unions(key):
+        return [u["id"] for u in client.get("/v1/unions", headers=auth(key)).json()["items"]]
+
+    def members(key, **params):
+        return [m["id"] for m in client.get("/v1/members", params=params, headers=auth(key)).json()["items"]]
+
+    assert unions(cast.officer_region) == ["C2", "L1", "L2", "R", "U1", "U2"]
+    assert unions(cast.officer_league) == ["L1", "U1"]
+    assert unions(cast.officer_county) == ["C2", "U2"]
+    assert members(cast.officer_region) == ["M1", "M2", "M3"]
+    assert members(cast.officer_league) == ["M1", "M2"]
+    assert members(cast.officer_county) == ["M3"]
+    # A filter narrows within the subtree.
+    assert members(cast.officer_region, union_id="U2") == ["M3"]
+    assert members(cast.officer_league, union_id="U2") == []
+    # Reading a member or a union beside one's subtree is answered as an unknown one.
+    assert client.get("/v1/members/M3", headers=auth(cast.officer_league)).status_code == 404
+    assert client.get("/v1/members/M3", headers=auth(cast.officer_county)).status_code == 200
+    assert client.get("/v1/unions/L2", headers=auth(cast.officer_league)).status_code == 404
+    assert client.get("/v1/unions/U1", headers=auth(cast.officer_league)).json()["league_id"] == "L1"
+    assert client.get("/v1/unions/U2", headers=auth(cast.admin)).json() | {} == {
+        "id": "U2", "name": "U2 总工会", "region": "", "parent_id": "C2", "level": "grassroots", "league_id": "L2"}
+
+
+def test_an_officer_registers_members_in_unions_beneath_theirs_only(client, cast) -> None:
+    made = client.post("/v1/members", json={"id": "M9", "union_id": "U1", "certno": certno_for("M9"), "gender": "M"},
+                       headers=auth(cast.officer_league))
+    assert made.status_code == 201, made.text
+    refused = client.post("/v1/members", json={"id": "M10", "union_id": "U2", "certno": certno_for("M10"), "gender": "M"},
+                          headers=auth(cast.officer_league))
+    assert refused.status_code == 403
+    assert client.get("/v1/members/M10", headers=auth(cast.admin)).status_code == 404
+
+
+def test_the_union_tree_refuses_a_parent_that_cannot_hold_the_union(client, cast) -> None:
+    def create(**body):
+        return client.post("/v1/unions", json={"name": "x"} | body, headers=auth(cast.admin))
+
+    for body, field in (
+        ({"id": "X1", "parent_id": "NOPE"}, "parent_id"),
+        ({"id": "X2", "parent_id": "U1", "level": "county"}, "level"),  # a county under a workplace
+        ({"id": "X3", "parent_id": "L1", "level": "league"}, "level"),  # a league under a league
+        ({"id": "X4", "parent_id": "C2", "level": "region"}, "level"),
+    ):
+        refused = create(**body)
+        assert refused.status_code == 422, refused.text
+        assert field in refused.text
+        assert client.get(f"/v1/unions/{body['id']}", headers=auth(cast.admin)).status_code == 404
+    made = create(id="C1", parent_id="L1", level="county")
+    assert made.status_code == 201
+    assert made.json()["league_id"] == "L1"
