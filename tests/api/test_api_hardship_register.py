@@ -133,8 +133,10 @@ def test_the_register_lists_an_officers_union_with_filters_and_counts_by_categor
         "dibao": {"registrations": 2, "verified": 2}, "dibao_unenrolled": {"registrations": 0, "verified": 0},
         "near_dibao": {"registrations": 1, "verified": 0}, "accident": {"registrations": 1, "verified": 1}}
     assert set(everything["counts"]) == {c.value for c in HardshipCategory}
-    # A union filter does not widen an officer's view; an administrator's sees the union named, or all.
-    assert ids(listed(cast.officer, union_id="U2")) == ids(everything)
+    # A union filter does not widen an officer's view (it narrows within their subtree: another union's is
+    # empty); an administrator's sees the union named, or all.
+    assert ids(listed(cast.officer, union_id="U2")) == []
+    assert ids(listed(cast.officer, union_id="U1")) == ids(everything)
     assert ids(listed(cast.admin, union_id="U2")) == [elsewhere["id"]]
     assert listed(cast.admin)["total"] == 5
 
