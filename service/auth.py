@@ -33,7 +33,8 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
 
 from service.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
@@ -195,10 +196,15 @@ def principal_for(session: Session, key_id: int | None, role: Role, *, hospital_
     """A principal with its union subtree read (officers and finance officers)."""
     if role not in UNION_SCOPED or union_id is None:
         return Principal(key_id, role, hospital_code, member_id, union_id)
-    path = session.scalar(select(models.Union.path).where(models.Union.id == union_id)) or ""
-    unions = frozenset(session.scalars(
-        select(models.Union.id).where(models.Union.path.startswith(path, autoescape=True)))) if path else frozenset()
-    return Principal(key_id, role, hospital_code, member_id, union_id, unions, path)
+    # One statement: the caller's union and every union whose path starts with its path
+    # (compared as a prefix, not with LIKE, whose '_' would match any character of an id).
+    me, below = aliased(models.Union), aliased(models.Union)
+    rows = session.execute(
+        select(below.id, me.path).join(below, func.substr(below.path, 1, func.length(me.path)) == me.path)
+        .where(me.id == union_id)
+    ).all()
+    path = rows[0][1] if rows else ""
+    return Principal(key_id, role, hospital_code, member_id, union_id, frozenset(r[0] for r in rows), path)
 
 
 def _now() -> dt.datetime:

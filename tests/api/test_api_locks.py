@@ -43,7 +43,8 @@ def impatient(database_url: str, client: TestClient, monkeypatch: pytest.MonkeyP
 
 def _hold_the_lock_a_union_needs(conn, backend: str) -> None:
     if backend == "postgres":
-        conn.execute(text("LOCK TABLE unions IN ACCESS EXCLUSIVE MODE"))
+        # EXCLUSIVE: plain reads go on (an officer's key reads their union subtree), writes wait.
+        conn.execute(text("LOCK TABLE unions IN EXCLUSIVE MODE"))
     # On SQLite the connection's transaction already holds the write lock (BEGIN IMMEDIATE).
 
 
@@ -77,9 +78,9 @@ def test_a_read_only_session_cannot_write_on_sqlite(tmp_path: Path) -> None:
         try:
             with read_session_factory(engine)() as s:
                 with pytest.raises(OperationalError, match="readonly"):
-                    s.execute(text("INSERT INTO unions (id, name, region) VALUES ('U8', 'x', '')"))
+                    s.execute(text("INSERT INTO unions (id, name, region, path) VALUES ('U8', 'x', '', 'U8/')"))
             with session_factory(engine)() as s:
-                s.execute(text("INSERT INTO unions (id, name, region) VALUES ('U8', 'x', '')"))
+                s.execute(text("INSERT INTO unions (id, name, region, path) VALUES ('U8', 'x', '', 'U8/')"))
                 s.commit()
                 assert s.scalar(select(func.count()).select_from(models.Union)) == 1
         finally:
