@@ -405,3 +405,35 @@ def test_every_route_answers_every_caller_as_its_role_and_scope_allow(
                                      f"exists: {_as_asked(answer, {})} != {as_if_unknown}")
 
     assert wrong == [], "\n".join(wrong)
+
+
+# What each union-scoped caller's subtree holds of the cast's members: M1, M2 of U1 (under
+# L1, under R) and M3 of U2 (under C2, under L2, under R).
+SUBTREES = {
+    "officer": {"M1", "M2"}, "officer_league": {"M1", "M2"}, "officer_region": {"M1", "M2", "M3"},
+    "officer_other": {"M3"}, "officer_county": {"M3"},
+    "finance": {"M1", "M2", "M3"}, "finance_league": {"M1", "M2"}, "finance_other": {"M3"},
+}
+
+
+def test_officers_and_finance_at_each_level_list_and_read_their_subtree_only(client: TestClient, cast) -> None:
+    assert set(SUBTREES) == set(UNION_SCOPED)
+    claims = {m: claim_for(client, cast.admin, m)["id"] for m in ("M1", "M2", "M3")}
+    for caller, members in SUBTREES.items():
+        key = auth(getattr(cast, caller))
+        listed = client.get("/v1/members", headers=key).json()["items"]
+        assert {m["id"] for m in listed} == members, caller
+        listed = client.get("/v1/claims", headers=key).json()["items"]
+        assert {c["member_id"] for c in listed} == members, caller
+        for member, claim_id in claims.items():
+            expected = 200 if member in members else 404
+            assert client.get(f"/v1/members/{member}", headers=key).status_code == expected, (caller, member)
+            assert client.get(f"/v1/claims/{claim_id}", headers=key).status_code == expected, (caller, member)
+            assert client.get(f"/v1/members/{member}/benefits", headers=key).status_code == expected, (caller, member)
+        # A filter narrows within the subtree, never widens it.
+        outside = "U1" if "M1" not in members else "U2"
+        if outside == "U2" and "M3" in members:
+            continue  # the region's callers: nothing is outside
+        assert client.get("/v1/members", params={"union_id": outside}, headers=key).json()["total"] == 0, caller
+        assert client.get("/v1/claims", params={"member_id": "M1" if outside == "U1" else "M3"},
+                          headers=key).json()["total"] == 0, caller
