@@ -242,7 +242,8 @@ class BandedShareFormula:
 
     def standing(self, ctx: StandingContext) -> Standing:
         counted = ctx.totals.get(ctx.code, BASE, ctx.scopes[self.spec.accumulate_over])
-        rate = next(shown for lo, hi, _, shown in self.bands if hi is None or counted < hi)
+        # Past a last band that ends, the next yuan earns nothing: no rate.
+        rate = next((shown for lo, hi, _, shown in self.bands if hi is None or counted < hi), None)
         return _standing(ctx, self.spec.accumulate_over, cap=self.cap, base_counted=counted, next_rate=rate)
 
 
