@@ -49,13 +49,19 @@ def yuan(text: str | None) -> Decimal:
 
 
 def from_lines(client: TestClient, key: str, claim_ids: list[int], benefit: str, status: str) -> Decimal:
-    """The sum of the benefit's lines in this status over these claims, as the API reads them now."""
+    """The sum of the benefit's lines in this status over these claims, as the API reads them now
+    (each line as decided or reviewed, then as the claim's adjustments left it)."""
     total = Decimal(0)
     for claim_id in claim_ids:
         claim = client.get(f"/v1/claims/{claim_id}", headers=auth(key)).json()
         ln = line(claim, benefit)
-        if ln["status"] == status:
-            total += yuan(ln["amount"])
+        now = (ln["status"], ln["amount"])
+        for adjustment in claim["adjustments"]:
+            for diff in adjustment["lines"]:
+                if diff["benefit"] == benefit:
+                    now = (diff["to_status"], diff["to_amount"])
+        if now[0] == status:
+            total += yuan(now[1])
     return total
 
 
@@ -235,3 +241,25 @@ def test_every_day_of_a_period_reads_its_period_and_year(client: TestClient, cas
     assert (last["MA_IP"]["paid"], first["MA_IP"]["paid"]) == ("400.00", "0.00")
     assert (last["MA_IP"]["scope_key"], first["MA_IP"]["scope_key"]) == (
         f"{YEAR - 1}-01-01..{YEAR - 1}-12-31", f"{YEAR}-01-01..{YEAR}-12-31")
+
+
+def test_after_re_adjudication_the_figures_are_the_lines_as_the_adjustments_left_them(client: TestClient, cast) -> None:
+    approved = claim_for(client, cast.admin, "M1", b="1000.00")
+    pended = claim_for(client, cast.admin, "M1", b=HIGH_B, begndate=f"{YEAR}-06-01", enddate=f"{YEAR}-06-11")
+    plans = client.get("/v1/plans", headers=auth(cast.admin)).json()["items"]
+    default = next(p["id"] for p in plans if p["status"] == "published")
+    patch = [{"op": "replace", "path": "/benefits/0/amount/bands/0/rate", "value": "0.50"}]
+    derived = client.post(f"/v1/plans/{default}/derive", json={"patch": patch}, headers=auth(cast.admin)).json()
+    published = client.post(f"/v1/plans/{derived['id']}/publish", json={"effective_from": f"{YEAR}-01-01"},
+                            headers=auth(cast.admin))
+    assert published.status_code == 200, published.text
+    run = client.post("/v1/readjudications", json={"include_pended": True, "submitted_from": f"{YEAR}-01-01"},
+                      headers=auth(cast.admin))
+    assert run.status_code == 200, run.text
+    adjusted = client.get(f"/v1/claims/{approved['id']}", headers=auth(cast.admin)).json()
+    assert [d["to_amount"] for a in adjusted["adjustments"] for d in a["lines"] if d["benefit"] == "MA_IP"] == ["500.00"]
+    answer = benefits(client, cast.member)
+    assert answer["plan_version"] == derived["version"]
+    got = by_benefit(answer)
+    assert got["MA_IP"]["paid"] == "500.00" and yuan(got["MA_IP"]["reserved"]) > 0
+    assert_figures_match_the_lines(client, cast.admin, [approved["id"], pended["id"]], answer)
