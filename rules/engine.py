@@ -20,6 +20,7 @@ from claims.accumulators import AccumulatorReader
 from claims.cases import Claim
 from claims.decision import BenefitLine, ClaimStatus, Decision, LineStatus, claim_status
 from claims.errors import ClaimsError
+from claims.members import Membership
 from claims.money import format_fen
 from claims.reasons import Reason
 from rules import durable_engine
@@ -36,7 +37,7 @@ _NOTHING_HELD: tuple[None, tuple[()], tuple[()]] = (None, (), ())
 MEMO_LIMIT = 8_192  # distinct situations seen: ~4,700 in 100,000 generated claims
 
 
-def scopes_on(membership: Any, admitted: dt.date) -> dict[str, str]:
+def scopes_on(membership: Membership | None, admitted: dt.date) -> dict[str, str]:
     """The accumulator scope keys of a claim admitted on ``admitted``: its period's, its calendar year's.
 
     Without an enrollment the period is the calendar year's (a line that needs none).
@@ -207,8 +208,9 @@ class Engine:
 
         A benefit is closed that day by the first deciding rule (not applicable, denied)
         that reads only what the day settles (``STANDING_FACTS``: enrolment, waiting,
-        hardship register) and holds: it would decide every claim admitted then. Rules
-        that read the bill (its type, its hospital) close nothing here.
+        hardship register) and holds: no claim admitted that day is paid by it (this rule,
+        or one before it that reads the bill, decides the line). Rules that read the bill
+        (its type, its hospital) close nothing here.
         """
         closed: dict[str, str] = {}
         for name, rule in self.compiled.rules.items():
