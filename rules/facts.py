@@ -7,12 +7,14 @@ present, so the negations the compiler writes ("no earlier rule held") are exact
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from claims.cases import Claim
 from claims.catalog import normalise_icd
-from claims.members import membership_on
+from claims.members import Enrollment, HardshipRegistration, Member, Membership, membership_on
 
 FactType = Literal["bool", "int", "str", "money"]
 
@@ -56,30 +58,47 @@ def _age(birth, day) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
-def derive_facts(claim: Claim, catalogs: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-    """The claim's facts, and the membership found (it sets the claim's period)."""
-    bill = claim.settlement
-    admitted = bill.begndate
-    membership = membership_on(list(claim.enrollments), admitted)
-    hardship = claim.hardship
-    registered = hardship is not None and hardship.active_on(admitted)
-    main = bill.main_diagnosis.diag_code
+# The facts a day alone settles for a member, with no bill and no submission: what the
+# member's remaining benefits on a date read (``standing_facts``).
+STANDING_FACTS = frozenset({"enrolled", "renewing", "membership_year", "days_since_coverage_start",
+                            "hardship_registered", "hardship_category", "hardship_verified", "member_gender",
+                            "member_age"})
+
+
+def standing_facts(member: Member, enrollments: Iterable[Enrollment], hardship: HardshipRegistration | None,
+                   day: dt.date) -> tuple[dict[str, Any], Membership | None]:
+    """The ``STANDING_FACTS`` of a member admitted on ``day``, and the membership found (it sets the period).
+
+    ``hardship``: the registration that decides that day (``hardship_on``), if any.
+    """
+    membership = membership_on(list(enrollments), day)
+    registered = hardship is not None and hardship.active_on(day)
     facts: dict[str, Any] = {
         "enrolled": membership is not None,
         "renewing": membership.renewing if membership else False,
         "membership_year": membership.membership_year if membership else 0,
-        "days_since_coverage_start": (admitted - membership.coverage_start).days if membership else 0,
-        "days_after_period_end": (claim.submitted_on - membership.enrollment.period_end).days if membership else 0,
+        "days_since_coverage_start": (day - membership.coverage_start).days if membership else 0,
         "hardship_registered": registered,
-        "hardship_category": hardship.category.value if registered else "",
-        "hardship_verified": hardship.verified if registered else False,
+        "hardship_category": hardship.category.value if registered and hardship else "",
+        "hardship_verified": hardship.verified if registered and hardship else False,
+        "member_gender": member.gender.value if member.gender else "",
+        "member_age": _age(member.birth_date, day),
+    }
+    return facts, membership
+
+
+def derive_facts(claim: Claim, catalogs: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The claim's facts, and the membership found (it sets the claim's period)."""
+    bill = claim.settlement
+    facts, membership = standing_facts(claim.member, claim.enrollments, claim.hardship, bill.begndate)
+    main = bill.main_diagnosis.diag_code
+    facts |= {
+        "days_after_period_end": (claim.submitted_on - membership.enrollment.period_end).days if membership else 0,
         "days_after_discharge": (claim.submitted_on - bill.enddate).days,
         "med_type": bill.med_type,
         "insutype": bill.insutype,
         "hosp_lv": bill.hosp_lv,
         "length_of_stay": bill.length_of_stay,
-        "member_gender": claim.member.gender.value if claim.member.gender else "",
-        "member_age": _age(claim.member.birth_date, admitted),
         "in_policy_self_pay": bill.in_policy_self_pay,
         "medfee_sumamt": bill.medfee_sumamt,
         "main_diagnosis": normalise_icd(main),

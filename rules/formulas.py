@@ -10,6 +10,10 @@ where the plan puts them: after the minimum payout and before the cap.
 
 All arithmetic is in integers: a rate r = num/den is applied as num x fen / den with
 one half-up rounding where the plan rounds.
+
+Each formula also says where a member stands on a day (``standing``): what the line has
+paid in its scope and what is left of its cap, read from the same totals under the same
+keys it moves, so the two can never disagree about which total means what.
 """
 
 from __future__ import annotations
@@ -27,6 +31,17 @@ from claims.money import format_fen, half_up_div
 from claims.reasons import Reason
 from rules.document import BandedShare, FixedPerDisease, PerDay, ResidualShare
 from rules.facts import catalog_fact
+
+
+# The measures the formulas keep per benefit and scope (AccumulatorChange.measure).
+BASE = "base"  # the cumulative base a banded share's bands follow
+PAID = "paid"  # what the line paid (approved and pended lines)
+DAYS = "days"  # days an allowance paid
+
+
+def disease_measure(code: str) -> str:
+    """The measure counting grants paid for one catalog disease."""
+    return f"disease:{code}"
 
 
 def fen(amount: Decimal | None) -> int | None:
@@ -74,6 +89,66 @@ class AmountResult:
         self.denied = reason
         self.reasons = []
         return self
+
+
+@dataclass(slots=True)
+class StandingContext:
+    """A member on one day, as ``standing`` reads them."""
+
+    code: str
+    facts: dict[str, Any]  # rules.facts.STANDING_FACTS
+    totals: AccumulatorReader  # the stored totals: approved and pended lines
+    reserved: AccumulatorReader  # of those, what pended lines hold until a reviewer decides
+    scopes: dict[str, str]  # 'period' / 'calendar_year' -> accumulator scope key
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A one-off grant used in the scope: paid, or held by a pended line (``reserved``)."""
+
+    disease: str
+    name_zh: str
+    name_en: str
+    reserved: bool
+
+
+@dataclass(slots=True)
+class Standing:
+    """What a benefit has paid in its scope and what is left; amounts in fen.
+
+    ``paid`` counts approved lines, ``reserved`` pended ones (they hold their amount
+    until a reviewer decides: a denial gives it back); ``left`` is what neither took.
+    """
+
+    scope: str  # 'period' or 'calendar_year'
+    scope_key: str  # the accumulators' key: '2026-01-01..2026-12-31', '2026'
+    paid: int = 0
+    reserved: int = 0
+    cap: int | None = None  # None: no cap (or none for the member's category)
+    base_counted: int | None = None  # a banded share: the cumulative base its bands have reached
+    next_rate: str | None = None  # ... and the rate the next yuan of base earns
+    days_paid: int | None = None
+    days_reserved: int | None = None
+    max_days: int | None = None
+    grants: list[Grant] | None = None
+    grants_left: int | None = None  # diseases of the catalog still payable in the scope
+
+    @property
+    def left(self) -> int | None:
+        return None if self.cap is None else max(0, self.cap - self.paid - self.reserved)
+
+    @property
+    def days_left(self) -> int | None:
+        if self.max_days is None or self.days_paid is None:
+            return None
+        return max(0, self.max_days - self.days_paid - (self.days_reserved or 0))
+
+
+def _standing(ctx: StandingContext, accumulate_over: str, **figures: Any) -> Standing:
+    scope = ctx.scopes[accumulate_over]
+    held = ctx.reserved.get(ctx.code, PAID, scope)
+    return Standing(accumulate_over, scope, paid=ctx.totals.get(ctx.code, PAID, scope) - held, reserved=held,
+                    **figures)
 
 
 def _reduce(amount: int, ctx: AmountContext, result: AmountResult) -> int:
@@ -140,7 +215,7 @@ class BandedShareFormula:
             result.numbers["base"] = format_fen(base)
         if base <= 0:
             return result.deny(Reason.ZERO_BASE)
-        before = ctx.accumulators.get(ctx.code, "base", scope)
+        before = ctx.accumulators.get(ctx.code, BASE, scope)
         after = before + base
         scaled = 0  # sum of rate x overlap, in fen x den
         bands = []
@@ -159,11 +234,17 @@ class BandedShareFormula:
             if result.explain:
                 result.numbers["after_minimum"] = format_fen(raw)
         raw = _reduce(raw, ctx, result)
-        pay = _cap(raw, self.cap, ctx.accumulators.get(ctx.code, "paid", scope), result)
+        pay = _cap(raw, self.cap, ctx.accumulators.get(ctx.code, PAID, scope), result)
         if pay is None:
             return result.deny(Reason.ANNUAL_CAP_REACHED)
         pay = _within_base(pay, ctx, result)
-        return result.pay(pay, AccumulatorChange(ctx.code, "base", scope, base), AccumulatorChange(ctx.code, "paid", scope, pay))
+        return result.pay(pay, AccumulatorChange(ctx.code, BASE, scope, base), AccumulatorChange(ctx.code, PAID, scope, pay))
+
+    def standing(self, ctx: StandingContext) -> Standing:
+        counted = ctx.totals.get(ctx.code, BASE, ctx.scopes[self.spec.accumulate_over])
+        # Past a last band that ends, the next yuan earns nothing: no rate.
+        rate = next((shown for lo, hi, _, shown in self.bands if hi is None or counted < hi), None)
+        return _standing(ctx, self.spec.accumulate_over, cap=self.cap, base_counted=counted, next_rate=rate)
 
 
 class PerDayFormula:
@@ -184,7 +265,7 @@ class PerDayFormula:
         if result.explain:
             result.numbers.update(length_of_stay=stay, membership_year=year, daily=format_fen(daily))
         if self.spec.max_days is not None:
-            used = ctx.accumulators.get(ctx.code, "days", scope)
+            used = ctx.accumulators.get(ctx.code, DAYS, scope)
             days = min(stay, self.spec.max_days - used)
             if result.explain:
                 result.numbers["days_left"] = max(0, self.spec.max_days - used)
@@ -196,7 +277,13 @@ class PerDayFormula:
             result.numbers["days"] = days
         amount = _reduce(days * daily, ctx, result)
         # Days count in full toward the cap even when the amount is reduced.
-        return result.pay(amount, AccumulatorChange(ctx.code, "days", scope, days), AccumulatorChange(ctx.code, "paid", scope, amount))
+        return result.pay(amount, AccumulatorChange(ctx.code, DAYS, scope, days), AccumulatorChange(ctx.code, PAID, scope, amount))
+
+    def standing(self, ctx: StandingContext) -> Standing:
+        scope = ctx.scopes[self.spec.accumulate_over]
+        held = ctx.reserved.get(ctx.code, DAYS, scope)
+        return _standing(ctx, self.spec.accumulate_over, days_paid=ctx.totals.get(ctx.code, DAYS, scope) - held,
+                         days_reserved=held, max_days=self.spec.max_days)
 
 
 class FixedPerDiseaseFormula:
@@ -205,6 +292,7 @@ class FixedPerDiseaseFormula:
     def __init__(self, spec: FixedPerDisease, catalogs: dict[str, DiseaseCatalog]) -> None:
         self.spec = spec
         self.fact = catalog_fact(spec.catalog)
+        self.catalog = catalogs[spec.catalog]
         self.classes = {d.code: d.disease_class for d in catalogs[spec.catalog].diseases if d.disease_class}
         if spec.amount is not None:
             self.amounts = {d.code: fen(spec.amount) for d in catalogs[spec.catalog].diseases}
@@ -223,7 +311,7 @@ class FixedPerDiseaseFormula:
             return result
         if result.explain:
             result.numbers["disease"] = code
-        measure = f"disease:{code}"
+        measure = disease_measure(code)
         if ctx.accumulators.get(ctx.code, measure, scope) > 0:
             return result.deny(Reason.ALREADY_PAID_FOR_DISEASE)
         if code in self.classes:
@@ -234,7 +322,19 @@ class FixedPerDiseaseFormula:
             result.not_applicable = Reason.DISEASE_NOT_IN_CATALOG
             return result
         amount = _reduce(amount, ctx, result)
-        return result.pay(amount, AccumulatorChange(ctx.code, measure, scope, 1), AccumulatorChange(ctx.code, "paid", scope, amount))
+        return result.pay(amount, AccumulatorChange(ctx.code, measure, scope, 1), AccumulatorChange(ctx.code, PAID, scope, amount))
+
+    def standing(self, ctx: StandingContext) -> Standing:
+        scope = ctx.scopes[self.spec.accumulate_over]
+        grants, left = [], 0
+        for disease in self.catalog.diseases:
+            measure = disease_measure(disease.code)
+            if ctx.totals.get(ctx.code, measure, scope) > 0:
+                grants.append(Grant(disease.code, disease.name_zh, disease.name_en,
+                                    reserved=ctx.reserved.get(ctx.code, measure, scope) > 0))
+            elif disease.code in self.amounts:  # a disease whose class this benefit pays nothing for is never left
+                left += 1
+        return _standing(ctx, self.spec.accumulate_over, grants=grants, grants_left=left)
 
 
 class ResidualShareFormula:
@@ -269,11 +369,16 @@ class ResidualShareFormula:
         if result.explain:
             result.numbers.update(rate=shown, raw=format_fen(amount))
         amount = _reduce(amount, ctx, result)
-        pay = _cap(amount, cap, ctx.accumulators.get(ctx.code, "paid", scope), result)
+        pay = _cap(amount, cap, ctx.accumulators.get(ctx.code, PAID, scope), result)
         if pay is None:
             return result.deny(Reason.ANNUAL_CAP_REACHED)
         pay = _within_base(pay, ctx, result)
-        return result.pay(pay, AccumulatorChange(ctx.code, "paid", scope, pay))
+        return result.pay(pay, AccumulatorChange(ctx.code, PAID, scope, pay))
+
+    def standing(self, ctx: StandingContext) -> Standing:
+        # The cap is the member's category's on the day; none when not registered in one this line pays.
+        share = self.shares.get(ctx.facts["hardship_category"])
+        return _standing(ctx, self.spec.accumulate_over, cap=share[1] if share else None)
 
 
 FORMULAS = {

@@ -9,7 +9,8 @@ Roles and scopes:
   it in the union tree, their enrollments, hardship registrations and claims (submits on
   their behalf, reviews pended ones);
 - ``finance`` (财务) of one union: the money of that union's subtree (relief allocations,
-  payment runs, fund statements), read access to its members' claims;
+  payment runs, fund statements), read access to its members, their claims and what is
+  left of their benefits (never submits, reviews or registers);
 - ``hospital`` (定点医疗机构): posts and reads its own settlements;
 - ``member`` (职工): submits and reads their own claims.
 
@@ -103,21 +104,32 @@ class Principal:
             return member.union_id in self.unions
         return self.role is Role.MEMBER and member.id == self.member_id
 
-    def require_member(self, member: models.Member, hidden_as: NotFound | None = None) -> None:
-        """Refuse a member this caller may not act for exactly as an unknown one.
+    def may_read(self, member: models.Member) -> bool:
+        """May this caller read this member's record, claims and benefits?
+
+        Whoever may act for them, and the finance officers of the member's union subtree:
+        finance pays the member's claims, so it reads them, but never acts for the member.
+        """
+        return self.may_act_for(member) or (self.role is Role.FINANCE and member.union_id in self.unions)
+
+    def require_member(self, member: models.Member, hidden_as: NotFound | None = None, *,
+                       reading: bool = False) -> None:
+        """Refuse a member this caller may not act for (``reading``: may not read) exactly as an unknown one.
 
         404, not 403: the answer must not tell a caller which members (or, through
         ``hidden_as``, which claims or registrations of them) exist outside their scope.
         ``hidden_as`` is the error the caller gets for an unknown id of what they asked
         for; by default that of an unknown member.
         """
-        if not self.may_act_for(member):
+        if not (self.may_read(member) if reading else self.may_act_for(member)):
             raise hidden_as or NotFound(f"no member {member.id}")
 
 
 CLI = Principal(key_id=None, role=Role.ADMIN)
 # Roles whose scope is a union and everything beneath it.
 UNION_SCOPED = frozenset({Role.OFFICER, Role.FINANCE})
+# Roles that read members and their claims (each within its scope: ``Principal.may_read``).
+MEMBER_READERS = (Role.ADMIN, Role.OFFICER, Role.FINANCE, Role.MEMBER)
 
 
 _PREFIX = re.compile(r"[0-9a-f]{12}")  # secrets.token_hex(6), as create_key makes it

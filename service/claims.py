@@ -25,7 +25,7 @@ from rules.explain import explain, reason_text
 from rules.ordering import decide_in_order
 from service import audit, settlements
 from service import claim_aggregate as aggregate
-from service.auth import Principal, Role
+from service.auth import MEMBER_READERS, Principal, Role
 from service.errors import Conflict, Invalid, NotFound
 from service.plans import PlanBook
 from service.schemas import AdjustmentLineRead, AdjustmentRead, ClaimCreate, ClaimRead, ClaimReview, LineRead, ReasonRead
@@ -209,7 +209,7 @@ def _receipt_date(who: Principal, data: ClaimCreate, bill_enddate: dt.date, toda
 
 
 def get_claim(session: Session, who: Principal, claim_id: int) -> models.Claim:
-    who.require(Role.ADMIN, Role.OFFICER, Role.MEMBER)  # hospitals read settlements, not claims
+    who.require(*MEMBER_READERS)  # hospitals read settlements, not claims
     claim = _load(session, claim_id)
     if claim is None:
         raise NotFound(f"no claim {claim_id}")
@@ -220,18 +220,18 @@ def get_claim(session: Session, who: Principal, claim_id: int) -> models.Claim:
 def _may_see(session: Session, who: Principal, claim: models.Claim) -> None:
     member = session.get(models.Member, claim.member_id)
     assert member is not None
-    who.require_member(member, hidden_as=NotFound(f"no claim {claim.id}"))
+    who.require_member(member, hidden_as=NotFound(f"no claim {claim.id}"), reading=True)
 
 
 def list_claims(
     session: Session, who: Principal, *, status: str | None, member_id: str | None, hospital: str | None,
     submitted_from: dt.date | None, submitted_to: dt.date | None, page: int, page_size: int, oldest_first: bool = False,
 ) -> tuple[list[models.Claim], int]:
-    who.require(Role.ADMIN, Role.OFFICER, Role.MEMBER)
+    who.require(*MEMBER_READERS)
     query = select(models.Claim)
     if who.role is Role.MEMBER:
         query = query.where(models.Claim.member_id == who.member_id)
-    elif who.role is Role.OFFICER:
+    elif who.scoped_to_unions:
         query = query.join(models.Member, models.Member.id == models.Claim.member_id).where(
             who.union_scope(models.Member.union_id))
     if status:
@@ -379,11 +379,11 @@ def _redecide_after_review(session: Session, plans: PlanBook, claim: models.Clai
 def list_adjustments(session: Session, who: Principal, *, claim_id: int | None, member_id: str | None,
                      plan_version: str | None, page: int, page_size: int) -> tuple[list[AdjustmentRead], int]:
     """Adjustments re-adjudication recorded, newest first; a member sees their own, an officer their union's."""
-    who.require(Role.ADMIN, Role.OFFICER, Role.MEMBER)
+    who.require(*MEMBER_READERS)
     query = select(models.Adjustment, models.Claim.member_id).join(models.Claim, models.Claim.id == models.Adjustment.claim_id)
     if who.role is Role.MEMBER:
         query = query.where(models.Claim.member_id == who.member_id)
-    elif who.role is Role.OFFICER:
+    elif who.scoped_to_unions:
         query = query.join(models.Member, models.Member.id == models.Claim.member_id).where(
             who.union_scope(models.Member.union_id))
     if claim_id is not None:

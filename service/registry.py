@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from claims.identity import InvalidIdentity, hidden_character, parse_certno
 from claims.members import HardshipCategory
 from service import audit
-from service.auth import Principal, Role
+from service.auth import MEMBER_READERS, Principal, Role
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.schemas import (
     EnrollmentCorrection,
@@ -122,7 +122,7 @@ def get_member(session: Session, who: Principal, member_id: str, *, detail: bool
     The role is checked first, so a role that never reads members (a hospital) gets the
     same 403 for every id, known or not.
     """
-    who.require(Role.ADMIN, Role.OFFICER, Role.MEMBER)
+    who.require(*MEMBER_READERS)
     query = select(models.Member).where(models.Member.id == member_id)
     if detail:
         query = query.options(
@@ -131,7 +131,7 @@ def get_member(session: Session, who: Principal, member_id: str, *, detail: bool
     member = session.scalar(query)
     if member is None:
         raise NotFound(f"no member {member_id}")
-    who.require_member(member)
+    who.require_member(member, reading=True)
     return member
 
 
@@ -185,9 +185,9 @@ def _certno_taken(field: str) -> Conflict:
 
 
 def list_members(session: Session, who: Principal, union_id: str | None, page: int, page_size: int) -> tuple[list[models.Member], int]:
-    who.require(Role.ADMIN, Role.OFFICER)
+    who.require(Role.ADMIN, Role.OFFICER, Role.FINANCE)
     query = select(models.Member)
-    if who.role is Role.OFFICER:
+    if who.scoped_to_unions:
         query = query.where(who.union_scope(models.Member.union_id))
     if union_id:
         query = query.where(models.Member.union_id == union_id)

@@ -386,3 +386,62 @@ class Problem(BaseModel):
     detail: str
     instance: Annotated[str | None, Field(description="The path of the request")] = None
     errors: Annotated[list[ProblemField] | None, Field(description="Each field at fault (invalid input)")] = None
+
+
+# ----------------------------------------------------------------------------- benefits (branch benefits)
+
+
+class PeriodRead(BaseModel):
+    start: dt.date
+    end: dt.date
+
+
+class HardshipOnRead(BaseModel):
+    category: HardshipCategory
+    verified: bool
+    registered_on: dt.date
+
+
+class GrantRead(BaseModel):
+    disease: Annotated[str, Field(description="The catalog disease's code")]
+    name_zh: str
+    name_en: str
+    reserved: Annotated[bool, Field(description="Held by a pended line until a reviewer decides (else paid)")]
+
+
+class BenefitStandingRead(BaseModel):
+    """One benefit: what it has paid in its scope and what is left, under the plan in force on the day."""
+
+    benefit: str
+    name_zh: str
+    name_en: str
+    applies: Annotated[bool, Field(description="Whether a claim admitted on the day could be paid by this benefit "
+                                               "as far as the day settles (enrollment, waiting, hardship register)")]
+    reason: Annotated[ReasonRead | None, Field(description="Why it pays nothing on the day (NOT_ENROLLED...)")] = None
+    scope: Annotated[Literal["period", "calendar_year"], Field(description="What its totals and cap run over")]
+    scope_key: Annotated[str, Field(description="The period (2026-01-01..2026-12-31) or the year (2026)")]
+    paid: Annotated[str, Field(description="Approved lines in the scope, yuan")]
+    reserved: Annotated[str, Field(description="Pended lines in the scope, yuan: held until a reviewer decides")]
+    cap: Annotated[str | None, Field(description="The cap in the scope, yuan (null: none)")] = None
+    left: Annotated[str | None, Field(description="cap − paid − reserved, yuan (null: no cap)")] = None
+    base_counted: Annotated[str | None, Field(description="Banded share: the cumulative base its bands have reached")] = None
+    next_rate: Annotated[str | None, Field(description="Banded share: the rate of the band the next yuan falls in")] = None
+    days_paid: int | None = None
+    days_reserved: int | None = None
+    max_days: int | None = None
+    days_left: int | None = None
+    grants: Annotated[list[GrantRead] | None, Field(description="One-off grants: the diseases used in the scope")] = None
+    grants_left: Annotated[int | None, Field(description="One-off grants: catalog diseases still payable")] = None
+
+
+class MemberBenefitsRead(BaseModel):
+    """Where a member stands on a day: each benefit's figures, from the member's stored totals."""
+
+    member_id: str
+    on: dt.date
+    plan_version: Annotated[str, Field(description="The published plan in force on the day (name@hash)")]
+    enrolled: Annotated[bool, Field(description="A mutual-aid enrollment period contains the day")]
+    period: Annotated[PeriodRead | None, Field(description="That period (null: not enrolled)")] = None
+    calendar_year: int
+    hardship: Annotated[HardshipOnRead | None, Field(description="The hardship registration active on the day")] = None
+    benefits: list[BenefitStandingRead]

@@ -5,13 +5,25 @@ one column per caller:
 
     admin            the administrator
     officer          an officer of U1, the union of the member M1 every row acts on
-    officer_other    an officer of U2
+    officer_league   an officer of L1, the league above U1 (M1 is theirs)
+    officer_region   an officer of R, the region above everything (M1 is theirs)
+    officer_other    an officer of U2 (under C2, under L2): M1 is not theirs
+    officer_county   an officer of C2, the county above U2: M1 is not theirs
+    finance          a finance officer of R: reads M1's record and claims, never acts
+    finance_league   a finance officer of L1: the same
+    finance_other    a finance officer of L2: M1 is not theirs
     hospital         H1, the hospital that posted the settlement every row acts on
     hospital_other   H2
     member           M1 themself
     member_other     M2, a colleague of M1 in U1
     no_key           no Authorization header
     bad_key          a well-formed key the service never issued
+
+Rows name callers through the groups below (``OFFICERS``: those whose subtree holds M1,
+``OFFICERS_ELSEWHERE``: those whose subtree does not, and likewise ``FINANCE`` and
+``FINANCE_ELSEWHERE``), so a row says once what a role may do and every level of the
+union tree is checked against it. A new route adds one row; a new caller, one column
+here and its place in a group.
 
 The route list comes from ``app.routes``: a route added without a row here, or a row
 left for a route that is gone, fails ``test_the_access_matrix_has_a_row_for_every_route``.
@@ -33,7 +45,7 @@ import itertools
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pytest
@@ -47,11 +59,14 @@ from service import audit
 from service.audit import Anchoring
 from service.auth import SignInLimiter
 from store import models
+from tests.api.conftest import Cast
 from tests.builders import certno_for
 from tests.api.builders import HIGH_B, YEAR, auth, claim_for, enrollment, post_settlement, register_hardship, settlement
 
-CALLERS = ("admin", "officer", "officer_other", "hospital", "hospital_other", "member", "member_other",
+CALLERS = ("admin", "officer", "officer_league", "officer_region", "officer_other", "officer_county",
+           "finance", "finance_league", "finance_other", "hospital", "hospital_other", "member", "member_other",
            "no_key", "bad_key")
+KEYED = CALLERS[:-2]  # every caller with a key of the cast
 BAD_KEY = "ck_0123456789ab_this-key-was-never-issued-by-the-service-000000"
 
 
@@ -140,7 +155,7 @@ class Row:
 
 
 def everyone(status: int = 200) -> dict[str, int]:
-    return {c: status for c in CALLERS[:7]}
+    return {c: status for c in KEYED}
 
 
 def only(status: int, *callers: str) -> dict[str, int]:
@@ -174,7 +189,15 @@ def _another_member(spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
     return {**spec, "json": body}, {"NO-SUCH-MEMBER": "M1"}
 
 
-OTHERS = ("officer_other", "member_other")  # of the roles that act for members, those not acting for M1
+# The callers by what M1 (a member of U1, under L1, under R) is to them.
+OFFICERS = ("officer", "officer_league", "officer_region")  # officers of U1 and of the unions above it
+OFFICERS_ELSEWHERE = ("officer_other", "officer_county")  # officers of U2 and of C2 above it
+FINANCE = ("finance", "finance_league")  # finance officers of R and of L1: read M1's record and claims
+FINANCE_ELSEWHERE = ("finance_other",)  # a finance officer of L2
+OTHERS = (*OFFICERS_ELSEWHERE, "member_other")  # of the roles that act for members, those not acting for M1
+READERS_ELSEWHERE = (*OTHERS, *FINANCE_ELSEWHERE)  # of the roles that read members, those not reading M1
+# Every union-scoped caller: each lists what is within their own subtree.
+UNION_SCOPED = (*OFFICERS, *OFFICERS_ELSEWHERE, *FINANCE, *FINANCE_ELSEWHERE)
 
 
 MATRIX: dict[tuple[str, str], Row] = {
@@ -186,23 +209,25 @@ MATRIX: dict[tuple[str, str], Row] = {
     # the officers of the patient's union, whether claimed or not (this one is not); to
     # anyone else it is an id never posted (404, so other people's bill ids are not revealed).
     ("GET", "/v1/settlements/{settlement_id}"): Row(lambda w: {"path": {"settlement_id": w.settlement_id}},
-                                                    only(200, "admin", "hospital", "officer", "member"), refused=404),
+                                                    only(200, "admin", "hospital", *OFFICERS, "member"), refused=404),
     # Claims and review
-    ("POST", "/v1/claims"): Row(_claimable, only(201, "admin", "officer", "member"), hidden=OTHERS,
+    ("POST", "/v1/claims"): Row(_claimable, only(201, "admin", *OFFICERS, "member"), hidden=OTHERS,
                                 missing=_another_member),
     ("POST", "/v1/claims/batch"): Row(lambda w: {"json": {"claims": [_claimable(w)["json"], _claimable(w)["json"]]}},
-                                      only(201, "admin", "officer", "member"), hidden=OTHERS, missing=_another_member),
-    ("GET", "/v1/claims"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other", "member", "member_other")),
+                                      only(201, "admin", *OFFICERS, "member"), hidden=OTHERS, missing=_another_member),
+    # Claims are read within each caller's scope (a member their own, an officer or a
+    # finance officer their subtree's); finance reads, never submits nor reviews (403).
+    ("GET", "/v1/claims"): Row(lambda w: {}, only(200, "admin", *UNION_SCOPED, "member", "member_other")),
     ("GET", "/v1/claims/{claim_id}"): Row(lambda w: {"path": {"claim_id": w.claim_id}},
-                                          only(200, "admin", "officer", "member"), hidden=OTHERS),
-    # Adjustments are listed within each caller's scope (a member their own, an officer their union's).
-    ("GET", "/v1/adjustments"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other", "member", "member_other")),
-    ("GET", "/v1/review-queue"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other")),
-    ("POST", "/v1/claims/{claim_id}/review"): Row(_pended, only(200, "admin", "officer"), hidden=("officer_other",)),
+                                          only(200, "admin", *OFFICERS, *FINANCE, "member"), hidden=READERS_ELSEWHERE),
+    # Adjustments change what a claim pays: read like claims.
+    ("GET", "/v1/adjustments"): Row(lambda w: {}, only(200, "admin", *UNION_SCOPED, "member", "member_other")),
+    ("GET", "/v1/review-queue"): Row(lambda w: {}, only(200, "admin", *OFFICERS, *OFFICERS_ELSEWHERE)),
+    ("POST", "/v1/claims/{claim_id}/review"): Row(_pended, only(200, "admin", *OFFICERS), hidden=OFFICERS_ELSEWHERE),
     # The registry
     ("POST", "/v1/unions"): Row(lambda w: {"json": {"id": f"U{100 + w.fresh()}", "name": "新工会"}}, only(201, "admin")),
-    ("GET", "/v1/unions"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other")),
-    ("GET", "/v1/unions/{union_id}"): Row(lambda w: {"path": {"union_id": "U1"}}, only(200, "admin", "officer"),
+    ("GET", "/v1/unions"): Row(lambda w: {}, only(200, "admin", *OFFICERS, *OFFICERS_ELSEWHERE)),
+    ("GET", "/v1/unions/{union_id}"): Row(lambda w: {"path": {"union_id": "U1"}}, only(200, "admin", *OFFICERS),
                                           refused=404),
     ("POST", "/v1/hospitals"): Row(lambda w: {"json": {"code": f"H{100 + w.fresh()}", "name": "新医院", "grade": "03"}},
                                    only(201, "admin")),
@@ -210,41 +235,44 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/hospitals/{code}"): Row(lambda w: {"path": {"code": "H1"}}, everyone()),
     ("POST", "/v1/members"): Row(lambda w: {"json": {"id": (m := f"M{100 + w.fresh()}"), "union_id": "U1",
                                                      "certno": certno_for(m)}},
-                                 only(201, "admin", "officer")),
-    ("GET", "/v1/members"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other")),
-    ("GET", "/v1/members/{member_id}"): Row(lambda w: {"path": {"member_id": "M1"}}, only(200, "admin", "officer", "member"),
-                                            hidden=OTHERS),
+                                 only(201, "admin", *OFFICERS)),
+    ("GET", "/v1/members"): Row(lambda w: {}, only(200, "admin", *UNION_SCOPED)),
+    ("GET", "/v1/members/{member_id}"): Row(lambda w: {"path": {"member_id": "M1"}},
+                                            only(200, "admin", *OFFICERS, *FINANCE, "member"), hidden=READERS_ELSEWHERE),
+    ("GET", "/v1/members/{member_id}/benefits"): Row(
+        lambda w: {"path": {"member_id": "M1"}, "params": {"on": f"{YEAR}-06-01"}},
+        only(200, "admin", *OFFICERS, *FINANCE, "member"), hidden=READERS_ELSEWHERE),
     ("PATCH", "/v1/members/{member_id}"): Row(lambda w: {"path": {"member_id": "M1"}, "json": {"name": f"王{w.fresh()}"}},
-                                              only(200, "admin", "officer"), hidden=("officer_other",)),
+                                              only(200, "admin", *OFFICERS), hidden=OFFICERS_ELSEWHERE),
     ("POST", "/v1/members/{member_id}/enrollments"): Row(
-        lambda w: {"path": {"member_id": "M1"}, "json": enrollment(YEAR + 10 + w.fresh())}, only(201, "admin", "officer"),
-        hidden=("officer_other",)),
+        lambda w: {"path": {"member_id": "M1"}, "json": enrollment(YEAR + 10 + w.fresh())}, only(201, "admin", *OFFICERS),
+        hidden=OFFICERS_ELSEWHERE),
     ("PATCH", "/v1/enrollments/{enrollment_id}"): Row(
         lambda w: {"path": {"enrollment_id": w.enrollment()}, "json": {"period_end": f"{YEAR + 20 + w.fresh()}-06-30"}},
-        only(200, "admin", "officer"), hidden=("officer_other",)),
+        only(200, "admin", *OFFICERS), hidden=OFFICERS_ELSEWHERE),
     ("POST", "/v1/enrollments/import"): Row(
         lambda w: {"params": {"union_id": "U1"}, "headers": {"content-type": "text/csv"},
                    "content": f"member_id,certno,name,period_start,period_end,enrolled_on\n"
                               f"{(m := f'M{100 + w.fresh()}')},{certno_for(m)},新会员,{YEAR}-01-01,{YEAR}-12-31,"
                               f"{YEAR - 1}-12-01\n"},
-        only(200, "admin", "officer")),
+        only(200, "admin", *OFFICERS)),
     ("POST", "/v1/members/{member_id}/hardship"): Row(
         lambda w: {"path": {"member_id": w.member()}, "json": {"category": "dibao", "registered_on": f"{YEAR}-01-01"}},
-        only(201, "admin", "officer"), hidden=("officer_other",)),
-    ("GET", "/v1/hardship"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other")),
+        only(201, "admin", *OFFICERS), hidden=OFFICERS_ELSEWHERE),
+    ("GET", "/v1/hardship"): Row(lambda w: {}, only(200, "admin", *OFFICERS, *OFFICERS_ELSEWHERE)),
     ("POST", "/v1/hardship/{registration_id}/verify"): Row(
         lambda w: {"path": {"registration_id": _registration(w)}, "json": {"verified_on": f"{YEAR}-02-01"}},
-        only(200, "admin", "officer"), hidden=("officer_other",)),
+        only(200, "admin", *OFFICERS), hidden=OFFICERS_ELSEWHERE),
     ("POST", "/v1/hardship/{registration_id}/revoke"): Row(
         lambda w: {"path": {"registration_id": _registration(w)}, "json": {"revoked_on": f"{YEAR}-02-01"}},
-        only(200, "admin", "officer"), hidden=("officer_other",)),
+        only(200, "admin", *OFFICERS), hidden=OFFICERS_ELSEWHERE),
     # Keys: an officer issues, lists and revokes member keys of their own union's members;
     # to the other union's officer M1 and M1's keys are unknown (404, as if they did not exist).
     ("POST", "/v1/keys"): Row(lambda w: {"json": {"role": "member", "member_id": "M1"}},
-                              only(201, "admin", "officer"), hidden=("officer_other",), missing=_another_member),
-    ("GET", "/v1/keys"): Row(lambda w: {}, only(200, "admin", "officer", "officer_other")),
+                              only(201, "admin", *OFFICERS), hidden=OFFICERS_ELSEWHERE, missing=_another_member),
+    ("GET", "/v1/keys"): Row(lambda w: {}, only(200, "admin", *OFFICERS, *OFFICERS_ELSEWHERE)),
     ("DELETE", "/v1/keys/{key_id}"): Row(lambda w: {"path": {"key_id": w.member_key()}},
-                                         only(204, "admin", "officer"), hidden=("officer_other",)),
+                                         only(204, "admin", *OFFICERS), hidden=OFFICERS_ELSEWHERE),
     ("GET", "/v1/audit/anchor"): Row(lambda w: {}, only(200, "admin")),
     # Plan administration: administrators only
     ("GET", "/v1/plans"): Row(lambda w: {}, only(200, "admin")),
@@ -296,6 +324,13 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
     return found
 
 
+def test_every_key_of_the_cast_is_a_column_of_the_matrix() -> None:
+    # finance_checker is a second finance officer of R: the column ``finance`` already.
+    assert {f.name for f in fields(Cast)} - {"finance_checker"} == set(KEYED)
+    grouped = (*OFFICERS, *OFFICERS_ELSEWHERE, *FINANCE, *FINANCE_ELSEWHERE)
+    assert sorted(grouped) == sorted(c for c in KEYED if c.startswith(("officer", "finance")))
+
+
 def test_the_access_matrix_has_a_row_for_every_route(app: FastAPI) -> None:
     routes = app_routes(app)
     assert len(routes) > 30
@@ -328,7 +363,7 @@ def test_every_route_answers_every_caller_as_its_role_and_scope_allow(
     anchors = tmp_path / "anchors.jsonl"
     monkeypatch.setitem(client.app.state._state, "audit_anchoring", Anchoring(anchors))
     audit.append_anchor(anchors, b"k" * 32, 1, "0" * 64)
-    keys = {c: getattr(cast, c) for c in CALLERS[:7]} | {"no_key": None, "bad_key": BAD_KEY}
+    keys = {c: getattr(cast, c) for c in KEYED} | {"no_key": None, "bad_key": BAD_KEY}
     plans = client.get("/v1/plans", headers=auth(cast.admin)).json()["items"]
     plan_id = next(p["id"] for p in plans if p["status"] == "published")
     world = World(
@@ -370,3 +405,35 @@ def test_every_route_answers_every_caller_as_its_role_and_scope_allow(
                                      f"exists: {_as_asked(answer, {})} != {as_if_unknown}")
 
     assert wrong == [], "\n".join(wrong)
+
+
+# What each union-scoped caller's subtree holds of the cast's members: M1, M2 of U1 (under
+# L1, under R) and M3 of U2 (under C2, under L2, under R).
+SUBTREES = {
+    "officer": {"M1", "M2"}, "officer_league": {"M1", "M2"}, "officer_region": {"M1", "M2", "M3"},
+    "officer_other": {"M3"}, "officer_county": {"M3"},
+    "finance": {"M1", "M2", "M3"}, "finance_league": {"M1", "M2"}, "finance_other": {"M3"},
+}
+
+
+def test_officers_and_finance_at_each_level_list_and_read_their_subtree_only(client: TestClient, cast) -> None:
+    assert set(SUBTREES) == set(UNION_SCOPED)
+    claims = {m: claim_for(client, cast.admin, m)["id"] for m in ("M1", "M2", "M3")}
+    for caller, members in SUBTREES.items():
+        key = auth(getattr(cast, caller))
+        listed = client.get("/v1/members", headers=key).json()["items"]
+        assert {m["id"] for m in listed} == members, caller
+        listed = client.get("/v1/claims", headers=key).json()["items"]
+        assert {c["member_id"] for c in listed} == members, caller
+        for member, claim_id in claims.items():
+            expected = 200 if member in members else 404
+            assert client.get(f"/v1/members/{member}", headers=key).status_code == expected, (caller, member)
+            assert client.get(f"/v1/claims/{claim_id}", headers=key).status_code == expected, (caller, member)
+            assert client.get(f"/v1/members/{member}/benefits", headers=key).status_code == expected, (caller, member)
+        # A filter narrows within the subtree, never widens it.
+        outside = "U1" if "M1" not in members else "U2"
+        if outside == "U2" and "M3" in members:
+            continue  # the region's callers: nothing is outside
+        assert client.get("/v1/members", params={"union_id": outside}, headers=key).json()["total"] == 0, caller
+        assert client.get("/v1/claims", params={"member_id": "M1" if outside == "U1" else "M3"},
+                          headers=key).json()["total"] == 0, caller

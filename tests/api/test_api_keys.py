@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import fields
 
 import pytest
 from fastapi.testclient import TestClient
@@ -39,7 +40,8 @@ def test_keys_are_listed_paginated_without_secret_or_hash(client: TestClient, ca
     made = _issue(client, cast.admin, role="member", member_id="M3", label="前台", expires_at=_future(days=30))
     page = client.get("/v1/keys", params={"page_size": 3}, headers=auth(cast.admin)).json()
     assert set(page) == {"items", "total", "page", "page_size"}
-    assert (page["total"], page["page"], page["page_size"], len(page["items"])) == (15, 1, 3, 3)  # the cast's 14 keys and this one
+    # The cast's keys (one a field of Cast) and the one just made.
+    assert (page["total"], page["page"], page["page_size"], len(page["items"])) == (len(fields(cast)) + 1, 1, 3, 3)
     newest = page["items"][0]
     assert newest["id"] == made["id"] and newest["member_id"] == "M3" and newest["label"] == "前台"
     assert newest["status"] == "active" and newest["expires_at"] is not None

@@ -164,7 +164,8 @@ def test_lists_of_plans_unions_and_hospitals_are_pages(client: TestClient, cast)
         assert set(first) == PAGE_FIELDS and first["page_size"] == 1 and len(first["items"]) == 1, path
         assert first["total"] >= 2 or path == "/v1/plans", path
     unions = client.get("/v1/unions", params={"page": 2, "page_size": 1}, headers=auth(cast.admin)).json()
-    assert [u["id"] for u in unions["items"]] == ["L1"] and unions["total"] == 6  # C2, L1, L2, R, U1, U2
+    # The cast's union tree, by id: C2, L1, L2, R, U1, U2.
+    assert [u["id"] for u in unions["items"]] == ["L1"] and unions["total"] == 6
     # An officer's page counts only their own union.
     mine = client.get("/v1/unions", headers=auth(cast.officer)).json()
     assert mine["total"] == 1 and [u["id"] for u in mine["items"]] == ["U1"]
