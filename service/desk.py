@@ -182,21 +182,20 @@ def _stored_answer(session: Session, plans: PlanBook, row: models.Settlement, *,
     standing = [c for c in found if c.status != CANCELLED]
     claim = standing[0] if standing else (found[-1] if found else None)
     cancellation = _cancellation(session, row.id)
+    if decide_unclaimed and cancellation is not None:
+        raise _cancelled_conflict(row)
     if claim is None:
-        if cancellation is not None:
-            raise _cancelled_conflict(row) if decide_unclaimed else NotFound(f"no settlement {row.id}")
         member = _patient(session, row.certno or "", lock=False)
-        if member is None:
-            return _no_claim(row, bill, NO_MEMBER_FOR_CERTNO)
-        if not decide_unclaimed:
-            return _no_claim(row, bill, NOT_CLAIMED)
+        if member is None or not decide_unclaimed:
+            answer = _no_claim(row, bill, NO_MEMBER_FOR_CERTNO if member is None else NOT_CLAIMED)
+            if cancellation is not None:
+                answer.cancelled = CancellationRead(reason=cancellation.reason, cancelled_at=cancellation.cancelled_at)
+            return answer
         files = aggregate.files_of(session, {member.id: member})
         d = claims.decide(session, plans, files, [(member.id, bill, china_today())],
                           set(aggregate.decided_bills(session, [bill.bill_key])))[0]
         return _answer(None, bill, d.decision.status.value, d.decision.lines, d.decision.trace,
                        d.decision.plan_version or d.engine.version, plans, session)
-    if decide_unclaimed and cancellation is not None:
-        raise _cancelled_conflict(row)
     answer = _answer(claim.id, bill, claim.status, claim.lines, claim.trace, claim.plan_version, plans, session,
                      settlement_id=row.id)
     if cancellation is not None:
