@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from api import problems
 from api.limits import BodyLimits, LimitsMiddleware
 from api.routers import audit as audit_router
-from api.routers import benefits, claims, keys, plans, registry, settlements
+from api.routers import benefits, claims, desk, keys, plans, registry, settlements
 from service.audit import Anchoring
 from service.auth import DEFAULT_SIGN_IN_LIMIT, SignInLimiter
 from service.plans import PlanBook, ensure_published_default
@@ -65,6 +65,7 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
         ensure_published_default(session)
         session.commit()
     problems.install(app)
+    app.include_router(desk.router)  # before settlements: /settlements/preview is not an id
     app.include_router(settlements.router)
     app.include_router(claims.router)
     app.include_router(registry.router)

@@ -78,6 +78,15 @@ def record(session: Session, who: Principal, action: str, entity: str, entity_id
 def record_many(session: Session, who: Principal, action: str, entity: str,
                 entries: list[tuple[object, dict[str, Any]]]) -> None:
     """Append one entry per (entity id, details), chained in order, in one lock and one insert."""
+    record_entries(session, who, [(action, entity, entity_id, details) for entity_id, details in entries])
+
+
+def record_entries(session: Session, who: Principal, entries: list[tuple[str, str, object, dict[str, Any]]]) -> None:
+    """Append (action, entity, entity id, details) entries of any kinds, chained in order.
+
+    One lock, one read of the head and one insert for them all: a hospital's one-stop
+    settlement writes its settlement's and its claim's entries together.
+    """
     if not entries:
         return
     lock_audit_chain(session)
@@ -90,7 +99,7 @@ def record_many(session: Session, who: Principal, action: str, entity: str,
     first = position + 1
     rows = []
     at = dt.datetime.now(dt.timezone.utc)
-    for entity_id, details in entries:
+    for action, entity, entity_id, details in entries:
         details = json.loads(json.dumps(details, default=str))
         entry_hash = _entry_hash(prev, who.actor, action, entity, str(entity_id), details)
         position += 1

@@ -36,6 +36,11 @@ from store import models
 from store.repositories import apply_members_changes, load_accumulators, lock_members
 
 
+# A claim whose settlement its hospital cancelled: its lines stay as decided (the record
+# of what was decided), but it holds nothing in the totals and pays nothing.
+CANCELLED = "cancelled"
+
+
 @dataclass(slots=True)
 class MemberFile:
     """One member as the engine sees them: person, enrollments, hardship register, totals."""
@@ -70,6 +75,11 @@ def load_members(session: Session, member_ids: Iterable[str], *, lock: bool = Tr
         rows = lock_members(session, ids)
     else:
         rows = {m.id: m for m in session.scalars(select(models.Member).where(models.Member.id.in_(ids)))}
+    return files_of(session, rows, totals=totals)
+
+
+def files_of(session: Session, rows: dict[str, models.Member], *, totals: bool = True) -> dict[str, MemberFile]:
+    """The files of members whose rows the caller has read already (locked, when it decides)."""
     known = sorted(rows)
     enrollments = _by_member(session, models.Enrollment, known)
     registrations = _by_member(session, models.HardshipRegistration, known)
@@ -139,10 +149,14 @@ def holdings(session: Session, claim_ids: Iterable[int] | None = None) -> dict[i
     """What each claim holds in its member's totals: its lines' changes and its adjustments'.
 
     ``None``: every claim (``claims check`` sums these and compares them with the totals).
+    A cancelled claim holds nothing: its cancellation released what it held.
     """
     found: dict[int, list[AccumulatorChange]] = defaultdict(list)
-    lines = select(models.DecisionLine.claim_id, models.DecisionLine.changes)
-    adjustments = select(models.Adjustment.claim_id, models.Adjustment.changes)
+    standing = models.Claim.status != CANCELLED
+    lines = (select(models.DecisionLine.claim_id, models.DecisionLine.changes)
+             .join(models.Claim, models.Claim.id == models.DecisionLine.claim_id).where(standing))
+    adjustments = (select(models.Adjustment.claim_id, models.Adjustment.changes)
+                   .join(models.Claim, models.Claim.id == models.Adjustment.claim_id).where(standing))
     if claim_ids is not None:
         ids = list(set(claim_ids))
         if not ids:

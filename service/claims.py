@@ -18,11 +18,11 @@ from claims.accumulators import MemberAccumulators
 from claims.dates import china_today
 from claims.decision import AccumulatorChange, BenefitLine, LineStatus, claim_status
 from claims.money import AmountError, format_fen, parse_yuan
-from claims.settlement import parse_settlement
+from claims.settlement import Settlement, parse_settlement
 from claims.reasons import Reason
 from rules.document import Plan
 from rules.explain import explain, reason_text
-from rules.ordering import decide_in_order
+from rules.ordering import Decided, decide_in_order
 from service import audit, settlements
 from service import claim_aggregate as aggregate
 from service.auth import MEMBER_READERS, Principal, Role
@@ -134,10 +134,15 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
         conditions.append(models.Settlement.id.in_(by_id))
     if by_ref:
         conditions.append(tuple_(models.Settlement.fixmedins_code, models.Settlement.setl_id).in_(by_ref))
-    query = select(models.Settlement).where(or_(*conditions)).order_by(models.Settlement.id)
+    cancellation = models.SettlementCancellation
+    query = (select(models.Settlement, cancellation.settlement_id)
+             .outerjoin(cancellation, cancellation.settlement_id == models.Settlement.id)
+             .where(or_(*conditions)).order_by(models.Settlement.id))
     if is_postgres(session):
-        query = query.with_for_update()
-    rows = list(session.scalars(query))
+        query = query.with_for_update(of=models.Settlement)
+    found = session.execute(query).all()
+    rows = [row for row, _ in found]
+    cancelled = {row.id for row, cancelled_id in found if cancelled_id is not None}
     rows_by_id = {r.id: r for r in rows}
     rows_by_ref = {(r.fixmedins_code, r.setl_id): r for r in rows}
     chosen: list[models.Settlement] = []
@@ -147,36 +152,61 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
         if row is None:
             field = where(i, "settlement_id" if d.settlement_id is not None else "setl_id")
             raise NotFound("no such settlement has been posted", [{"field": field, "message": "no such settlement"}])
+        if row.id in cancelled:
+            raise Conflict(f"settlement {row.setl_id} was cancelled by its hospital; claim the settlement it posted "
+                           "instead", [{"field": where(i, "settlement_id" if d.settlement_id is not None else "setl_id"),
+                                        "message": "cancelled by its hospital"}])
         chosen.append(row)
 
     bills = {r.id: parse_settlement(r.record, prefix="") for r in rows}
-    engines = plans.engines_for(session, {b.begndate for b in bills.values()})
     receipts = [_receipt_date(who, d, bills[row.id].enddate, today, lambda name, i=i: where(i, name))
                 for i, (d, row) in enumerate(zip(items, chosen))]
-    claims = [files[d.member_id].claim("", submitted_on, bills[row.id])
-              for d, row, (submitted_on, _note) in zip(items, chosen, receipts)]
-    decided = decide_in_order(
-        claims, lambda c: engines[c.settlement.begndate],
-        {m: f.totals for m, f in files.items()}, set(aggregate.decided_bills(session, rows_by_ref)))
+    decided = decide(session, plans, files, [(d.member_id, bills[row.id], day) for d, row, (day, _note) in
+                                             zip(items, chosen, receipts)],
+                     set(aggregate.decided_bills(session, rows_by_ref)))
+    return store_decisions(session, who, decided, chosen, [note for _day, note in receipts])
 
+
+def decide(session: Session, plans: PlanBook, files: dict[str, aggregate.MemberFile],
+           claims: Sequence[tuple[str, Settlement, dt.date]], decided_bills: set[tuple[str, str]]) -> list[Decided]:
+    """Decide (member id, bill, date received) claims in order against the members' files; nothing stored.
+
+    The one place a claim is decided: a submission, a hospital's one-stop settlement and
+    its preview all come here, so a preview is the decision a settlement would get.
+    ``decided_bills``: the bills already decided (a claim of one is a duplicate).
+    """
+    engines = plans.engines_for(session, {bill.begndate for _m, bill, _d in claims})
+    return decide_in_order(
+        [files[member_id].claim("", submitted_on, bill) for member_id, bill, submitted_on in claims],
+        lambda c: engines[c.settlement.begndate], {m: f.totals for m, f in files.items()}, decided_bills)
+
+
+def store_decisions(session: Session, who: Principal, decided: Sequence[Decided], chosen: Sequence[models.Settlement],
+                    receipt_notes: Sequence[str],
+                    also_audit: Sequence[tuple[str, str, object, dict]] = ()) -> list[models.Claim]:
+    """Store decided claims (claim, lines, totals, decided bills) and their audit entries.
+
+    ``also_audit``: entries of the same transaction written before the claims' (the
+    one-stop settlement's ``settlement.posted``), in the same lock and insert.
+    """
     claim_rows = [
         {"member_id": c.claim.member.id, "settlement_id": row.id, "submitted_on": c.claim.submitted_on,
          "receipt_note": receipt_note, "submitted_by": who.key_id, "status": c.decision.status.value,
          "total": c.decision.total, "plan_version": c.decision.plan_version or c.engine.version,
          "trace": c.decision.trace}
-        for c, row, (_day, receipt_note) in zip(decided, chosen, receipts)
+        for c, row, receipt_note in zip(decided, chosen, receipt_notes)
     ]
-    records = aggregate.insert_claims(session, claim_rows, [c.decision for c in decided], chosen,
+    records = aggregate.insert_claims(session, claim_rows, [c.decision for c in decided], list(chosen),
                                       [c.duplicate for c in decided])
-    audit.record_many(session, who, "claim.adjudicated", "claim", [
-        (r.id, {"member_id": r.member_id, "settlement_id": r.settlement_id, "status": r.status,
-                "total": format_fen(r.total), "plan_version": r.plan_version,
-                "decision": audit.decision_digest(r.lines),  # claims check compares the stored lines with it
-                # Only an officer-recorded date leaves a receipt in the log; the service's own date needs none.
-                **({"receipt": {"submitted_on": r.submitted_on.isoformat(), "note": r.receipt_note,
-                                "recorded_by_officer": True}} if r.receipt_note else {})})
-        for r in records
-    ])
+    audit.record_entries(session, who, [*also_audit, *(
+        ("claim.adjudicated", "claim", r.id,
+         {"member_id": r.member_id, "settlement_id": r.settlement_id, "status": r.status,
+          "total": format_fen(r.total), "plan_version": r.plan_version,
+          "decision": audit.decision_digest(r.lines),  # claims check compares the stored lines with it
+          # Only an officer-recorded date leaves a receipt in the log; the service's own date needs none.
+          **({"receipt": {"submitted_on": r.submitted_on.isoformat(), "note": r.receipt_note,
+                          "recorded_by_officer": True}} if r.receipt_note else {})})
+        for r in records)])
     return records
 
 
@@ -269,6 +299,8 @@ def review_claim(session: Session, who: Principal, plans: PlanBook, claim_id: in
     file = files[claim.member_id]
     who.require_member(file.row, hidden_as=NotFound(f"no claim {claim_id}"))
     session.refresh(claim)  # re-read under the lock: another review may have just finished
+    if claim.status == aggregate.CANCELLED:
+        raise Conflict(f"claim {claim.id} was cancelled with its settlement; there is nothing to review")
     lines = {line.benefit: line for line in session.scalars(
         select(models.DecisionLine).where(models.DecisionLine.claim_id == claim.id))}
     seen: set[str] = set()

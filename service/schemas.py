@@ -445,3 +445,103 @@ class MemberBenefitsRead(BaseModel):
     calendar_year: int
     hardship: Annotated[HardshipOnRead | None, Field(description="The hardship registration active on the day")] = None
     benefits: list[BenefitStandingRead]
+# ----------------------------------------------------------------------------- the hospital desk (issue 12)
+
+
+class DeskLineRead(BaseModel):
+    """One benefit line as the hospital's cashier reads it: nothing about the member's other claims."""
+
+    benefit: str
+    name_zh: str = ""
+    name_en: str = ""
+    status: str
+    amount: str
+    reasons: list[ReasonRead]
+    explanation_zh: Annotated[str, Field(description=(
+        "Why the line came to this: its status, the reasons, the disease; never the member's totals from other "
+        "claims (the bands a member reads are left out)"))] = ""
+    explanation_en: str = ""
+
+
+class CancellationRead(BaseModel):
+    reason: str
+    cancelled_at: UtcDatetime
+
+
+class DeskDecisionRead(BaseModel):
+    """The decision on one bill, as the hospital's desk needs it at discharge."""
+
+    settlement_id: Annotated[int | None, Field(description="The stored settlement; null for a preview")] = None
+    fixmedins_code: str
+    setl_id: str
+    claim_made: bool
+    claim_id: int | None = None
+    status: Annotated[str | None, Field(description=(
+        "approved, denied, pended (held for a union officer's review) or cancelled; null when no claim was made"))] = None
+    no_claim_reason: Annotated[ReasonRead | None, Field(description="Why no claim was made (claim_made false)")] = None
+    lines: list[DeskLineRead] = []
+    paid: Annotated[str, Field(description="What the plan pays now: the approved lines (yuan)")]
+    pended: Annotated[str, Field(description="Held for review, not paid now (yuan)")]
+    psn_cash_pay: Annotated[str, Field(description="The settlement's psn_cash_pay: the cash the patient bears")]
+    patient_owes: Annotated[str, Field(description=(
+        "What the patient still pays at the desk: psn_cash_pay minus paid, never below 0.00"))]
+    cancelled: CancellationRead | None = None
+
+
+class CancellationCreate(_In):
+    reason: Annotated[VisibleText, Field(min_length=1, max_length=500, description="Why the settlement is cancelled")]
+
+
+class DaySums(BaseModel):
+    count: int
+    medfee_sumamt: Annotated[str, Field(description="Total cost (yuan)")]
+    in_policy_self_pay: Annotated[str, Field(description="In-policy self-pay, inscp_scp_amt - fund_pay_sumamt (yuan)")]
+
+
+class ReconciliationRead(BaseModel):
+    """A day's settlements and what was decided on them (the day: posting date in China)."""
+
+    date: dt.date
+    hospital: str | None
+    day_starts: UtcDatetime
+    day_ends: UtcDatetime
+    settlements: Annotated[DaySums, Field(description="Posted that day and not cancelled")]
+    cancelled: Annotated[DaySums, Field(description="Posted that day and cancelled since")]
+    paid_by_benefit: Annotated[dict[str, str], Field(description="Approved amounts of the standing claims, by benefit")]
+    paid_total: str
+    pended_total: str
+
+
+MAX_RECONCILIATION_ITEMS = 5000  # a large hospital's day; more is a client error, not a bigger request
+
+
+class ReconciliationItem(_In):
+    setl_id: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_identifier)]
+    medfee_sumamt: Annotated[str, Field(max_length=20, description="Total cost as the hospital has it (yuan)")]
+    psn_cash_pay: Annotated[str | None, Field(max_length=20, description="Cash the patient bore (yuan)")] = None
+    union_paid: Annotated[str | None, Field(max_length=20, description=(
+        "What the hospital deducted at the desk for the union's plan (yuan)"))] = None
+    cancelled: bool = False
+
+
+class ReconciliationCreate(_In):
+    date: dt.date
+    hospital: Annotated[str | None, Field(max_length=32, description=(
+        "The hospital (fixmedins_code): a hospital's key may leave it out; an administrator names it"))] = None
+    settlements: Annotated[list[ReconciliationItem], Field(max_length=MAX_RECONCILIATION_ITEMS)]
+
+
+class ReconciliationDifference(BaseModel):
+    setl_id: str
+    kind: Literal["missing_here", "missing_there", "amount_differs", "cancelled_here_only", "cancelled_there_only",
+                  "posted_another_day"]
+    field: str | None = None
+    ours: str | None = None
+    theirs: str | None = None
+
+
+class ReconciliationResult(BaseModel):
+    date: dt.date
+    hospital: str
+    matched: Annotated[int, Field(description="Settlements on both lists with nothing different")]
+    differences: list[ReconciliationDifference]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from claims.dates import china_today
 from claims.errors import BillInconsistent, ClaimsError
@@ -20,7 +22,7 @@ from service.auth import Principal, Role
 from service.errors import BillInconsistentProblem, Conflict, Invalid, NotFound
 from service.schemas import SettlementRead
 from store import models
-from store.repositories import paginate
+from store.repositories import is_postgres, paginate
 
 _PROVINCIAL_CODE = re.compile(r"[0-9A-Za-z]{1,8}")
 
@@ -73,9 +75,18 @@ def to_read(row: models.Settlement) -> SettlementRead:
     )
 
 
-def post_settlement(session: Session, who: Principal, raw: Any,
-                    provincial_med_types: frozenset[str] = frozenset()) -> tuple[models.Settlement, bool]:
-    """Store a settlement; returns (row, created). The same content again returns the stored row.
+@dataclass(frozen=True, slots=True)
+class PostedBill:
+    """A posted record checked in full: the bill, its canonical record and that record's hash."""
+
+    bill: Settlement
+    record: dict[str, Any]
+    digest: str
+
+
+def check_posted(session: Session, who: Principal, raw: Any,
+                 provincial_med_types: frozenset[str] = frozenset()) -> PostedBill:
+    """A posted record checked as a settlement post checks it, nothing stored (the desk's preview reuses it).
 
     The bill must be true (``parse_posted_settlement``) and posted at the grade the
     registry holds for its hospital; ``provincial_med_types`` are the deployment's own
@@ -90,42 +101,66 @@ def post_settlement(session: Session, who: Principal, raw: Any,
     except ClaimsError as err:
         raise Invalid.at(err.field or "body", err.message) from None
     who.require_hospital(bill.fixmedins_code)
-    hospital = session.get(models.Hospital, bill.fixmedins_code)
-    if hospital is None:
+    grade = session.scalar(select(models.Hospital.grade).where(models.Hospital.code == bill.fixmedins_code))
+    if grade is None:
         raise Invalid.at("fixmedins_code", f"no hospital {bill.fixmedins_code} is registered")
-    if bill.hosp_lv != hospital.grade:
-        raise Invalid.at("hosp_lv", f"hospital {hospital.code} is registered at grade {hospital.grade}, not {bill.hosp_lv}")
+    if bill.hosp_lv != grade:
+        raise Invalid.at("hosp_lv", f"hospital {bill.fixmedins_code} is registered at grade {grade}, not {bill.hosp_lv}")
     record = canonical_record(normalised, bill)
-    digest = content_hash(record)
-    existing = _find(session, bill.fixmedins_code, bill.setl_id)
-    if existing is None:
-        row = models.Settlement(
-            fixmedins_code=bill.fixmedins_code, setl_id=bill.setl_id, psn_no=record.get("psn_no", ""),
-            certno=record["certno"],
-            begndate=bill.begndate, enddate=bill.enddate, medfee_sumamt=bill.medfee_sumamt,
-            in_policy_self_pay=bill.in_policy_self_pay, record=record, content_hash=digest,
-        )
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:
-            # Another request stored the same bill first: answer as if we came second.
-            existing = _find(session, bill.fixmedins_code, bill.setl_id)
-            if existing is None:
-                raise
-        else:
-            audit.record(session, who, "settlement.posted", "settlement", row.id,
-                         fixmedins_code=row.fixmedins_code, setl_id=row.setl_id, content_hash=digest)
-            return row, True
-    if existing.content_hash != digest:
+    return PostedBill(bill, record, content_hash(record))
+
+
+def post_settlement(session: Session, who: Principal, raw: Any,
+                    provincial_med_types: frozenset[str] = frozenset()) -> tuple[models.Settlement, bool]:
+    """Store a settlement; returns (row, created). The same content again returns the stored row."""
+    posted = check_posted(session, who, raw, provincial_med_types)
+    row, created = store_posted(session, posted)
+    if created:
+        audit.record_entries(session, who, [posted_entry(row)])
+    return row, created
+
+
+def posted_entry(row: models.Settlement) -> tuple[str, str, int, dict[str, Any]]:
+    """The audit entry of a stored settlement: (action, entity, id, details)."""
+    return ("settlement.posted", "settlement", row.id,
+            {"fixmedins_code": row.fixmedins_code, "setl_id": row.setl_id, "content_hash": row.content_hash})
+
+
+def store_posted(session: Session, posted: PostedBill) -> tuple[models.Settlement, bool]:
+    """Store a checked bill once per (hospital, setl_id); returns (row, created), no audit entry.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING``: a new bill costs one statement.
+    When another request stored the same bill first (on PostgreSQL the insert waits for
+    that transaction to end), the stored row is read and answered as if we came second;
+    the same (hospital, setl_id) with other content is a conflict.
+    """
+    bill, record = posted.bill, posted.record
+    values = {
+        "fixmedins_code": bill.fixmedins_code, "setl_id": bill.setl_id, "psn_no": record.get("psn_no", ""),
+        "certno": record["certno"], "begndate": bill.begndate, "enddate": bill.enddate,
+        "medfee_sumamt": bill.medfee_sumamt, "in_policy_self_pay": bill.in_policy_self_pay, "record": record,
+        "content_hash": posted.digest, "posted_at": dt.datetime.now(dt.timezone.utc),
+    }
+    insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    table = models.Settlement.__table__
+    row_id = session.scalar(insert(table).values(**values)
+                            .on_conflict_do_nothing(index_elements=["fixmedins_code", "setl_id"])
+                            .returning(table.c.id))
+    if row_id is not None:
+        row = models.Settlement(id=row_id, **values)
+        make_transient_to_detached(row)
+        session.add(row)  # known to the session (it was written), never read back
+        return row, True
+    existing = find(session, bill.fixmedins_code, bill.setl_id)
+    assert existing is not None  # the insert found it there
+    if existing.content_hash != posted.digest:
         raise Conflict(
             f"settlement {bill.setl_id} of hospital {bill.fixmedins_code} was already posted with different content"
         )
     return existing, False
 
 
-def _find(session: Session, code: str, setl_id: str) -> models.Settlement | None:
+def find(session: Session, code: str, setl_id: str) -> models.Settlement | None:
     return session.scalar(
         select(models.Settlement).where(models.Settlement.fixmedins_code == code, models.Settlement.setl_id == setl_id)
     )
@@ -138,12 +173,12 @@ def get_settlement(session: Session, who: Principal, settlement_id: int) -> mode
     ids of other people's bills, and their diagnoses, are not revealed.
     """
     row = session.get(models.Settlement, settlement_id)
-    if row is None or not _may_read(session, who, row):
+    if row is None or not may_read(session, who, row):
         raise NotFound(f"no settlement {settlement_id}")
     return row
 
 
-def _may_read(session: Session, who: Principal, row: models.Settlement) -> bool:
+def may_read(session: Session, who: Principal, row: models.Settlement) -> bool:
     if who.role is Role.ADMIN:
         return True
     if who.role is Role.HOSPITAL:

@@ -27,7 +27,9 @@ from store.repositories import try_lock_readjudication
 
 
 def _claims_in_range(session: Session, submitted_from: dt.date | None, submitted_to: dt.date | None):
-    query = select(models.Claim).options(selectinload(models.Claim.settlement)).order_by(models.Claim.id)
+    # A cancelled claim is a bill that never was: simulations decide the claims that stand.
+    query = (select(models.Claim).where(models.Claim.status != aggregate.CANCELLED)
+             .options(selectinload(models.Claim.settlement)).order_by(models.Claim.id))
     if submitted_from:
         query = query.where(models.Claim.submitted_on >= submitted_from)
     if submitted_to:

@@ -350,3 +350,25 @@ class Posting(Base):
     member_id: Mapped[str | None] = mapped_column(String(64), index=True)
     claim_id: Mapped[int | None] = mapped_column(Integer, index=True)
     line_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+# ----------------------------------------------------------------------------- branch desk (issue 12)
+
+
+class SettlementCancellation(Base):
+    """A hospital's cancellation of a settlement it posted (national transaction 2305), with why.
+
+    Its claims become ``cancelled`` and hold nothing in their member's totals; the bill's
+    key in ``adjudicated_bills`` is freed. One row per settlement: the primary key is
+    what makes a second cancellation a conflict, even two at once.
+    """
+
+    __tablename__ = "settlement_cancellations"
+    settlement_id: Mapped[int] = mapped_column(ForeignKey("settlements.id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    cancelled_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+
+
+# The day's reconciliation reads a hospital's settlements by posting time.
+Index("ix_settlements_hospital_posted", Settlement.fixmedins_code, Settlement.posted_at)

@@ -18,7 +18,7 @@ from service.idempotency import Answer
 from service.schemas import AdjustmentRead, ClaimBatchCreate, ClaimBatchRead, ClaimCreate, ClaimRead, ClaimReview, Page
 
 router = APIRouter(prefix="/v1", tags=["claims"])
-Status = Literal["approved", "denied", "pended"]
+Status = Literal["approved", "denied", "pended", "cancelled"]
 
 
 @router.post("/claims", status_code=status.HTTP_201_CREATED, response_model=ClaimRead, summary="Submit a claim",

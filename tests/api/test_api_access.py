@@ -168,6 +168,13 @@ def _claimable(w: World) -> dict:
     return {"json": {"member_id": "M1", "settlement_id": posted["id"]}}
 
 
+def _settled(w: World) -> dict:
+    """A settlement of M1 at H1 settled at the desk, to cancel."""
+    answer = w.client.post("/v1/settlements/direct", json=settlement(fixmedins_code="H1"), headers=auth(w.admin))
+    assert answer.status_code == 201, answer.text
+    return {"path": {"settlement_id": answer.json()["settlement_id"]}, "json": {"reason": "收费员录入错误"}}
+
+
 def _pended(w: World) -> dict:
     claim = claim_for(w.client, w.admin, "M1", b=HIGH_B)
     return {"path": {"claim_id": claim["id"]},
@@ -210,6 +217,23 @@ MATRIX: dict[tuple[str, str], Row] = {
     # anyone else it is an id never posted (404, so other people's bill ids are not revealed).
     ("GET", "/v1/settlements/{settlement_id}"): Row(lambda w: {"path": {"settlement_id": w.settlement_id}},
                                                     only(200, "admin", "hospital", *OFFICERS, "member"), refused=404),
+    # The hospital desk. A preview and a direct settlement act for the hospital the bill
+    # names (H1); H2 is refused as any key acting for another hospital (403).
+    ("POST", "/v1/settlements/preview"): Row(lambda w: {"json": settlement(fixmedins_code="H1")},
+                                             only(200, "admin", "hospital")),
+    ("POST", "/v1/settlements/direct"): Row(lambda w: {"json": settlement(fixmedins_code="H1")},
+                                            only(201, "admin", "hospital")),
+    # Cancelled by the hospital that posted it, the patient's officers, administrators; a
+    # settlement of another hospital or of a member outside the officer's union is unknown.
+    ("POST", "/v1/settlements/{settlement_id}/cancel"): Row(
+        _settled, only(200, "admin", "hospital", *OFFICERS), hidden=("hospital_other", *OFFICERS_ELSEWHERE)),
+    ("GET", "/v1/settlements/{settlement_id}/decision"): Row(lambda w: {"path": {"settlement_id": w.settlement_id}},
+                                                             only(200, "admin", "hospital"), hidden=("hospital_other",)),
+    # Each reads its own day: a hospital its bills, an officer or finance officer their subtree's members'.
+    ("GET", "/v1/reconciliation"): Row(lambda w: {"params": {"date": f"{YEAR}-05-12"}},
+                                       only(200, "admin", *UNION_SCOPED, "hospital", "hospital_other")),
+    ("POST", "/v1/reconciliation"): Row(lambda w: {"json": {"date": f"{YEAR}-05-12", "hospital": "H1", "settlements": []}},
+                                        only(200, "admin", "hospital")),
     # Claims and review
     ("POST", "/v1/claims"): Row(_claimable, only(201, "admin", *OFFICERS, "member"), hidden=OTHERS,
                                 missing=_another_member),

@@ -152,7 +152,7 @@ def test_a_failure_after_the_decision_stores_neither_the_decision_nor_its_accumu
     def broken(*args, **kwargs):
         raise RuntimeError("the audit log is unavailable")
 
-    monkeypatch.setattr("service.claims.audit.record_many", broken)
+    monkeypatch.setattr("service.claims.audit.record_entries", broken)
     with TestClient(app, raise_server_exceptions=False) as failing:
         answer = failing.post("/v1/claims", json={"member_id": "M1", "settlement_id": posted["id"],
                                                   **received_on()}, headers=auth(cast.admin))
