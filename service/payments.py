@@ -207,9 +207,14 @@ def current_lines(session: Session, claim_ids) -> dict[int, tuple[str, int]]:
     return out
 
 
+def _sums(rows) -> dict:
+    """(key, SUM) rows as a dict of int fen (PostgreSQL answers a SUM of bigints as a decimal)."""
+    return {key: int(total) for key, total in rows}
+
+
 def _held(session: Session, line_ids) -> dict[int, int]:
     """What items that hold lines (pending or paid) carry of each of these lines."""
-    return dict(session.execute(
+    return _sums(session.execute(
         select(models.PaymentItemLine.line_id, func.sum(models.PaymentItemLine.amount))
         .join(models.PaymentItem, models.PaymentItem.id == models.PaymentItemLine.item_id)
         .where(models.PaymentItem.status.in_(HOLDING), models.PaymentItemLine.line_id.in_(line_ids))
@@ -249,7 +254,7 @@ def paid_amounts(session: Session, line_ids: Iterable[int]) -> dict[int, int]:
         select(models.PaymentItemLine.line_id, func.sum(models.PaymentItemLine.amount))
         .join(models.PaymentItem, models.PaymentItem.id == models.PaymentItemLine.item_id)
         .where(models.PaymentItem.status == "paid", models.PaymentItemLine.line_id.in_(ids))
-        .group_by(models.PaymentItemLine.line_id)).all())
+        .group_by(models.PaymentItemLine.line_id)))
 
 
 # ----------------------------------------------------------------------------- recoveries
@@ -659,7 +664,7 @@ def payment_statuses(session: Session, claims: Iterable[models.Claim]) -> dict[i
             .join(models.PaymentItem, models.PaymentItem.id == models.PaymentItemLine.item_id)
             .where(models.PaymentItemLine.claim_id.in_([c.id for c in claims]))
             .group_by(models.PaymentItemLine.claim_id, models.PaymentItem.status)):
-        sums[claim_id][status] += amount
+        sums[claim_id][status] += int(amount)
     out = {}
     for claim in claims:
         held = sums.get(claim.id, {})
@@ -775,16 +780,16 @@ def check(session: Session) -> list[str]:
             .group_by(il.line_id).having(func.count() > 1)):
         problems.append(f"line {line_id} is in {count} live payment runs at once")
     # Paid twice: what paid items carry of a line beyond what it is approved for now and what was recovered of it.
-    paid = dict(session.execute(select(il.line_id, func.sum(il.amount)).join(item, item.id == il.item_id)
-                                .where(item.status == "paid").group_by(il.line_id)).all())
+    paid = _sums(session.execute(select(il.line_id, func.sum(il.amount)).join(item, item.id == il.item_id)
+                                 .where(item.status == "paid").group_by(il.line_id)))
     if paid:
         ids = list(paid)
         lines = {i: (s, a) for i, s, a in session.execute(
             select(models.DecisionLine.id, models.DecisionLine.status, models.DecisionLine.amount)
             .where(models.DecisionLine.id.in_(ids)))}
         lines.update(current_lines(session, select(models.DecisionLine.claim_id).where(models.DecisionLine.id.in_(ids))))
-        recovered = dict(session.execute(select(models.Recovery.line_id, func.sum(models.Recovery.amount))
-                                         .where(models.Recovery.line_id.in_(ids)).group_by(models.Recovery.line_id)).all())
+        recovered = _sums(session.execute(select(models.Recovery.line_id, func.sum(models.Recovery.amount))
+                                          .where(models.Recovery.line_id.in_(ids)).group_by(models.Recovery.line_id)))
         for line_id, amount in sorted(paid.items()):
             status, approved = lines.get(line_id, ("missing", 0))
             allowed = (approved if status == "approved" else 0) + recovered.get(line_id, 0)
@@ -793,14 +798,14 @@ def check(session: Session) -> list[str]:
                                 f"{' plus recoveries' if recovered.get(line_id) else ''}: paid more than once")
     # The ledger's payments agree with the items: what payment events took off each member's payable
     # is the gross of their items the bank paid (cash and recoveries netted alike).
-    booked = dict(session.execute(
+    booked = _sums(session.execute(
         select(models.Posting.member_id, func.sum(models.Posting.amount))
         .join(models.JournalEntry, models.JournalEntry.id == models.Posting.entry_id)
         .where(models.Posting.account == ledger.PAYABLE_MEMBERS,
                models.JournalEntry.event.in_((PAID, PAID_RETURNED, NETTED, NETTED_RETURNED)))
-        .group_by(models.Posting.member_id)).all())
-    settled = dict(session.execute(select(item.member_id, func.sum(item.gross)).where(item.status == "paid")
-                                   .group_by(item.member_id)).all())
+        .group_by(models.Posting.member_id)))
+    settled = _sums(session.execute(select(item.member_id, func.sum(item.gross)).where(item.status == "paid")
+                                    .group_by(item.member_id)))
     for member_id in sorted(set(booked) | set(settled)):
         if booked.get(member_id, 0) != settled.get(member_id, 0):
             problems.append(f"member {member_id}: the ledger booked {format_fen(booked.get(member_id, 0))} of payments "
@@ -818,7 +823,7 @@ def _payable_per_member(session: Session, paid_gross: dict[str, int]) -> list[st
     """
     if session.scalar(select(models.JournalEntry.id).where(models.JournalEntry.event == "line.approved").limit(1)) is None:
         return []
-    ledger_payable = {m: -total for m, total in session.execute(
+    ledger_payable = {m: -int(total) for m, total in session.execute(
         select(models.Posting.member_id, func.sum(models.Posting.amount))
         .where(models.Posting.account == ledger.PAYABLE_MEMBERS, models.Posting.member_id.is_not(None))
         .group_by(models.Posting.member_id))}
@@ -831,14 +836,13 @@ def _payable_per_member(session: Session, paid_gross: dict[str, int]) -> list[st
         status, amount = now.get(line_id, (status, amount))
         if status == "approved":
             approved[member_id] += amount
-    recovered = dict(session.execute(select(models.Recovery.member_id, func.sum(models.Recovery.amount))
-                                     .group_by(models.Recovery.member_id)).all())
+    recovered = _sums(session.execute(select(models.Recovery.member_id, func.sum(models.Recovery.amount))
+                                      .group_by(models.Recovery.member_id)))
     problems = []
     for member_id in sorted(set(ledger_payable) | set(approved)):
         want = approved.get(member_id, 0) - paid_gross.get(member_id, 0) + recovered.get(member_id, 0)
         have = ledger_payable.get(member_id, 0)
         if want != have:
-            problems.append(f"member {member_id}: payable per the ledger {format_fen(have) if have >= 0 else '-' + format_fen(-have)}, "
-                            f"approved lines less paid items plus recoveries give "
-                            f"{format_fen(want) if want >= 0 else '-' + format_fen(-want)}")
+            problems.append(f"member {member_id}: payable per the ledger {format_fen(have)}, approved lines less "
+                            f"paid items plus recoveries give {format_fen(want)}")
     return problems
