@@ -250,7 +250,7 @@ def paid_amounts(session: Session, line_ids: Iterable[int]) -> dict[int, int]:
     ids = list(set(line_ids))
     if not ids:
         return {}
-    return dict(session.execute(
+    return _sums(session.execute(
         select(models.PaymentItemLine.line_id, func.sum(models.PaymentItemLine.amount))
         .join(models.PaymentItem, models.PaymentItem.id == models.PaymentItemLine.item_id)
         .where(models.PaymentItem.status == "paid", models.PaymentItemLine.line_id.in_(ids))
