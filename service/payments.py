@@ -588,11 +588,13 @@ def import_returns(session: Session, who: Principal, run_id: int, data: bytes | 
     for item, status, reason, bank_ref, day in changes:
         item.status, item.reason, item.bank_ref, item.settled_on = status, reason, bank_ref, day
     session.flush()
-    settled_ids = [c[0].id for c in changes]
-    if settled_ids:
-        session.execute(delete(models.LiveLineClaim).where(models.LiveLineClaim.item_id.in_(settled_ids)))
+    if changes:  # settled items hold no line claims; returned ones free their recoveries too
+        session.execute(delete(models.LiveLineClaim).where(models.LiveLineClaim.run_id == run.id, models.LiveLineClaim.item_id.in_(
+            select(models.PaymentItem.id).where(models.PaymentItem.run_id == run.id,
+                                                models.PaymentItem.status.in_(("paid", "returned"))))))
     if returned:
-        _release(session, [c[0].id for c in returned])
+        _release(session, select(models.PaymentItem.id).where(models.PaymentItem.run_id == run.id,
+                                                              models.PaymentItem.status == "returned"))
     if run.status == "exported" and all(i.status in ("paid", "returned") for i in items.values()):
         run.status, run.closed_at = "closed", models._now()
         session.flush()
@@ -607,17 +609,18 @@ def _post_paid(session: Session, run: models.PaymentRun, items: list[models.Paym
     if not items:
         return
     by_item: dict[int, list[tuple[int, int, str, int]]] = defaultdict(list)
-    ids = [i.id for i in items]
+    # Read by the run (one parameter), not by a list of thousands of item ids.
+    of_run = select(models.PaymentItem.id).where(models.PaymentItem.run_id == run.id)
     for item_id, line_id, claim_id, benefit, amount in session.execute(
             select(models.PaymentItemLine.item_id, models.PaymentItemLine.line_id, models.PaymentItemLine.claim_id,
                    models.DecisionLine.benefit, models.PaymentItemLine.amount)
             .join(models.DecisionLine, models.DecisionLine.id == models.PaymentItemLine.line_id)
-            .where(models.PaymentItemLine.item_id.in_(ids))
+            .where(models.PaymentItemLine.item_id.in_(of_run))
             .order_by(models.PaymentItemLine.item_id, models.PaymentItemLine.claim_id, models.PaymentItemLine.line_id)):
         by_item[item_id].append((line_id, claim_id, benefit, amount))
     recoveries: dict[int, list[models.Recovery]] = defaultdict(list)
     if any(i.netted for i in items):
-        for r in session.scalars(select(models.Recovery).where(models.Recovery.item_id.in_(ids)).order_by(models.Recovery.id)):
+        for r in session.scalars(select(models.Recovery).where(models.Recovery.item_id.in_(of_run)).order_by(models.Recovery.id)):
             recoveries[r.item_id].append(r)
     payments, nettings = [], []
     for item in items:
@@ -783,13 +786,14 @@ def check(session: Session) -> list[str]:
     paid = _sums(session.execute(select(il.line_id, func.sum(il.amount)).join(item, item.id == il.item_id)
                                  .where(item.status == "paid").group_by(il.line_id)))
     if paid:
-        ids = list(paid)
+        paid_lines = select(il.line_id).join(item, item.id == il.item_id).where(item.status == "paid")
         lines = {i: (s, a) for i, s, a in session.execute(
             select(models.DecisionLine.id, models.DecisionLine.status, models.DecisionLine.amount)
-            .where(models.DecisionLine.id.in_(ids)))}
-        lines.update(current_lines(session, select(models.DecisionLine.claim_id).where(models.DecisionLine.id.in_(ids))))
+            .where(models.DecisionLine.id.in_(paid_lines)))}
+        lines.update(current_lines(session, select(models.DecisionLine.claim_id)
+                                   .where(models.DecisionLine.id.in_(paid_lines))))
         recovered = _sums(session.execute(select(models.Recovery.line_id, func.sum(models.Recovery.amount))
-                                          .where(models.Recovery.line_id.in_(ids)).group_by(models.Recovery.line_id)))
+                                          .where(models.Recovery.line_id.in_(paid_lines)).group_by(models.Recovery.line_id)))
         for line_id, amount in sorted(paid.items()):
             status, approved = lines.get(line_id, ("missing", 0))
             allowed = (approved if status == "approved" else 0) + recovered.get(line_id, 0)
