@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from claims.dates import china_today
 from store import models
+from store.repositories import insert_rows, next_ids
 
 # ----------------------------------------------------------------------------- accounts
 
@@ -152,11 +153,15 @@ def post_many(session: Session, entries: Sequence[tuple[str, Sequence[Leg], str,
         return ids
     now = dt.datetime.now(dt.timezone.utc)
     day = booked_on or china_today()
-    made = session.scalars(
-        insert(models.JournalEntry).returning(models.JournalEntry.id, sort_by_parameter_order=True),
-        [{"event": event, "ref": ref, "memo": memo, "booked_on": day, "created_at": now,
-          "reverses_id": reverses[i] if reverses is not None else None}
-         for i, event, _legs, ref, memo in kept]).all()
+    entry_rows = [{"event": event, "ref": ref, "memo": memo, "booked_on": day, "created_at": now,
+                   "reverses_id": reverses[i] if reverses is not None else None}
+                  for i, event, _legs, ref, memo in kept]
+    made = next_ids(session, models.JournalEntry.__table__, len(entry_rows))
+    if made is None:
+        made = session.scalars(insert(models.JournalEntry).returning(models.JournalEntry.id, sort_by_parameter_order=True),
+                               entry_rows).all()
+    else:
+        insert_rows(session, models.JournalEntry.__table__, [{"id": i, **row} for i, row in zip(made, entry_rows)])
     postings = []
     for entry_id, (i, _event, legs, _ref, _memo) in zip(made, kept):
         ids[i] = entry_id
@@ -164,7 +169,7 @@ def post_many(session: Session, entries: Sequence[tuple[str, Sequence[Leg], str,
                          "fund_source": leg.fund_source, "fund_year": leg.fund_year, "league_id": leg.league_id,
                          "member_id": leg.member_id, "claim_id": leg.claim_id, "line_id": leg.line_id}
                         for leg in legs)
-    session.execute(insert(models.Posting), postings)
+    insert_rows(session, models.Posting.__table__, postings)
     return ids
 
 

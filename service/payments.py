@@ -60,7 +60,7 @@ from service.schemas import (
     ReturnsResult,
 )
 from store import models
-from store.repositories import is_postgres, lock_members, paginate
+from store.repositories import insert_rows, is_postgres, lock_members, next_ids, paginate, update_rows
 
 PAYERS = (Role.ADMIN, Role.FINANCE)  # who makes, approves, exports and settles runs
 ACCOUNT_WRITERS = (Role.ADMIN, Role.OFFICER, Role.MEMBER)
@@ -364,11 +364,15 @@ def create_run(session: Session, who: Principal, data: PaymentRunCreate) -> tupl
                             total=sum(gross - netted for *_rest, gross, netted in paying), item_count=len(paying))
     session.add(run)
     session.flush()
-    item_ids = session.scalars(
-        insert(models.PaymentItem).returning(models.PaymentItem.id, sort_by_parameter_order=True),
-        [{"run_id": run.id, "member_id": m, "payee_account_id": accounts[m].id, "gross": gross, "netted": netted,
-          "amount": gross - netted, "status": "pending", "reason": "", "bank_ref": ""}
-         for m, _lines, _owed, gross, netted in paying]).all()
+    item_rows = [{"run_id": run.id, "member_id": m, "payee_account_id": accounts[m].id, "gross": gross,
+                  "netted": netted, "amount": gross - netted, "status": "pending", "reason": "", "bank_ref": ""}
+                 for m, _lines, _owed, gross, netted in paying]
+    item_ids = next_ids(session, models.PaymentItem.__table__, len(item_rows))
+    if item_ids is None:
+        item_ids = session.scalars(insert(models.PaymentItem).returning(models.PaymentItem.id,
+                                                                        sort_by_parameter_order=True), item_rows).all()
+    else:
+        insert_rows(session, models.PaymentItem.__table__, [{"id": i, **row} for i, row in zip(item_ids, item_rows)])
     item_lines, claims_rows, netting = [], [], []
     for item_id, (_m, member_lines, owed, _gross, _netted) in zip(item_ids, paying):
         for line in member_lines:
@@ -378,10 +382,10 @@ def create_run(session: Session, who: Principal, data: PaymentRunCreate) -> tupl
         netting.extend({"id": r.id, "item_id": item_id} for r in owed)
     try:
         # The guard: a line already held by another unsettled item is refused here.
-        session.execute(insert(models.LiveLineClaim), claims_rows)
+        insert_rows(session, models.LiveLineClaim.__table__, claims_rows)
     except IntegrityError:
         raise Conflict("another payment run took some of these lines at the same moment; build the run again") from None
-    session.execute(insert(models.PaymentItemLine), item_lines)
+    insert_rows(session, models.PaymentItemLine.__table__, item_lines)
     if netting:
         session.execute(update(models.Recovery), netting)
     audit.record(session, who, "payment_run.created", "payment_run", run.id, union_id=union.id,
@@ -539,11 +543,13 @@ def import_returns(session: Session, who: Principal, run_id: int, data: bytes | 
         raise Invalid.at("header", f"the return file needs the columns {', '.join(RETURN_COLUMNS)}; "
                          f"missing {', '.join(missing)}")
     reader.fieldnames = header
-    items = {i.id: i for i in session.scalars(select(models.PaymentItem).where(models.PaymentItem.run_id == run.id,
-                                                                                models.PaymentItem.status != "cancelled"))}
+    item = models.PaymentItem
+    items = {row[0]: _Settling(*row) for row in session.execute(
+        select(item.id, item.member_id, item.status, item.netted, item.entry_id, item.netting_entry_id)
+        .where(item.run_id == run.id, item.status != "cancelled"))}
     errors: list[dict[str, str]] = []
     seen: dict[int, int] = {}
-    changes: list[tuple[models.PaymentItem, str, str, str, dt.date]] = []
+    changes: list[tuple[_Settling, str, str, str, dt.date]] = []
     unchanged = 0
     n = 1
     try:
@@ -585,9 +591,12 @@ def import_returns(session: Session, who: Principal, run_id: int, data: bytes | 
     returned = [c for c in changes if c[1] == "returned"]
     _post_paid(session, run, [c[0] for c in paid])
     _unpost_returned(session, run, [c[0] for c in returned if c[0].status == "paid"])
-    for item, status, reason, bank_ref, day in changes:
-        item.status, item.reason, item.bank_ref, item.settled_on = status, reason, bank_ref, day
-    session.flush()
+    for settling, status, reason, bank_ref, day in changes:
+        settling.status = status
+    update_rows(session, models.PaymentItem.__table__, [
+        {"id": c[0].id, "status": status, "reason": reason, "bank_ref": bank_ref, "settled_on": day,
+         "entry_id": c[0].entry_id, "netting_entry_id": c[0].netting_entry_id}
+        for c in changes for _s, status, reason, bank_ref, day in [c]])
     if changes:  # settled items hold no line claims; returned ones free their recoveries too
         session.execute(delete(models.LiveLineClaim).where(models.LiveLineClaim.run_id == run.id, models.LiveLineClaim.item_id.in_(
             select(models.PaymentItem.id).where(models.PaymentItem.run_id == run.id,
@@ -604,7 +613,19 @@ def import_returns(session: Session, who: Principal, run_id: int, data: bytes | 
     return ReturnsResult(paid=len(paid), returned=len(returned), unchanged=unchanged, run_status=run.status)
 
 
-def _post_paid(session: Session, run: models.PaymentRun, items: list[models.PaymentItem]) -> None:
+@dataclass(slots=True)
+class _Settling:
+    """An item as a return file settles it (a light row: a run may have tens of thousands)."""
+
+    id: int
+    member_id: str
+    status: str
+    netted: int
+    entry_id: int | None
+    netting_entry_id: int | None
+
+
+def _post_paid(session: Session, run: models.PaymentRun, items: list[_Settling]) -> None:
     """The ledger entries of items the bank paid: the payment per line, and the recoveries netted."""
     if not items:
         return
@@ -646,7 +667,7 @@ def _post_paid(session: Session, run: models.PaymentRun, items: list[models.Paym
             item.netting_entry_id = entry_id or None
 
 
-def _unpost_returned(session: Session, run: models.PaymentRun, items: list[models.PaymentItem]) -> None:
+def _unpost_returned(session: Session, run: models.PaymentRun, items: list[_Settling]) -> None:
     """A paid item the bank sent back: its payment and netting entries reversed."""
     reversals = [(i.entry_id, PAID_RETURNED, f"payment_item:{i.id}") for i in items if i.entry_id]
     reversals += [(i.netting_entry_id, NETTED_RETURNED, f"payment_item:{i.id}") for i in items if i.netting_entry_id]
