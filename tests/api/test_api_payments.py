@@ -384,6 +384,11 @@ def test_open_recoveries_are_netted_first_and_booked(client, cast, session, db) 
                                                                 models.DecisionLine.status == "approved"))
         payments.record_recovery(s, CLI, "M1", c1["id"], line_id, 5000, "复核减少给付")
         s.commit()
+    recorded = session.execute(select(models.Posting.account, models.Posting.amount, models.Posting.line_id)
+                               .join(models.JournalEntry).where(models.JournalEntry.event == payments.RECOVERY_RECORDED)
+                               .order_by(models.Posting.amount)).all()
+    benefit = session.scalar(select(models.DecisionLine.benefit).where(models.DecisionLine.id == line_id))
+    assert recorded == [(ledger.benefit_expense_account(benefit), -5000, line_id), (ledger.RECOVERIES, 5000, line_id)]
     run = build(client, cast.finance)
     item = run_detail(client, cast.finance, run["id"])["payment_items"][0]
     assert (parse_yuan(item["gross"]), item["netted"]) == (approved_total(c1), "50.00")
