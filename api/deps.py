@@ -26,6 +26,16 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 
 def get_session(request: Request) -> Iterator[Session]:
     sessions = request.app.state.read_sessions if request.method in READ_METHODS else request.app.state.sessions
+    yield from _unit_of_work(sessions)
+
+
+def get_writing_session(request: Request) -> Iterator[Session]:
+    """A unit of work that may write, whatever the method: for a GET that records what it hands out
+    (the bank file marks its payment run exported)."""
+    yield from _unit_of_work(request.app.state.sessions)
+
+
+def _unit_of_work(sessions) -> Iterator[Session]:
     session: Session = sessions()
     try:
         yield session
@@ -49,6 +59,8 @@ CONCURRENT_UNITS_OF_WORK = 15
 
 # scope="function": commit before the response is sent, so a 2xx always means stored.
 SessionDep = Annotated[Session, Depends(get_session, scope="function", max_concurrency=CONCURRENT_UNITS_OF_WORK)]
+WritingSessionDep = Annotated[Session, Depends(get_writing_session, scope="function",
+                                               max_concurrency=CONCURRENT_UNITS_OF_WORK)]
 
 
 # Declares the bearer scheme in OpenAPI (the docs' Authorize button). auto_error=False:

@@ -23,7 +23,7 @@ from claims.reasons import Reason
 from rules.document import Plan
 from rules.explain import explain, reason_text
 from rules.ordering import Decided, decide_in_order
-from service import audit, settlements
+from service import audit, payments, settlements
 from service import claim_aggregate as aggregate
 from service.auth import MEMBER_READERS, Principal, Role
 from service.errors import Conflict, Invalid, NotFound
@@ -33,8 +33,11 @@ from store import models
 from store.repositories import is_postgres, paginate
 
 
-def to_read(claim: models.Claim, session: Session, plans: PlanBook) -> ClaimRead:
-    """The claim as answered, each line with its benefit's name and explanation under the version that decided it."""
+def to_read(claim: models.Claim, session: Session, plans: PlanBook, payment_status: str | None = None) -> ClaimRead:
+    """The claim as answered, each line with its benefit's name and explanation under the version that decided it.
+
+    ``payment_status``: read for a whole page at once by the caller (``payment_statuses``); else for this claim.
+    """
     try:
         plan = plans.engine_by_version(session, claim.plan_version).plan
     except Conflict:  # a version no longer stored: the codes and their texts still say what happened
@@ -72,8 +75,15 @@ def to_read(claim: models.Claim, session: Session, plans: PlanBook) -> ClaimRead
         plan_version=claim.plan_version,
         lines=[line_read(line) for line in claim.lines],
         adjustments=[adjustment_read(a, claim.member_id) for a in claim.adjustments],
+        payment_status=payment_status or payments.payment_statuses(session, [claim])[claim.id],
         trace=claim.trace,
     )
+
+
+def page_read(claims: list[models.Claim], session: Session, plans: PlanBook) -> list[ClaimRead]:
+    """A page of claims as answered: their payment statuses in one query."""
+    statuses = payments.payment_statuses(session, claims)
+    return [to_read(c, session, plans, statuses[c.id]) for c in claims]
 
 
 def adjustment_read(adj: models.Adjustment, member_id: str) -> AdjustmentRead:

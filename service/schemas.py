@@ -286,6 +286,9 @@ class ClaimRead(BaseModel):
     lines: list[LineRead]
     adjustments: list[AdjustmentRead] = Field(
         [], description="Re-adjudications of this decided claim under later versions, oldest first")
+    payment_status: Annotated[Literal["unpaid", "in_run", "paid", "partly_paid", "returned"], Field(description=(
+        "unpaid; in_run (in a payment run not yet settled); paid (every approved fen); partly_paid; "
+        "returned (the bank sent the payment back; payable again)"))] = "unpaid"
     trace: list[dict[str, Any]]
 
 
@@ -545,3 +548,133 @@ class ReconciliationResult(BaseModel):
     hospital: str
     matched: Annotated[int, Field(description="Settlements on both lists with nothing different")]
     differences: list[ReconciliationDifference]
+# ============================================================================ payments (issue 11, item 5)
+
+AccountNumber = Annotated[str, Field(pattern=r"^[0-9]{10,30}$", description="The bank account number: 10 to 30 digits")]
+
+
+class PayeeAccountWrite(BaseModel):
+    """The account a member is paid into; it replaces the active one (which is kept, deactivated)."""
+
+    model_config = ConfigDict(extra="forbid")
+    holder_name: Annotated[VisibleText, Field(min_length=1, max_length=100)]
+    bank_name: Annotated[VisibleText, Field(min_length=1, max_length=100, description="Bank and branch (开户行)")]
+    account_no: AccountNumber
+
+
+class PayeeAccountRead(BaseModel):
+    id: int
+    member_id: str
+    holder_name: str
+    bank_name: str
+    account_no: Annotated[str, Field(description="Masked: ****1234 (only the bank file holds it whole)")]
+    active: bool
+    created_at: UtcDatetime
+
+
+class PaymentRunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    union_id: Annotated[str | None, Field(max_length=32, description=(
+        "The union whose subtree is paid; a finance officer's own union when left out (administrators name one)"))] = None
+    decided_from: Annotated[dt.date | None, Field(description="Claims decided on or after this day (China time)")] = None
+    decided_to: Annotated[dt.date | None, Field(description="Claims decided on or before this day (China time)")] = None
+
+
+class ItemLineRead(BaseModel):
+    claim_id: int
+    line_id: int
+    benefit: str
+    amount: str
+
+
+class PaymentItemRead(BaseModel):
+    id: int
+    run_id: int
+    member_id: str
+    holder_name: str
+    bank_name: str
+    account_no: Annotated[str, Field(description="Masked: ****1234")]
+    gross: Annotated[str, Field(description="What the member's lines add up to")]
+    netted: Annotated[str, Field(description="Recoveries the member owed, netted first")]
+    amount: Annotated[str, Field(description="What the bank pays: gross less netted")]
+    status: Literal["pending", "paid", "returned", "cancelled"]
+    reason: str = ""
+    bank_ref: str = ""
+    settled_on: dt.date | None = None
+    lines: list[ItemLineRead] = []
+
+
+class LeftOut(BaseModel):
+    member_id: str
+    payable: str
+    why: Literal["no_payee_account", "recoveries_exceed_payable"]
+
+
+class PaymentRunRead(BaseModel):
+    id: int
+    union_id: str
+    status: Literal["draft", "approved", "exported", "closed", "cancelled"]
+    decided_from: dt.date | None = None
+    decided_to: dt.date | None = None
+    total: str
+    item_count: int
+    made_by: str
+    approved_by: str | None = None
+    created_at: UtcDatetime
+    approved_at: UtcDatetime | None = None
+    exported_at: UtcDatetime | None = None
+    closed_at: UtcDatetime | None = None
+    cancelled_at: UtcDatetime | None = None
+
+
+class PaymentRunCreated(PaymentRunRead):
+    left_out: Annotated[list[LeftOut], Field(description=(
+        "Members with payable lines who got no item: no active payee account, or recoveries above what they are owed"))] = []
+
+
+class PaymentRunDetail(PaymentRunRead):
+    payment_items: Annotated[list[PaymentItemRead], Field(description="One a member, with the lines it pays")]
+
+
+class ReturnsResult(BaseModel):
+    paid: int
+    returned: int
+    unchanged: int
+    run_status: str
+
+
+class AdviceLine(BaseModel):
+    line_id: int
+    benefit: str
+    name_zh: str = ""
+    name_en: str = ""
+    amount: str
+    reasons: list["ReasonRead"]
+
+
+class AdviceClaim(BaseModel):
+    claim_id: int
+    fixmedins_code: str
+    setl_id: str
+    admitted: dt.date
+    discharged: dt.date
+    lines: list[AdviceLine]
+
+
+class RemittanceAdvice(BaseModel):
+    """What a payment paid a member, line by line, with the reasons (Chinese and English)."""
+
+    item_id: int
+    run_id: int
+    member_id: str
+    member_name: str
+    holder_name: str
+    bank_name: str
+    account_no: str
+    status: str
+    settled_on: dt.date | None = None
+    bank_ref: str = ""
+    gross: str
+    netted: str
+    amount: str
+    claims: list[AdviceClaim]

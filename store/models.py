@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -372,3 +373,122 @@ class SettlementCancellation(Base):
 
 # The day's reconciliation reads a hospital's settlements by posting time.
 Index("ix_settlements_hospital_posted", Settlement.fixmedins_code, Settlement.posted_at)
+# ============================================================================ branch payments (issue 11, item 5)
+
+
+class PayeeAccount(Base):
+    """The bank account a member is paid into (``funds.md`` §3); at most one active.
+
+    A change deactivates the old row and adds a new one, never an edit: a payment item
+    names the account it was approved for, and that row must still say what it said.
+    """
+
+    __tablename__ = "payee_accounts"
+    __table_args__ = (
+        # At most one active account a member, in the database (a partial unique index:
+        # SQLite and PostgreSQL both have them).
+        Index("uq_payee_accounts_active_member", "member_id", unique=True,
+              sqlite_where=text("active"), postgresql_where=text("active")),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    holder_name: Mapped[str] = mapped_column(String(100))
+    bank_name: Mapped[str] = mapped_column(String(100))
+    account_no: Mapped[str] = mapped_column(String(30))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    deactivated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PaymentRun(Base):
+    """A batch of payments to members: draft → approved → exported → closed, or cancelled.
+
+    ``made_by_key`` and ``approved_by_key`` are the API keys of the maker and the checker
+    (maker–checker: never the same; None is the command line).
+    """
+
+    __tablename__ = "payment_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    union_id: Mapped[str] = mapped_column(ForeignKey("unions.id"), index=True)
+    decided_from: Mapped[dt.date | None] = mapped_column(Date)
+    decided_to: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+    item_count: Mapped[int] = mapped_column(Integer, default=0)
+    made_by: Mapped[str] = mapped_column(String(100))
+    made_by_key: Mapped[int | None] = mapped_column(Integer)
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_by_key: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    exported_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PaymentItem(Base):
+    """What one run pays one member: ``gross`` of their lines, less ``netted`` recoveries, is ``amount``.
+
+    Status ``pending`` until the bank's return file says ``paid`` or ``returned``.
+    ``entry_id`` is the ledger entry of the payment, ``netting_entry_id`` that of the
+    recoveries netted (both reversed when a paid item comes back returned).
+    """
+
+    __tablename__ = "payment_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("payment_runs.id"), index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    payee_account_id: Mapped[int] = mapped_column(ForeignKey("payee_accounts.id"))
+    gross: Mapped[int] = mapped_column(BigInteger)
+    netted: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    bank_ref: Mapped[str] = mapped_column(String(100), default="")
+    settled_on: Mapped[dt.date | None] = mapped_column(Date)
+    entry_id: Mapped[int | None] = mapped_column(Integer)
+    netting_entry_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class PaymentItemLine(Base):
+    """A decision line (or the part of it still payable) that an item pays."""
+
+    __tablename__ = "payment_item_lines"
+    item_id: Mapped[int] = mapped_column(ForeignKey("payment_items.id"), primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("decision_lines.id"), primary_key=True, index=True)
+    claim_id: Mapped[int] = mapped_column(Integer, index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class LiveLineClaim(Base):
+    """A line held by an unsettled item of a run not cancelled: the primary key is the guard.
+
+    Two runs built at once cannot both insert a line, so a line is never in two live
+    runs. The row goes when the item is settled (paid or returned) or its run cancelled.
+    """
+
+    __tablename__ = "payment_line_claims"
+    line_id: Mapped[int] = mapped_column(ForeignKey("decision_lines.id"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("payment_items.id"), index=True)
+    run_id: Mapped[int] = mapped_column(Integer)
+
+
+class Recovery(Base):
+    """An amount a member owes back (a decision reduced after it was paid), netted first.
+
+    ``item_id`` is the payment item that nets it; cleared again when that item is
+    returned or its run cancelled, so the recovery is open once more.
+    """
+
+    __tablename__ = "recoveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    claim_id: Mapped[int | None] = mapped_column(Integer)
+    line_id: Mapped[int | None] = mapped_column(Integer)
+    benefit: Mapped[str] = mapped_column(String(32), default="")
+    amount: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("payment_items.id"), index=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)

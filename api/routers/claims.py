@@ -54,7 +54,7 @@ def submit_claims(data: ClaimBatchCreate, session: SessionDep, caller: CurrentCa
     """
     def submit() -> Answer:
         made = claims.submit_claims(session, caller, plans, data.claims)
-        return Answer(status.HTTP_201_CREATED, ClaimBatchRead(claims=[claims.to_read(c, session, plans) for c in made]).model_dump(mode="json"))
+        return Answer(status.HTTP_201_CREATED, ClaimBatchRead(claims=claims.page_read(made, session, plans)).model_dump(mode="json"))
 
     return idempotency.answer_once(session, caller, once, submit)
 
@@ -83,7 +83,7 @@ def list_claims(
         session, caller, status=status_, member_id=member_id, hospital=hospital, submitted_from=submitted_from,
         submitted_to=submitted_to, page=paging.page, page_size=paging.page_size,
     )
-    return Page[ClaimRead](items=[claims.to_read(r, session, plans) for r in rows], total=total, page=paging.page,
+    return Page[ClaimRead](items=claims.page_read(rows, session, plans), total=total, page=paging.page,
                            page_size=paging.page_size)
 
 
@@ -95,7 +95,7 @@ def review_queue(session: SessionDep, caller: CurrentCaller, plans: PlansDep, pa
         session, caller, status="pended", member_id=None, hospital=None, submitted_from=None, submitted_to=None,
         page=paging.page, page_size=paging.page_size, oldest_first=True,
     )
-    return Page[ClaimRead](items=[claims.to_read(r, session, plans) for r in rows], total=total, page=paging.page,
+    return Page[ClaimRead](items=claims.page_read(rows, session, plans), total=total, page=paging.page,
                            page_size=paging.page_size)
 
 

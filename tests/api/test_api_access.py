@@ -16,6 +16,8 @@ one column per caller:
     hospital_other   H2
     member           M1 themself
     member_other     M2, a colleague of M1 in U1
+    finance          a finance officer of the region R (U1 and U2 are in their tree)
+    finance_other    a finance officer of the league L2 (U2's; not U1's)
     no_key           no Authorization header
     bad_key          a well-formed key the service never issued
 
@@ -82,7 +84,9 @@ class World:
     document: dict[str, Any]  # its rule document
     draft_id: int = 0  # a draft that stays a draft (PUT keeps it one)
     job_id: int = 0
+    finance_checker: str = ""  # the maker of the payment runs the rows approve (never a caller here)
     counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    made: dict[str, Any] = field(default_factory=dict)  # payment runs made once and read by several rows
 
     def fresh(self) -> int:
         return next(self.counter)
@@ -111,6 +115,50 @@ class World:
         answer = self.client.post("/v1/keys", json={"role": "member", "member_id": "M1"}, headers=auth(self.admin))
         assert answer.status_code == 201, answer.text
         return answer.json()["id"]
+
+    def payee(self) -> str:
+        """A new member of U1 with a payee account and an approved claim (M1's caps run out over the rows)."""
+        member_id = self.member()
+        for year in (YEAR - 1, YEAR):
+            answer = self.client.post(f"/v1/members/{member_id}/enrollments", json=enrollment(year), headers=auth(self.admin))
+            assert answer.status_code == 201, answer.text
+        answer = self.client.put(f"/v1/members/{member_id}/payee-account", headers=auth(self.admin),
+                                 json={"holder_name": "李明", "bank_name": "工行", "account_no": "6222021234567890123"})
+        assert answer.status_code == 200, answer.text
+        claim_for(self.client, self.admin, member_id)
+        return member_id
+
+    def payment_run(self) -> int:
+        """A fresh draft run over the region, made by finance_checker, paying a new member's claim."""
+        self.payee()
+        answer = self.client.post("/v1/payment-runs", json={"union_id": "R"}, headers=auth(self.finance_checker))
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
+    def run_at(self, stage: str) -> int:
+        """One run per stage (draft, approved, exported, paid), made on first use."""
+        if stage not in self.made:
+            run_id = self.payment_run()
+            if stage != "draft":
+                answer = self.client.post(f"/v1/payment-runs/{run_id}/approve", headers=auth(self.admin))
+                assert answer.status_code == 200, answer.text
+            if stage in ("exported", "paid"):
+                assert self.client.get(f"/v1/payment-runs/{run_id}/bank-file", headers=auth(self.admin)).status_code == 200
+                items = self.client.get(f"/v1/payment-runs/{run_id}", headers=auth(self.admin)).json()["payment_items"]
+                self.made["return_file"] = ("reference,status,reason,bank_ref,date\r\n" + "".join(
+                    f"{i['id']},paid,,BK{i['id']},{YEAR}-12-30\r\n" for i in items)).encode()
+                self.made["item"] = next((i["id"] for i in items if i["member_id"] == "M1"), None)
+            if stage == "paid":
+                self.made["paid_item"] = self.made["item"]
+                answer = self.client.post(f"/v1/payment-runs/{run_id}/returns", content=self.made["return_file"],
+                                          headers={**auth(self.admin), "Content-Type": "text/csv"})
+                assert answer.status_code == 200, answer.text
+            self.made[stage] = run_id
+        return self.made[stage]
+
+    def paid_item(self) -> int:
+        """M1's item of the paid run (made when the world is)."""
+        return self.made["paid_item"]
 
     def published(self) -> int:
         plan_id = self.draft()
@@ -321,6 +369,38 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/jobs/{job_id}"): Row(lambda w: {"path": {"job_id": w.job_id}}, only(200, "admin")),
     ("POST", "/v1/readjudications"): Row(lambda w: {"json": {"include_pended": True}}, only(200, "admin")),
     # Public
+    # Paying members (the payee-account rows come first: later rows leave M1 an item with the bank)
+    ("PUT", "/v1/members/{member_id}/payee-account"): Row(
+        lambda w: {"path": {"member_id": "M1"}, "json": {"holder_name": "王秀英", "bank_name": "工行",
+                                                         "account_no": f"62220212345{w.fresh():08d}"}},
+        only(200, "admin", *OFFICERS, "member"), hidden=OTHERS),
+    ("GET", "/v1/members/{member_id}/payee-account"): Row(
+        lambda w: {"path": {"member_id": "M1"}}, only(200, "admin", *OFFICERS, "member", *FINANCE),
+        hidden=READERS_ELSEWHERE),
+    ("POST", "/v1/payment-runs"): Row(
+        lambda w: (w.payee(), {"json": {"union_id": "R"}})[1],
+        only(201, "admin", "finance"), hidden=("finance_league", "finance_other"),
+        missing=lambda spec: ({**spec, "json": {"union_id": "NO-SUCH-UNION"}}, {"NO-SUCH-UNION": "R"})),
+    ("GET", "/v1/payment-runs"): Row(lambda w: {}, only(200, "admin", *FINANCE, "finance_other")),
+    ("GET", "/v1/payment-runs/{run_id}"): Row(lambda w: {"path": {"run_id": w.run_at("draft")}},
+                                              only(200, "admin", "finance"), hidden=("finance_league", "finance_other")),
+    ("POST", "/v1/payment-runs/{run_id}/approve"): Row(lambda w: {"path": {"run_id": w.payment_run()}},
+                                                       only(200, "admin", "finance"), hidden=("finance_league", "finance_other")),
+    ("POST", "/v1/payment-runs/{run_id}/cancel"): Row(lambda w: {"path": {"run_id": w.payment_run()}},
+                                                      only(200, "admin", "finance"), hidden=("finance_league", "finance_other")),
+    ("GET", "/v1/payment-runs/{run_id}/bank-file"): Row(lambda w: {"path": {"run_id": w.run_at("approved")}},
+                                                        only(200, "admin", "finance"), hidden=("finance_league", "finance_other")),
+    ("POST", "/v1/payment-runs/{run_id}/returns"): Row(
+        lambda w: {"path": {"run_id": w.run_at("exported")}, "content": w.made["return_file"],
+                   "headers": {"Content-Type": "text/csv"}},
+        only(200, "admin", "finance"), hidden=("finance_league", "finance_other")),
+    ("GET", "/v1/payment-items/{item_id}/advice"): Row(
+        lambda w: {"path": {"item_id": w.paid_item()}}, only(200, "admin", *OFFICERS, "member", *FINANCE),
+        hidden=READERS_ELSEWHERE),
+    ("GET", "/v1/payment-items/{item_id}/advice.html"): Row(
+        lambda w: {"path": {"item_id": w.paid_item()}}, only(200, "admin", *OFFICERS, "member", *FINANCE),
+        hidden=READERS_ELSEWHERE),
+
     ("GET", "/health"): Row(lambda w: {}, everyone(), public=True),
     ("GET", "/openapi.json"): Row(lambda w: {}, everyone(), public=True),
     ("GET", "/docs"): Row(lambda w: {}, everyone(), public=True),
@@ -398,6 +478,11 @@ def test_every_route_answers_every_caller_as_its_role_and_scope_allow(
         document=client.get(f"/v1/plans/{plan_id}", headers=auth(cast.admin)).json()["document"],
     )
     world.draft_id = world.draft()
+    world.finance_checker = cast.finance_checker
+    answer = client.put("/v1/members/M1/payee-account", headers=auth(cast.admin),
+                        json={"holder_name": "王秀英", "bank_name": "工行", "account_no": "6222021234567890123"})
+    assert answer.status_code == 200, answer.text
+    world.run_at("paid")  # M1's advice (while M1's claims still pay): a closed run, nothing left with the bank
     world.job_id = client.post(f"/v1/plans/{plan_id}/simulate", json={}, headers=auth(cast.admin)).json()["id"]
 
     def call(method: str, path: str, spec: dict[str, Any], caller: str):
