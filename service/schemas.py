@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 
 from claims.identity import CERTNO_PATTERN, InvalidIdentity, hidden_character, identifier_problem, normalise_id, parse_certno
 from claims.members import HardshipCategory
+from claims.money import format_fen
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 T = TypeVar("T")
@@ -129,10 +130,29 @@ class EnrollmentCreate(_In):
         return end
 
 
+class ContributionRead(BaseModel):
+    """What the member-period brought into the mutual-aid pool, booked when the enrollment was made."""
+
+    model_config = ConfigDict(from_attributes=True)
+    members: Annotated[str, Field(description="The members' contribution, yuan", examples=["90.00"])]
+    union_subsidy: Annotated[str, Field(description="The regional union's subsidy, yuan", examples=["10.00"])]
+    recorded_on: dt.date
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_row(cls, value: Any) -> Any:
+        if hasattr(value, "members_amount"):  # a stored contribution (store.models.Contribution): fen to yuan
+            return {"members": format_fen(value.members_amount), "union_subsidy": format_fen(value.union_subsidy_amount),
+                    "recorded_on": value.recorded_on}
+        return value
+
+
 class EnrollmentRead(EnrollmentCreate):
     model_config = ConfigDict(from_attributes=True)
     id: int
     member_id: str
+    # None for an enrollment made before contributions were recorded.
+    contribution: ContributionRead | None = None
 
 
 class HardshipCreate(_In):

@@ -350,3 +350,30 @@ class Posting(Base):
     member_id: Mapped[str | None] = mapped_column(String(64), index=True)
     claim_id: Mapped[int | None] = mapped_column(Integer, index=True)
     line_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+# ----------------------------------------------------------------------------- ledger branch: contributions
+
+
+class Contribution(Base):
+    """What a member-period brings into the mutual-aid pool (``funds.md`` §1), recorded with its enrollment.
+
+    Amounts are the funding rules of the plan in force on the period's start: the
+    members' contribution and the regional union's subsidy. ``entry_id`` is the journal
+    entry that booked them (``service.contributions``).
+    """
+
+    __tablename__ = "contributions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"), unique=True)
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    members_amount: Mapped[int] = mapped_column(BigInteger)
+    union_subsidy_amount: Mapped[int] = mapped_column(BigInteger)
+    recorded_on: Mapped[dt.date] = mapped_column(Date)
+    # None when the plan asks for nothing (both amounts 0.00): no entry to book.
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
+
+
+# Declared here rather than in Enrollment's body, to keep this branch's schema in one block.
+Enrollment.contribution = relationship(Contribution, lazy="raise", uselist=False, viewonly=True)  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ Services flush; only the unit of work (api/deps.py, cli) commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -104,3 +104,43 @@ def apply_members_changes(session: Session, changes: Iterable[tuple[str, Accumul
         {"member_id": member_id, "benefit": b, "measure": m, "scope": s, "value": delta}
         for (member_id, b, m, s), delta in sorted(net.items())
     ])
+
+
+def insert_many(session: Session, table, columns: tuple[str, ...], rows: list[tuple], *,
+                pause: Callable[[int], None] | None = None, chunk: int = 100) -> None:
+    """Insert ``rows`` (tuples of ``columns``) in the session's transaction, in bulk.
+
+    PostgreSQL: one ``COPY``, whose rows psycopg formats in C. SQLite: the driver's
+    executemany in chunks, each value converted as SQLAlchemy stores it (dates as ISO
+    text), once per distinct value; the driver steps through the rows in C. ``pause(i)``
+    is called as rows go by (a long import lets the worker's other requests run).
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    quote = connection.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    if is_postgres(session):
+        with connection.connection.driver_connection.cursor() as cursor:
+            with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+                for i, row in enumerate(rows):
+                    if pause is not None:
+                        pause(i)
+                    copy.write_row(row)
+        return
+    processors = [table.c[c].type.bind_processor(connection.dialect) for c in columns]
+    converted: dict[object, object] = {}
+
+    def stored(process, value):
+        if process is None or value is None:
+            return value
+        if value not in converted:
+            converted[value] = process(value)
+        return converted[value]
+
+    sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join('?' * len(columns))})"
+    for i in range(0, len(rows), chunk):
+        if pause is not None:
+            pause(0)
+        connection.exec_driver_sql(sql, [tuple(stored(p, v) for p, v in zip(processors, row))
+                                         for row in rows[i:i + chunk]])
