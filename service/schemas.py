@@ -406,3 +406,23 @@ class Problem(BaseModel):
     detail: str
     instance: Annotated[str | None, Field(description="The path of the request")] = None
     errors: Annotated[list[ProblemField] | None, Field(description="Each field at fault (invalid input)")] = None
+
+
+# ----------------------------------------------------------------------------- ledger branch: fund statements
+
+
+class StatementLineRead(BaseModel):
+    """One fund's statement: closing = opening + allocations − charges, yuan."""
+
+    source: Annotated[str, Field(description="mutual_aid (the pool: contributions and union subsidy in, MA_* out), "
+                                             "central, region, league or charity")]
+    year: Annotated[int, Field(description="The fund year (admission year of a charge, allocation year)")]
+    league_id: Annotated[str | None, Field(description="The league whose money it is (source league only)")]
+    opening: Annotated[str, Field(description="Money in less charges booked before the statement's start",
+                                  examples=["1000.00"])]
+    allocations: Annotated[str, Field(description="Money in during the period (for mutual_aid: contributions and "
+                                                  "union subsidy)", examples=["500.00"])]
+    charges: Annotated[str, Field(description="Charges of approved lines during the period, net of reversals",
+                                  examples=["320.50"])]
+    closing: Annotated[str, Field(description="opening + allocations - charges; below zero is a deficit",
+                                  examples=["1179.50"])]
