@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -108,27 +108,30 @@ def record(session: Session, enrollment: models.Enrollment) -> models.Contributi
     return contribution
 
 
-def record_many(session: Session, enrollments: list[tuple[int, str, dt.date]], league_id: str | None) -> int:
+def record_many(session: Session, enrollments: list[tuple[int, str, dt.date]], league_id: str | None, *,
+                pause: Callable[[int], None] | None = None) -> int:
     """Record the contributions of new enrollments (id, member id, period start) of one union's members, in bulk.
 
     For an import of thousands: the funding of each distinct period start is read
     once, the entries go in through ``ledger.post_many`` and the contributions in one
-    bulk insert. ``league_id`` is the league of the members' union. How many were recorded.
+    bulk insert. ``league_id`` is the league of the members' union; ``pause`` goes to the
+    bulk inserts (``store.repositories.insert_many``). How many were recorded.
     """
     if not enrollments:
         return 0
     funding = funding_by_day(session, {start for _, _, start in enrollments})
+    shown = {start: start.isoformat() for start in funding}
     today = china_today()
     entry_ids = ledger.post_many(session, [
         ledger.Entry(RECEIVED, _legs(member_id, league_id, start, funding[start]), ref=f"enrollment:{enrollment_id}",
-                     memo=_memo(member_id, start), booked_on=today)
+                     memo=f"member {member_id}, period from {shown[start]}", booked_on=today)
         for enrollment_id, member_id, start in enrollments
-    ])
+    ], pause=pause)
     insert_many(session, models.Contribution.__table__, _CONTRIBUTION_COLUMNS, [
         (member_id, enrollment_id, start, funding[start].contribution, funding[start].union_subsidy, today,
          entry_id or None)
         for (enrollment_id, member_id, start), entry_id in zip(enrollments, entry_ids)
-    ])
+    ], pause=pause)
     return len(enrollments)
 
 

@@ -129,18 +129,26 @@ def insert_many(session: Session, table, columns: tuple[str, ...], rows: list[tu
                     copy.write_row(row)
         return
     processors = [table.c[c].type.bind_processor(connection.dialect) for c in columns]
+    # Only the columns whose type converts (dates, times) are touched, each distinct value once.
+    converting = [(i, p) for i, p in enumerate(processors) if p is not None]
     converted: dict[object, object] = {}
 
     def stored(process, value):
-        if process is None or value is None:
+        if value is None:
             return value
         if value not in converted:
             converted[value] = process(value)
         return converted[value]
 
+    def as_stored(row: tuple) -> tuple:
+        values = list(row)
+        for i, process in converting:
+            values[i] = stored(process, values[i])
+        return tuple(values)
+
     sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join('?' * len(columns))})"
     for i in range(0, len(rows), chunk):
         if pause is not None:
-            pause(0)
-        connection.exec_driver_sql(sql, [tuple(stored(p, v) for p, v in zip(processors, row))
-                                         for row in rows[i:i + chunk]])
+            pause(i)
+        part = rows[i:i + chunk]
+        connection.exec_driver_sql(sql, [as_stored(row) for row in part] if converting else part)
