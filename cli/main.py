@@ -388,7 +388,7 @@ def demo(
 
 @app.command()
 def check(db: DbOption = None) -> None:
-    """Check that every accumulator equals the decisions behind it (exit 1 if not)."""
+    """Check that every accumulator equals the decisions behind it and the ledger balances (exit 1 if not)."""
     from sqlalchemy import func, select
 
     from service.consistency import check as run_check
@@ -403,7 +403,7 @@ def check(db: DbOption = None) -> None:
     if problems:
         typer.echo(f"{len(problems)} problem(s) found", err=True)
         raise typer.Exit(1)
-    typer.echo(f"ok: {claims_n} claims; every accumulator equals the decisions behind it")
+    typer.echo(f"ok: {claims_n} claims; every accumulator equals the decisions behind it; the ledger balances")
 
 
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True, rich_markup_mode=None)
@@ -480,6 +480,66 @@ def audit_anchor(db: DbOption = None, anchors: AnchorsOption = None, key_file: K
     except OSError as err:
         _fail(f"cannot write the anchors file {path}: {err.strerror}")
     typer.echo(f"anchored position {anchor['position']} ({anchor['hash']}) at {anchor['at']} in {path}")
+
+
+ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("export")
+def ledger_export(
+    db: DbOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="beancount (the only format so far)")] = "beancount",
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="File to write (default: stdout)")] = None,
+) -> None:
+    """Write the ledger as a Beancount file (check it with bean-check)."""
+    from service.ledger_reports import export_beancount
+    from store.db import make_engine, read_session_factory
+
+    if fmt != "beancount":
+        _fail(f"--format: 'beancount' is the only format, not {fmt!r}")
+    url = _existing_database(db)
+    with read_session_factory(make_engine(url))() as session:
+        if output is None:
+            export_beancount(session, sys.stdout)
+            return
+        # Written beside the target and moved over it: a failed export leaves no half file.
+        partial = output.with_name(output.name + ".partial")
+        try:
+            with partial.open("w", encoding="utf-8", newline="\n") as out:
+                export_beancount(session, out)
+            partial.replace(output)
+        except OSError as err:
+            partial.unlink(missing_ok=True)
+            _fail(f"cannot write {output}: {err.strerror}")
+    typer.echo(f"wrote {output}", err=True)
+
+
+@ledger_app.command("trial-balance")
+def ledger_trial_balance(
+    db: DbOption = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Entries booked on or before this day (YYYY-MM-DD)")] = None,
+) -> None:
+    """Each account's balance in yuan (debit +) and their total, which must be 0.00 (exit 1 if not)."""
+    import datetime as dt
+
+    from claims.money import format_fen
+    from service.ledger_reports import trial_balance
+    from store.db import make_engine, read_session_factory
+
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        _fail(f"--as-of: not a date (YYYY-MM-DD): {as_of!r}")
+    with read_session_factory(make_engine(_existing_database(db)))() as session:
+        balance = trial_balance(session, day)
+    width = max((len(a) for a, _ in balance.balances), default=5)
+    for account, fen in balance.balances:
+        typer.echo(f"{account:<{width}}  {format_fen(fen):>16}")
+    typer.echo(f"{'Total':<{width}}  {format_fen(balance.total):>16}")
+    if balance.total != 0:
+        typer.echo("the trial balance does not total 0.00", err=True)
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,7 +4,9 @@ After a crash (or on any day) this recomputes each member's accumulators from th
 decision lines and adjustments and compares them with the stored ones, checks that
 every claim's status and total agree with its lines, and that its lines are the
 decision its latest audit entry recorded (``audit.decision_digest``): a decision
-edited in the database, lines and total alike, adds up but no longer matches.
+edited in the database, lines and total alike, adds up but no longer matches. The
+ledger's own rules (every entry balances, reversals negate, the trial balance is
+zero) are ``service.ledger_check``'s.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from claims.decision import BenefitLine, LineStatus, claim_status
 from claims.money import format_fen
-from service import audit, payments
+from service import audit, ledger_check, payments
 from service import claim_aggregate as aggregate
 from store import models
 
@@ -68,4 +70,5 @@ def check(session: Session) -> list[str]:
             problems.append(f"claim {claim.id}: its lines are not the decision recorded in the audit log "
                             f"(entry at position {entry[0]}): changed outside the service")
     problems += payments.check(session)  # funds.md §3-4: paid once, one live run a line, the ledger agrees
+    problems += ledger_check.check(session)
     return problems

@@ -12,16 +12,17 @@ The account names follow the five roots (``Assets``, ``Liabilities``, ``Equity``
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from claims.dates import china_today
 from store import models
-from store.repositories import insert_rows, next_ids
+from store.repositories import insert_many, is_postgres
 
 # ----------------------------------------------------------------------------- accounts
 
@@ -63,6 +64,7 @@ def bank_account_for(benefit: str) -> str:
     return BANK_RELIEF if benefit in RELIEF_BENEFITS else BANK_MUTUAL_AID
 
 
+@functools.lru_cache(maxsize=4096)  # a ledger has few accounts; an import checks them 400,000 times
 def valid_account(name: str) -> bool:
     parts = name.split(":")
     return len(parts) >= 2 and parts[0] in ROOTS and all(_SEGMENT.fullmatch(p) for p in parts[1:])
@@ -92,16 +94,9 @@ class UnbalancedEntry(ValueError):
 def post(session: Session, event: str, legs: Sequence[Leg], *, ref: str, memo: str = "",
          booked_on: dt.date | None = None, reverses_id: int | None = None) -> int:
     """Write one balanced journal entry with its postings; its id. Legs of 0.00 are left out."""
-    legs = [leg for leg in legs if leg.amount != 0]
-    for leg in legs:
-        if type(leg.amount) is not int:  # noqa: E721 - bool and float are refused alike
-            raise UnbalancedEntry(f"{event}: amount {leg.amount!r} is not integer fen")
-        if not valid_account(leg.account):
-            raise UnbalancedEntry(f"{event}: account {leg.account!r} is not a ledger account name")
+    legs = _checked(event, ref, legs)
     if not legs:
         return 0
-    if sum(leg.amount for leg in legs) != 0:
-        raise UnbalancedEntry(f"{event} {ref}: postings add up to {sum(leg.amount for leg in legs)} fen, not 0")
     entry_id = session.execute(
         insert(models.JournalEntry).values(
             event=event, ref=ref, memo=memo, booked_on=booked_on or china_today(), reverses_id=reverses_id,
@@ -117,6 +112,20 @@ def post(session: Session, event: str, legs: Sequence[Leg], *, ref: str, memo: s
     return entry_id
 
 
+def _checked(event: str, ref: str, legs: Sequence[Leg]) -> list[Leg]:
+    """The legs that move money, once each is integer fen on a valid account and they add up to zero."""
+    legs = [leg for leg in legs if leg.amount != 0]
+    for leg in legs:
+        if type(leg.amount) is not int:  # noqa: E721 - bool and float are refused alike
+            raise UnbalancedEntry(f"{event}: amount {leg.amount!r} is not integer fen")
+        if not valid_account(leg.account):
+            raise UnbalancedEntry(f"{event}: account {leg.account!r} is not a ledger account name")
+    total = sum(leg.amount for leg in legs)
+    if total != 0:
+        raise UnbalancedEntry(f"{event} {ref}: postings add up to {total} fen, not 0")
+    return legs
+
+
 def reverse(session: Session, entry_id: int, event: str, *, ref: str, memo: str = "",
             booked_on: dt.date | None = None) -> int:
     """A new entry negating every leg of ``entry_id`` (the correction of an append-only ledger)."""
@@ -127,50 +136,58 @@ def reverse(session: Session, entry_id: int, event: str, *, ref: str, memo: str 
     return post(session, event, legs, ref=ref, memo=memo, booked_on=booked_on, reverses_id=entry_id)
 
 
-def post_many(session: Session, entries: Sequence[tuple[str, Sequence[Leg], str, str]], *,
-              booked_on: dt.date | None = None, reverses: Sequence[int | None] | None = None) -> list[int]:
-    """Write many balanced entries ``(event, legs, ref, memo)`` in two statements; their ids, in order.
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One journal entry to be written by ``post_many``."""
 
-    For events that come by the thousand (a bank's return file settles a whole payment
-    run): one insert of the entries and one of all their postings, instead of two
-    statements an entry. Each entry is checked as ``post`` checks one; an entry whose legs
-    are all 0.00 gets no row and the id 0. ``reverses``: the entry each one reverses, if any.
+    event: str
+    legs: Sequence[Leg]
+    ref: str
+    memo: str = ""
+    booked_on: dt.date | None = None
+    reverses_id: int | None = None
+
+
+def post_many(session: Session, entries: Sequence[Entry], *, pause: Callable[[int], None] | None = None) -> list[int]:
+    """Write many balanced entries in bulk (an import's thousands): their ids, in order; 0 for one with no legs.
+
+    The same checks as ``post``, every entry before anything is written. The ids are
+    taken up front (PostgreSQL: from the sequence; SQLite: after the largest, under the
+    transaction's write lock), so entries and postings go in as two bulk inserts
+    (``store.repositories.insert_many``: COPY on PostgreSQL) instead of a statement
+    per entry. ``pause`` goes to the inserts (an import lets the worker's other requests run).
     """
-    kept: list[tuple[int, str, list[Leg], str, str]] = []
-    for i, (event, legs, ref, memo) in enumerate(entries):
-        legs = [leg for leg in legs if leg.amount != 0]
-        for leg in legs:
-            if type(leg.amount) is not int:  # noqa: E721
-                raise UnbalancedEntry(f"{event}: amount {leg.amount!r} is not integer fen")
-            if not valid_account(leg.account):
-                raise UnbalancedEntry(f"{event}: account {leg.account!r} is not a ledger account name")
-        if sum(leg.amount for leg in legs) != 0:
-            raise UnbalancedEntry(f"{event} {ref}: postings add up to {sum(leg.amount for leg in legs)} fen, not 0")
-        if legs:
-            kept.append((i, event, legs, ref, memo))
-    ids = [0] * len(entries)
-    if not kept:
-        return ids
-    now = dt.datetime.now(dt.timezone.utc)
-    day = booked_on or china_today()
-    entry_rows = [{"event": event, "ref": ref, "memo": memo, "booked_on": day, "created_at": now,
-                   "reverses_id": reverses[i] if reverses is not None else None}
-                  for i, event, _legs, ref, memo in kept]
-    made = next_ids(session, models.JournalEntry.__table__, len(entry_rows))
-    if made is None:
-        made = session.scalars(insert(models.JournalEntry).returning(models.JournalEntry.id, sort_by_parameter_order=True),
-                               entry_rows).all()
+    checked = [(e, _checked(e.event, e.ref, e.legs)) for e in entries]
+    wanted = sum(1 for _, legs in checked if legs)
+    if not wanted:
+        return [0] * len(checked)
+    if is_postgres(session):
+        ids = iter(session.scalars(text(
+            "SELECT nextval(pg_get_serial_sequence('journal_entries', 'id')) FROM generate_series(1, :n)"),
+            {"n": wanted}).all())
     else:
-        insert_rows(session, models.JournalEntry.__table__, [{"id": i, **row} for i, row in zip(made, entry_rows)])
-    postings = []
-    for entry_id, (i, _event, legs, _ref, _memo) in zip(made, kept):
-        ids[i] = entry_id
-        postings.extend({"entry_id": entry_id, "account": leg.account, "amount": leg.amount,
-                         "fund_source": leg.fund_source, "fund_year": leg.fund_year, "league_id": leg.league_id,
-                         "member_id": leg.member_id, "claim_id": leg.claim_id, "line_id": leg.line_id}
-                        for leg in legs)
-    insert_rows(session, models.Posting.__table__, postings)
-    return ids
+        first = (session.scalar(select(func.max(models.JournalEntry.id))) or 0) + 1
+        ids = iter(range(first, first + wanted))
+    now, today = dt.datetime.now(dt.timezone.utc), china_today()
+    written: list[int] = []
+    entry_rows: list[tuple] = []
+    posting_rows: list[tuple] = []
+    for entry, legs in checked:
+        if not legs:
+            written.append(0)
+            continue
+        entry_id = next(ids)
+        written.append(entry_id)
+        entry_rows.append((entry_id, entry.event, entry.ref, entry.memo, entry.booked_on or today,
+                           entry.reverses_id, now))
+        posting_rows.extend((entry_id, leg.account, leg.amount, leg.fund_source, leg.fund_year, leg.league_id,
+                             leg.member_id, leg.claim_id, leg.line_id) for leg in legs)
+    insert_many(session, models.JournalEntry.__table__,
+                ("id", "event", "ref", "memo", "booked_on", "reverses_id", "created_at"), entry_rows, pause=pause)
+    insert_many(session, models.Posting.__table__,
+                ("entry_id", "account", "amount", "fund_source", "fund_year", "league_id", "member_id", "claim_id",
+                 "line_id"), posting_rows, pause=pause)
+    return written
 
 
 def reverse_many(session: Session, reversals: Sequence[tuple[int, str, str]], *,
@@ -183,6 +200,5 @@ def reverse_many(session: Session, reversals: Sequence[tuple[int, str, str]], *,
     for p in session.scalars(select(models.Posting).where(models.Posting.entry_id.in_(wanted)).order_by(models.Posting.id)):
         legs[p.entry_id].append(Leg(p.account, -p.amount, p.fund_source, p.fund_year, p.league_id, p.member_id,
                                     p.claim_id, p.line_id))
-    ids = post_many(session, [(event, legs[entry_id], ref, f"reverses entry {entry_id}")
-                              for entry_id, event, ref in reversals], booked_on=booked_on, reverses=wanted)
-    return ids
+    return post_many(session, [Entry(event, legs[entry_id], ref, f"reverses entry {entry_id}", booked_on, entry_id)
+                               for entry_id, event, ref in reversals])

@@ -658,11 +658,11 @@ def _post_paid(session: Session, run: models.PaymentRun, items: list[_Settling])
                 net_legs.append(ledger.Leg(ledger.PAYABLE_MEMBERS, netted_here, **dims))
         net_legs += [ledger.Leg(ledger.RECOVERIES, -r.amount, member_id=item.member_id, claim_id=r.claim_id,
                                 line_id=r.line_id) for r in recoveries[item.id]]
-        payments.append((PAID, pay_legs, f"payment_item:{item.id}", f"payment run {run.id}"))
-        nettings.append((NETTED, net_legs, f"payment_item:{item.id}", f"payment run {run.id}"))
+        payments.append(ledger.Entry(PAID, pay_legs, f"payment_item:{item.id}", f"payment run {run.id}"))
+        nettings.append(ledger.Entry(NETTED, net_legs, f"payment_item:{item.id}", f"payment run {run.id}"))
     for item, entry_id in zip(items, ledger.post_many(session, payments)):
         item.entry_id = entry_id or None
-    if any(legs for _e, legs, _r, _m in nettings):
+    if any(entry.legs for entry in nettings):
         for item, entry_id in zip(items, ledger.post_many(session, nettings)):
             item.netting_entry_id = entry_id or None
 

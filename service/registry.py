@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from claims.identity import InvalidIdentity, hidden_character, parse_certno
 from claims.members import HardshipCategory
-from service import audit
+from service import audit, contributions
 from service.auth import MEMBER_READERS, Principal, Role
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.schemas import (
@@ -33,7 +33,7 @@ from service.schemas import (
     UnionCreate,
 )
 from store import models
-from store.repositories import is_postgres, lock_members, paginate
+from store.repositories import insert_many, is_postgres, lock_members, paginate
 
 
 def create_union(session: Session, who: Principal, data: UnionCreate) -> models.Union:
@@ -126,7 +126,8 @@ def get_member(session: Session, who: Principal, member_id: str, *, detail: bool
     query = select(models.Member).where(models.Member.id == member_id)
     if detail:
         query = query.options(
-            selectinload(models.Member.enrollments), selectinload(models.Member.hardship_registrations)
+            selectinload(models.Member.enrollments).selectinload(models.Enrollment.contribution),
+            selectinload(models.Member.hardship_registrations),
         )
     member = session.scalar(query)
     if member is None:
@@ -216,6 +217,7 @@ def add_enrollment(session: Session, who: Principal, member_id: str, data: Enrol
     enrollment = models.Enrollment(member_id=member.id, **data.model_dump())
     session.add(enrollment)
     session.flush()
+    contributions.record(session, enrollment)
     audit.record(session, who, "enrollment.created", "member", member.id, **data.model_dump())
     return enrollment
 
@@ -280,6 +282,18 @@ _PAUSE_EVERY = 100
 
 def _let_others_run(n: int) -> None:
     if n % _PAUSE_EVERY == 0:
+        time.sleep(0.001)
+
+
+# The ledger's rows of an import (an entry and four postings per enrollment) go out in
+# loops that are mostly the driver's C: a pause every 1,000 of them, not every 100,
+# which would add about as long again as writing them (a millisecond's sleep lasts
+# two or three under load).
+_LEDGER_PAUSE_EVERY = 1000
+
+
+def _let_others_run_now_and_then(n: int) -> None:
+    if n % _LEDGER_PAUSE_EVERY == 0:
         time.sleep(0.001)
 
 
@@ -357,9 +371,29 @@ def import_enrollments(session: Session, who: Principal, data: bytes | str, unio
         raise Invalid(f"{len(errors)} row(s) of the enrollment file are invalid; nothing was imported", errors)
     _insert_many(session, models.Member.__table__, _MEMBER_COLUMNS, new_members)
     _insert_many(session, models.Enrollment.__table__, _ENROLLMENT_COLUMNS, new_enrollments)
+    contributions.record_many(session, _ids_of(session, new_enrollments), _league_of(session, union),
+                              pause=_let_others_run_now_and_then)
     audit.record(session, who, "enrollments.imported", "union", union,
                  members_created=created, enrollments_created=enrolled, enrollments_unchanged=unchanged)
     return ImportResult(members_created=created, enrollments_created=enrolled, enrollments_unchanged=unchanged)
+
+
+def _ids_of(session: Session, enrollments: list[tuple]) -> list[tuple[int, str, dt.date]]:
+    """(id, member id, period start) of enrollments just inserted in bulk (rows of ``_ENROLLMENT_COLUMNS``),
+    read back a chunk of members at a time (a member and a period start name one enrollment)."""
+    wanted = {(member_id, start) for member_id, start, _, _ in enrollments}
+    found = []
+    for chunk in _chunks(sorted({member_id for member_id, _ in wanted})):
+        for eid, member_id, start in session.execute(
+                select(models.Enrollment.id, models.Enrollment.member_id, models.Enrollment.period_start)
+                .where(_among(session, models.Enrollment.member_id, chunk))):
+            if (member_id, start) in wanted:
+                found.append((eid, member_id, start))
+    return sorted(found)
+
+
+def _league_of(session: Session, union_id: str) -> str | None:
+    return session.scalar(select(models.Union.league_id).where(models.Union.id == union_id))
 
 
 def _valid_rows(reader: csv.DictReader, errors: list[dict[str, str]]) -> list[tuple]:
@@ -442,38 +476,8 @@ def _among(session: Session, column, values: list[str]):
 
 
 def _insert_many(session: Session, table, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """Insert ``rows`` (tuples of ``columns``) in the session's transaction, in bulk.
-
-    PostgreSQL: one ``COPY``, whose rows psycopg formats in C. SQLite: the driver's
-    executemany in chunks, each value converted as SQLAlchemy stores it (dates as ISO
-    text), once per distinct value; the driver steps through the rows in C.
-    """
-    if not rows:
-        return
-    connection = session.connection()
-    quote = connection.dialect.identifier_preparer.quote
-    names = ", ".join(quote(c) for c in columns)
-    if is_postgres(session):
-        with connection.connection.driver_connection.cursor() as cursor:
-            with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
-                for i, row in enumerate(rows):
-                    _let_others_run(i)
-                    copy.write_row(row)
-        return
-    processors = [table.c[c].type.bind_processor(connection.dialect) for c in columns]
-    converted: dict[object, object] = {}
-
-    def stored(process, value):
-        if process is None or value is None:
-            return value
-        if value not in converted:
-            converted[value] = process(value)
-        return converted[value]
-
-    sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join('?' * len(columns))})"
-    for chunk in _chunks(rows, _PAUSE_EVERY):
-        _let_others_run(0)
-        connection.exec_driver_sql(sql, [tuple(stored(p, v) for p, v in zip(processors, row)) for row in chunk])
+    """Insert ``rows`` in bulk (``store.repositories.insert_many``), pausing for the worker's other requests."""
+    insert_many(session, table, columns, rows, pause=_let_others_run, chunk=_PAUSE_EVERY)
 
 
 def _certno(value: str | None) -> str | InvalidIdentity:
@@ -542,7 +546,7 @@ def correct_enrollment(session: Session, who: Principal, enrollment_id: int,
     if member_id is None:
         raise hidden
     _locked_member(session, who, member_id, hidden)
-    enrollment = session.get(models.Enrollment, enrollment_id)
+    enrollment = session.get(models.Enrollment, enrollment_id, options=[selectinload(models.Enrollment.contribution)])
     assert enrollment is not None  # enrollments are never deleted
     start, old_end, new_end = enrollment.period_start, enrollment.period_end, data.period_end
     if new_end < start:

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 
 from claims.identity import CERTNO_PATTERN, InvalidIdentity, hidden_character, identifier_problem, normalise_id, parse_certno
 from claims.members import HardshipCategory
+from claims.money import format_fen
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 T = TypeVar("T")
@@ -129,10 +130,29 @@ class EnrollmentCreate(_In):
         return end
 
 
+class ContributionRead(BaseModel):
+    """What the member-period brought into the mutual-aid pool, booked when the enrollment was made."""
+
+    model_config = ConfigDict(from_attributes=True)
+    members: Annotated[str, Field(description="The members' contribution, yuan", examples=["90.00"])]
+    union_subsidy: Annotated[str, Field(description="The regional union's subsidy, yuan", examples=["10.00"])]
+    recorded_on: dt.date
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_row(cls, value: Any) -> Any:
+        if hasattr(value, "members_amount"):  # a stored contribution (store.models.Contribution): fen to yuan
+            return {"members": format_fen(value.members_amount), "union_subsidy": format_fen(value.union_subsidy_amount),
+                    "recorded_on": value.recorded_on}
+        return value
+
+
 class EnrollmentRead(EnrollmentCreate):
     model_config = ConfigDict(from_attributes=True)
     id: int
     member_id: str
+    # None for an enrollment made before contributions were recorded.
+    contribution: ContributionRead | None = None
 
 
 class HardshipCreate(_In):
@@ -678,3 +698,21 @@ class RemittanceAdvice(BaseModel):
     netted: str
     amount: str
     claims: list[AdviceClaim]
+# ----------------------------------------------------------------------------- ledger branch: fund statements
+
+
+class StatementLineRead(BaseModel):
+    """One fund's statement: closing = opening + allocations − charges, yuan."""
+
+    source: Annotated[str, Field(description="mutual_aid (the pool: contributions and union subsidy in, MA_* out), "
+                                             "central, region, league or charity")]
+    year: Annotated[int, Field(description="The fund year (admission year of a charge, allocation year)")]
+    league_id: Annotated[str | None, Field(description="The league whose money it is (source league only)")]
+    opening: Annotated[str, Field(description="Money in less charges booked before the statement's start",
+                                  examples=["1000.00"])]
+    allocations: Annotated[str, Field(description="Money in during the period (for mutual_aid: contributions and "
+                                                  "union subsidy)", examples=["500.00"])]
+    charges: Annotated[str, Field(description="Charges of approved lines during the period, net of reversals",
+                                  examples=["320.50"])]
+    closing: Annotated[str, Field(description="opening + allocations - charges; below zero is a deficit",
+                                  examples=["1179.50"])]

@@ -492,3 +492,28 @@ class Recovery(Base):
     item_id: Mapped[int | None] = mapped_column(ForeignKey("payment_items.id"), index=True)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+# ----------------------------------------------------------------------------- ledger branch: contributions
+
+
+class Contribution(Base):
+    """What a member-period brings into the mutual-aid pool (``funds.md`` §1), recorded with its enrollment.
+
+    Amounts are the funding rules of the plan in force on the period's start: the
+    members' contribution and the regional union's subsidy. ``entry_id`` is the journal
+    entry that booked them (``service.contributions``).
+    """
+
+    __tablename__ = "contributions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"), unique=True)
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    members_amount: Mapped[int] = mapped_column(BigInteger)
+    union_subsidy_amount: Mapped[int] = mapped_column(BigInteger)
+    recorded_on: Mapped[dt.date] = mapped_column(Date)
+    # None when the plan asks for nothing (both amounts 0.00): no entry to book.
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
+
+
+# Declared here rather than in Enrollment's body, to keep this branch's schema in one block.
+Enrollment.contribution = relationship(Contribution, lazy="raise", uselist=False, viewonly=True)  # type: ignore[attr-defined]

@@ -14,10 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from store.db import make_engine, upgrade
+
+# The ledger's tables refuse UPDATE and DELETE (migration 0006_ledger).
+APPEND_ONLY_TABLES = ("journal_entries", "postings")
 
 POSTGRES_URL = os.environ.get("CLAIMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -49,6 +52,32 @@ def postgres_admin() -> Engine:
             f"or start it: scripts/ensure-postgres.sh): {type(err).__name__}: {first}"
         ) from None
     return engine
+
+
+@contextmanager
+def without_ledger_guard(conn: Connection) -> Iterator[None]:
+    """Within ``conn``'s transaction, let the append-only ledger tables be emptied (a test's reset).
+
+    The guard is back when the block ends, in the same transaction, so no other
+    connection ever sees the tables unguarded. PostgreSQL: the tables' own triggers
+    are disabled (foreign keys, system triggers, still hold). SQLite has no such
+    switch: the triggers are dropped and made again from their stored SQL.
+    """
+    if conn.dialect.name == "postgresql":
+        for table in APPEND_ONLY_TABLES:
+            conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+        yield
+        for table in APPEND_ONLY_TABLES:
+            conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
+        return
+    triggers = conn.execute(text(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN " + str(APPEND_ONLY_TABLES)
+    )).all()
+    for name, _ in triggers:
+        conn.execute(text(f'DROP TRIGGER "{name}"'))
+    yield
+    for _, sql in triggers:
+        conn.exec_driver_sql(sql)
 
 
 @contextmanager

@@ -346,6 +346,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("DELETE", "/v1/keys/{key_id}"): Row(lambda w: {"path": {"key_id": w.member_key()}},
                                          only(204, "admin", *OFFICERS), hidden=OFFICERS_ELSEWHERE),
     ("GET", "/v1/audit/anchor"): Row(lambda w: {}, only(200, "admin")),
+    # Finance: each finance officer their own scope (tests/api/test_api_ledger.py checks what each sees)
+    ("GET", "/v1/funds/statements"): Row(lambda w: {"params": {"year": YEAR}}, only(200, "admin", *FINANCE, "finance_other")),
     # Plan administration: administrators only
     ("GET", "/v1/plans"): Row(lambda w: {}, only(200, "admin")),
     ("POST", "/v1/plans"): Row(lambda w: {"json": w.document}, only(201, "admin")),
