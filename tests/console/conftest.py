@@ -66,3 +66,26 @@ def signed_in(console_app) -> Iterator[Callable[[str], TestClient]]:
     yield make
     for c in clients:
         c.close()
+
+
+# ----------------------------------------------------------------------------- the browser
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (scripts/ensure-browser.sh); Playwright's download is unreachable
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """Debian's Chromium; a missing browser fails the browser tests (never skips them)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-browser.sh (make test does)")
+    import os
+
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []  # Chromium's sandbox refuses to run as root
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": args}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict) -> dict:
+    """A laptop's screen (1366×768) and a Chinese browser."""
+    return {**browser_context_args, "viewport": {"width": 1366, "height": 768}, "locale": "zh-CN",
+            "timezone_id": "Asia/Shanghai"}
