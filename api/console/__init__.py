@@ -1,8 +1,8 @@
 """The web console: pages for officers, hospitals, finance, administrators and members, under /console.
 
 Server-rendered (Jinja2, ``templates/``) with htmx for partial updates; every file it
-needs is served from ``static/`` (htmx vendored from the npm package ``htmx.org``, our
-own CSS), so it works with no internet. Chinese by default, English through the
+needs is served from ``static/`` (``htmx.min.js`` is htmx 2.0.11, 0BSD licence, as the
+npm package ``htmx.org`` ships it in ``dist/``; ``console.css`` is ours), so it works with no internet. Chinese by default, English through the
 catalog (``i18n.py``). People sign in with a username and password (``service.users``)
 and act as the ``Principal`` of their role and scope, so the services' scope checks
 apply to them as to API keys.

@@ -89,7 +89,7 @@ def redirect(url: str, request: Request | None = None) -> Response:
 
 def safe_next(url: str | None) -> str:
     """A return address inside the console only (never an open redirect to another site)."""
-    if url and url.startswith(PREFIX) and not url.startswith("//") and "\\" not in url and "://" not in url:
+    if url and (url == PREFIX or url.startswith(PREFIX + "/")) and url.isprintable() and "\\" not in url:
         return url
     return PREFIX
 

@@ -50,21 +50,32 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD):
                        follow_redirects=False)
 
 
-@pytest.fixture
-def signed_in(console_app) -> Iterator[Callable[[str], TestClient]]:
-    """``signed_in("officer")``: a client with that user's session."""
-    clients: list[TestClient] = []
+@pytest.fixture(scope="module")
+def _sessions(console_app) -> Iterator[dict[str, TestClient]]:
+    clients: dict[str, TestClient] = {}
+    yield clients
+    for c in clients.values():
+        c.close()
 
-    def make(username: str) -> TestClient:
+
+@pytest.fixture
+def signed_in(console_app, _sessions: dict[str, TestClient]) -> Iterator[Callable[..., TestClient]]:
+    """``signed_in("officer")``: a client with that user's session, kept for the module (an argon2id
+    check per sign-in is slow on purpose); ``fresh=True``: a new session of its own."""
+    own: list[TestClient] = []
+
+    def make(username: str, fresh: bool = False) -> TestClient:
+        if not fresh and username in _sessions:
+            return _sessions[username]
         client = TestClient(console_app, follow_redirects=False)
-        clients.append(client)
         if username != "nobody":
             answer = sign_in(client, username)
             assert answer.status_code == 303, answer.text[:500]
+        (own.append(client) if fresh else _sessions.__setitem__(username, client))
         return client
 
     yield make
-    for c in clients:
+    for c in own:
         c.close()
 
 

@@ -166,3 +166,26 @@ def test_a_member_lists_only_their_own_claims(signed_in, seeded) -> None:
     page = signed_in("member").get("/console/member")
     assert f"/console/member/claims/{seeded.approved_claim}" in page.text
     assert f"/console/member/claims/{seeded.other_claim}\"" not in page.text
+
+
+def test_an_officer_searches_their_own_unions_members_by_id_or_name(signed_in) -> None:
+    mine = signed_in("officer").get("/console/officer/members?q=M", headers={"HX-Request": "true"})
+    assert "<html" not in mine.text  # htmx gets the table alone
+    assert "/console/officer/members/M1" in mine.text and "/console/officer/members/M3" not in mine.text
+    by_name = signed_in("officer").get("/console/officer/members?q=秀英").text
+    assert "/console/officer/members/M1" in by_name and "/console/officer/members/M2" not in by_name
+    theirs = signed_in("officer_other").get("/console/officer/members?q=王秀英").text
+    assert "/console/officer/members/M1" not in theirs
+
+
+@pytest.mark.parametrize("q", ["%", "_", "M_"])
+def test_a_search_for_a_wildcard_character_finds_it_literally(signed_in, q: str) -> None:
+    page = signed_in("officer").get("/console/officer/members", params={"q": q})
+    assert "/console/officer/members/M" not in page.text
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/consolex", "/v1/claims",
+                                    "/console\\@evil", "/console/\r\nSet-Cookie: x=1"])
+def test_the_language_switch_and_sign_in_return_only_inside_the_console(signed_in, target: str) -> None:
+    answer = signed_in("nobody").get("/console/lang", params={"to": "en", "next": target})
+    assert answer.status_code == 303 and answer.headers["location"] == "/console"

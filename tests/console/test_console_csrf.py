@@ -28,7 +28,7 @@ def test_a_form_without_the_token_is_refused_and_nothing_is_stored(signed_in, se
 
 
 def test_another_sessions_token_is_refused(signed_in, seeded_db) -> None:
-    mine, theirs = signed_in("admin"), signed_in("admin")
+    mine, theirs = signed_in("admin"), signed_in("admin", fresh=True)
     token = csrf_of(theirs.get("/console/admin/users").text)
     before = _users(seeded_db[0])
     answer = mine.post("/console/admin/users", data={"username": "mallory2", "role": "admin",
@@ -61,6 +61,40 @@ def test_the_sign_in_form_needs_its_own_token(console_app) -> None:
 
 
 def test_sign_out_without_the_token_keeps_the_session(signed_in) -> None:
-    client = signed_in("officer")
+    client = signed_in("officer", fresh=True)
     assert client.post("/console/sign-out").status_code == 403
     assert client.get("/console/officer").status_code == 200
+
+
+def _cookie_header(app) -> str:
+    from fastapi.testclient import TestClient
+
+    from tests.console.conftest import sign_in
+
+    with TestClient(app, follow_redirects=False) as client:
+        answer = sign_in(client, "member")
+        assert answer.status_code == 303
+        return next(v for k, v in answer.headers.multi_items() if k == "set-cookie" and v.startswith("claims_console="))
+
+
+def test_the_session_cookie_is_http_only_same_site_and_secure_when_configured(console_app, seeded_db) -> None:
+    from api.app import create_app
+    from api.console.settings import ConsoleSettings
+
+    plain = _cookie_header(console_app).lower()
+    assert "httponly" in plain and "samesite=lax" in plain and "path=/console" in plain and "secure" not in plain
+    secure = _cookie_header(create_app(seeded_db[0], console_settings=ConsoleSettings(secure_cookie=True))).lower()
+    assert "; secure" in secure
+
+
+def test_the_settings_come_from_the_environment() -> None:
+    import datetime as dt
+
+    from api.console.settings import ConsoleSettings
+
+    settings = ConsoleSettings.from_env({"CLAIMS_CONSOLE_SECURE_COOKIE": "1", "CLAIMS_CONSOLE_IDLE_SECONDS": "60",
+                                         "CLAIMS_CONSOLE_SESSION_SECONDS": "3600"})
+    assert settings.secure_cookie and settings.policy.idle == dt.timedelta(seconds=60)
+    assert settings.policy.absolute == dt.timedelta(hours=1)
+    default = ConsoleSettings.from_env({})
+    assert not default.secure_cookie and default.policy.idle == dt.timedelta(minutes=30)
