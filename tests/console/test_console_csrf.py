@@ -66,12 +66,12 @@ def test_sign_out_without_the_token_keeps_the_session(signed_in) -> None:
     assert client.get("/console/officer").status_code == 200
 
 
-def _cookie_header(app) -> str:
+def _cookie_header(app, base_url: str = "http://testserver") -> str:
     from fastapi.testclient import TestClient
 
     from tests.console.conftest import sign_in
 
-    with TestClient(app, follow_redirects=False) as client:
+    with TestClient(app, follow_redirects=False, base_url=base_url) as client:
         answer = sign_in(client, "member")
         assert answer.status_code == 303
         return next(v for k, v in answer.headers.multi_items() if k == "set-cookie" and v.startswith("claims_console="))
@@ -83,7 +83,9 @@ def test_the_session_cookie_is_http_only_same_site_and_secure_when_configured(co
 
     plain = _cookie_header(console_app).lower()
     assert "httponly" in plain and "samesite=lax" in plain and "path=/console" in plain and "secure" not in plain
-    secure = _cookie_header(create_app(seeded_db[0], console_settings=ConsoleSettings(secure_cookie=True))).lower()
+    # Secure cookies (the sign-in form's too) come back only over HTTPS.
+    secure = _cookie_header(create_app(seeded_db[0], console_settings=ConsoleSettings(secure_cookie=True)),
+                            "https://testserver").lower()
     assert "; secure" in secure
 
 
