@@ -220,7 +220,7 @@ def test_an_officer_submits_a_claim_for_a_member_and_reads_its_decision(live, wa
     page.get_by_label("医疗机构编码").fill("H1")
     page.get_by_label("结算单号").fill("NO-SUCH-BILL")
     page.get_by_role("button", name="提交并审核").click()
-    expect(page.get_by_role("alert").first).to_be_visible()
+    expect(page.locator("#e-setl_id")).to_be_visible()  # the error at the field it names
     shot(page, "officer-claim-refused")
     page.get_by_label("结算单号").fill(seeded.unclaimed_setl_id)
     page.get_by_role("button", name="提交并审核").click()
@@ -330,7 +330,8 @@ def test_a_hospital_clerk_posts_a_settlement_by_form_and_by_upload_and_sees_thei
     page.locator("#f-diag_code").fill("J18.900")
     page.locator("#f-psn_cash_pay").fill("1.00")  # does not add up
     page.get_by_role("button", name="上传").click()
-    expect(page.get_by_role("alert").first).to_be_visible()
+    expect(page.locator("#e-psn_part_amt")).to_be_visible()  # the error at the field it names
+    expect(page.get_by_text("结算单已保存。")).to_have_count(0)
     shot(page, "hospital-settlement-error")
     page.locator("#f-psn_cash_pay").fill(record["psn_cash_pay"])
     page.get_by_role("button", name="上传").click()
