@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine (README):
 #   make run    the main job: the service on SQLite with demo data (installs into .venv on first use)
-#   make test   the test suite, on SQLite and PostgreSQL (installs likewise)
+#   make test   the test suite, on SQLite and PostgreSQL, and the console in Chromium (installs likewise)
 # `make bench` runs the benchmarks, which stay out of `make test`.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -22,6 +22,7 @@ run: $(INSTALLED)
 test: $(INSTALLED)
 	bash scripts/ensure-postgres.sh
 	bash scripts/ensure-redis.sh
+	bash scripts/ensure-browser.sh
 	$(BIN)/python -m pytest
 
 bench: $(INSTALLED)

@@ -12,7 +12,8 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagge
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import problems
+from api import console, problems
+from api.console.settings import ConsoleSettings
 from api.limits import BodyLimits, LimitsMiddleware
 from api.routers import audit as audit_router
 from api.routers import benefits, claims, desk, keys, ledger, payments, plans, registry, settlements
@@ -34,7 +35,8 @@ Every error is `application/problem+json` (RFC 9457); amounts are strings in yua
 def create_app(db: str | None = None, plan: str | Path | None = None, migrate: bool = True,
                provincial_med_types: Iterable[str] = (), limits: BodyLimits | None = None, *,
                sign_in_limit: str | None = None,
-               rate_limit_storage: str | None = None, anchoring: Anchoring | None = None) -> FastAPI:
+               rate_limit_storage: str | None = None, anchoring: Anchoring | None = None,
+               console_settings: ConsoleSettings | None = None) -> FastAPI:
     """The app on database ``db``; ``provincial_med_types`` are the province's own ``med_type``
     codes its hospitals may post besides the national ones (domain.md); ``limits`` what a
     request body may carry (api/limits.py).
@@ -44,7 +46,8 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
     are counted, default ``$CLAIMS_RATE_LIMIT_STORAGE`` else memory (per worker), e.g.
     ``redis://127.0.0.1:6379`` (shared by the workers). ``anchoring``: where audit
     anchors go and when the service appends one, default from the environment
-    (``service.audit.Anchoring.from_env``)."""
+    (``service.audit.Anchoring.from_env``). ``console_settings``: the web console's
+    sessions and lockout, default from the environment (``api.console.settings``)."""
     engine = make_engine(db)
     if migrate:
         upgrade(engine)
@@ -78,6 +81,7 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
     problems.document(app)
     settlements.document_provincial_med_types(app, app.state.provincial_med_types)
     serve_docs(app)
+    console.install(app, console_settings)
 
     @app.get("/health", tags=["service"], summary="Is the service up")
     def health() -> dict[str, str]:

@@ -330,6 +330,50 @@ def keys_revoke(
     typer.echo(f"key {key_id} revoked" if revoked else f"key {key_id} was already revoked")
 
 
+users_app = typer.Typer(help="People who sign in to the web console (/console).", no_args_is_help=True,
+                        rich_markup_mode=None)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("create")
+def users_create(
+    role: Annotated[str, typer.Option("--role", help="admin, officer, finance, hospital or member.")],
+    username: Annotated[str, typer.Option("--username", help="The name they sign in with.")],
+    hospital: Annotated[Optional[str], typer.Option("--hospital", help="The hospital code (role hospital).")] = None,
+    member: Annotated[Optional[str], typer.Option("--member", help="The member id (role member).")] = None,
+    union: Annotated[Optional[str], typer.Option("--union", help="The union id (roles officer and finance).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Make a console user; the password is read from standard input (one line), never from an option.
+
+    An option would leave the password in the shell's history and in the process list."""
+    import sys
+
+    from service.auth import CLI, Role
+    from service.errors import ServiceError
+    from service.users import create_user
+    from store.db import make_engine, session_factory, upgrade
+
+    try:
+        role_value = Role(role)
+    except ValueError:
+        _fail(f"--role must be one of admin, officer, finance, hospital, member, not {role!r}")
+    password = sys.stdin.readline().rstrip("\r\n")
+    engine = make_engine(_existing_database(db))
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        try:
+            user = create_user(session, CLI, role_value, username, password, hospital_code=hospital,
+                               member_id=member, union_id=union)
+            session.commit()
+        except ServiceError as err:
+            session.rollback()
+            field = err.errors[0]["field"] if err.errors else None
+            where = "standard input (the password)" if field == "password" else f"--{field}" if field else None
+            _fail(f"{where}: {err.errors[0]['message']}" if where else err.detail)
+    typer.echo(f"user {user.username} ({user.role}) created")
+
+
 @app.command()
 def demo(
     db: Annotated[Path, typer.Option("--db", help="SQLite file for the demo.")] = Path("demo.db"),
@@ -361,6 +405,10 @@ def demo(
 
             row, admin = create_key(session, Role.ADMIN, label="demo administrator (reused demo)")
             audit.record(session, CLI, "key.created", "api_key", row.id, role=row.role, label=row.label)
+            from service.demo import demo_user
+            import secrets
+
+            admin_user = demo_user(session, Role.ADMIN, f"demo-admin-{secrets.token_hex(3)}")
             session.commit()
         else:
             keys = seed(session, PlanBook())
@@ -382,6 +430,11 @@ def demo(
             typer.echo(f"  hospital {code:<12} {key}")
         for member_id, key in keys.members.items():
             typer.echo(f"  member {member_id:<14} {key}")
+    typer.echo(f"console users (sign in at http://{host}:{port}/console):")
+    for role, (username, password) in ({"admin": admin_user} if existing else keys.users).items():
+        typer.echo(f"  {role:<9} {username:<20} password {password}")
+    if existing:
+        typer.echo("  (the other users were printed when the demo was made; 'claims users create' makes more)")
     if not seed_only:
         serve(db=str(db), plan=None, host=host, port=port, workers=1, provincial_med_types=None, create=False)
 

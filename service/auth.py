@@ -66,6 +66,8 @@ class Principal:
     # (read once when the key is checked), and their union's tree path.
     unions: frozenset[str] = frozenset()
     union_path: str = ""
+    # A person signed in to the web console (service/users.py) rather than a key.
+    user_id: int | None = None
 
     @property
     def scoped_to_unions(self) -> bool:
@@ -83,6 +85,8 @@ class Principal:
 
     @property
     def actor(self) -> str:
+        if self.user_id is not None:
+            return f"user:{self.user_id} ({self.role.value})"
         return "cli" if self.key_id is None else f"key:{self.key_id} ({self.role.value})"
 
     def require(self, *roles: Role) -> None:
@@ -139,6 +143,27 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def check_scope(session: Session, role: Role, *, hospital_code: str | None, member_id: str | None,
+                union_id: str | None, holder: str = "key") -> None:
+    """The scope a role needs, and no other: a hospital, a member, a union (officers and
+    finance officers), nothing for an administrator; what it names must exist. The same
+    rule for keys and for console users (``holder`` names which in the message)."""
+    scopes = {Role.HOSPITAL: hospital_code, Role.MEMBER: member_id, Role.OFFICER: union_id, Role.FINANCE: union_id}
+    given = {"hospital": hospital_code, "member": member_id, "union": union_id}
+    needed = {Role.HOSPITAL: "hospital", Role.MEMBER: "member", Role.OFFICER: "union", Role.FINANCE: "union"}.get(role)
+    for name, value in given.items():
+        if value is not None and name != needed:
+            raise Invalid.at(name, f"a {role.value} {holder} takes no {name} scope")
+    if needed and not scopes[role]:
+        raise Invalid.at(needed, f"a {role.value} {holder} needs a {needed}")
+    if hospital_code and session.get(models.Hospital, hospital_code) is None:
+        raise NotFound(f"no hospital {hospital_code}")
+    if member_id and session.get(models.Member, member_id) is None:
+        raise NotFound(f"no member {member_id}")
+    if union_id and session.get(models.Union, union_id) is None:
+        raise NotFound(f"no union {union_id}")
+
+
 def create_key(
     session: Session,
     role: Role,
@@ -150,20 +175,7 @@ def create_key(
     expires_at: dt.datetime | None = None,
 ) -> tuple[models.ApiKey, str]:
     """Make a key; the plain key is returned once and never stored."""
-    scopes = {Role.HOSPITAL: hospital_code, Role.MEMBER: member_id, Role.OFFICER: union_id, Role.FINANCE: union_id}
-    given = {"hospital": hospital_code, "member": member_id, "union": union_id}
-    needed = {Role.HOSPITAL: "hospital", Role.MEMBER: "member", Role.OFFICER: "union", Role.FINANCE: "union"}.get(role)
-    for name, value in given.items():
-        if value is not None and name != needed:
-            raise Invalid.at(name, f"a {role.value} key takes no {name} scope")
-    if needed and not scopes[role]:
-        raise Invalid.at(needed, f"a {role.value} key needs a {needed}")
-    if hospital_code and session.get(models.Hospital, hospital_code) is None:
-        raise NotFound(f"no hospital {hospital_code}")
-    if member_id and session.get(models.Member, member_id) is None:
-        raise NotFound(f"no member {member_id}")
-    if union_id and session.get(models.Union, union_id) is None:
-        raise NotFound(f"no union {union_id}")
+    check_scope(session, role, hospital_code=hospital_code, member_id=member_id, union_id=union_id)
     if expires_at is not None:
         if expires_at.tzinfo is None:
             raise Invalid.at("expires_at", "give a time zone (e.g. 2027-01-01T00:00:00+08:00)")
@@ -204,10 +216,10 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
 
 
 def principal_for(session: Session, key_id: int | None, role: Role, *, hospital_code: str | None = None,
-                  member_id: str | None = None, union_id: str | None = None) -> Principal:
+                  member_id: str | None = None, union_id: str | None = None, user_id: int | None = None) -> Principal:
     """A principal with its union subtree read (officers and finance officers)."""
     if role not in UNION_SCOPED or union_id is None:
-        return Principal(key_id, role, hospital_code, member_id, union_id)
+        return Principal(key_id, role, hospital_code, member_id, union_id, user_id=user_id)
     # One statement: the caller's union and every union whose path starts with its path
     # (compared as a prefix, not with LIKE, whose '_' would match any character of an id).
     me, below = aliased(models.Union), aliased(models.Union)
@@ -216,7 +228,8 @@ def principal_for(session: Session, key_id: int | None, role: Role, *, hospital_
         .where(me.id == union_id)
     ).all()
     path = rows[0][1] if rows else ""
-    return Principal(key_id, role, hospital_code, member_id, union_id, frozenset(r[0] for r in rows), path)
+    return Principal(key_id, role, hospital_code, member_id, union_id, frozenset(r[0] for r in rows), path,
+                     user_id=user_id)
 
 
 def _now() -> dt.datetime:
@@ -338,6 +351,20 @@ class SignInLimiter:
             return
         retry = max(1, math.ceil(reset_at - time.time()))
         raise TooManyRequests("too many refused API keys from this address; try again later", retry_after=retry)
+
+    def locked(self, key: str) -> int | None:
+        """Seconds until ``key`` (an address, a username) may try again, or None when it is not past the limit.
+
+        The console's lockout (service/users.py) asks before it checks a password: a
+        locked name is refused even with the right one, so guessing cannot go on."""
+        try:
+            if self.limiter.test(self.item, key):
+                return None
+            reset_at = self.limiter.get_window_stats(self.item, key).reset_time
+        except Exception:  # noqa: BLE001 - the counter is a guard, not a gate
+            log.warning("sign-in limiter storage failed; not counting", exc_info=True)
+            return None
+        return max(1, math.ceil(reset_at - time.time()))
 
     def reset(self) -> None:
         self.storage.reset()

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
 from claims.identity import with_check_digit
 from claims.dates import china_today
 from claims.money import format_fen
-from service import claims, registry, settlements
+from service import claims, registry, settlements, users
 from service.auth import CLI, Role, create_key
 from service.plans import PlanBook, ensure_published_default
 from service.schemas import (
@@ -88,6 +89,8 @@ class DemoKeys:
     finance: dict[str, str]
     hospitals: dict[str, str]
     members: dict[str, str]
+    # Console users, one per role: role -> (username, password), printed once like the keys.
+    users: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def demo_certno(union_id: str, n: int, birth_date: dt.date, gender: str) -> str:
@@ -203,5 +206,19 @@ def seed(session: Session, plans: PlanBook, today: dt.date | None = None, member
                  for code, *_ in HOSPITALS[:2]}
     member_keys = {mid: create_key(session, Role.MEMBER, member_id=mid, label=f"demo member {mid}")[1]
                    for mid in (members[0], members[1])}
+    people_users = {
+        "admin": ("demo-admin", {}), "officer": ("demo-officer", {"union_id": "HHHT"}),
+        "finance": ("demo-finance", {"union_id": "NMG"}), "hospital": ("demo-hospital", {"hospital_code": HOSPITALS[0][0]}),
+        "member": ("demo-member", {"member_id": members[0]}),
+    }
+    console_users = {role: demo_user(session, Role(role), username, **scope)
+                     for role, (username, scope) in people_users.items()}
     session.flush()
-    return DemoKeys(admin, officers, finance, hospitals, member_keys)
+    return DemoKeys(admin, officers, finance, hospitals, member_keys, console_users)
+
+
+def demo_user(session: Session, role: Role, username: str, **scope: str) -> tuple[str, str]:
+    """A console user with a generated password (the secrets module's, not the demo's seeded random)."""
+    password = secrets.token_urlsafe(12)
+    users.create_user(session, CLI, role, username, password, **scope)
+    return username, password

@@ -185,13 +185,18 @@ def _certno_taken(field: str) -> Conflict:
     return Conflict(f"{field}: {message}", [{"field": field, "message": message}])
 
 
-def list_members(session: Session, who: Principal, union_id: str | None, page: int, page_size: int) -> tuple[list[models.Member], int]:
+def list_members(session: Session, who: Principal, union_id: str | None, page: int, page_size: int, *,
+                 search: str | None = None) -> tuple[list[models.Member], int]:
+    """Members by id; ``search``: those whose id starts with it or whose name contains it."""
     who.require(Role.ADMIN, Role.OFFICER, Role.FINANCE)
     query = select(models.Member)
     if who.scoped_to_unions:
         query = query.where(who.union_scope(models.Member.union_id))
     if union_id:
         query = query.where(models.Member.union_id == union_id)
+    if search:
+        query = query.where(or_(models.Member.id.startswith(search, autoescape=True),
+                                models.Member.name.contains(search, autoescape=True)))
     return paginate(session, query, models.Member.id, page, page_size)
 
 

@@ -517,3 +517,44 @@ class Contribution(Base):
 
 # Declared here rather than in Enrollment's body, to keep this branch's schema in one block.
 Enrollment.contribution = relationship(Contribution, lazy="raise", uselist=False, viewonly=True)  # type: ignore[attr-defined]
+# ----------------------------------------------------------------------------- branch console (issue 14)
+
+
+class User(Base):
+    """A person who signs in to the web console, with the role and scope of an API key.
+
+    Only an argon2id hash of the password is kept (pwdlib). ``disabled_at``: refused
+    from then on, and their sessions with them.
+    """
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))  # admin, officer, finance, hospital, member
+    hospital_code: Mapped[str | None] = mapped_column(ForeignKey("hospitals.code"))
+    member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"))
+    union_id: Mapped[str | None] = mapped_column(ForeignKey("unions.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserSession(Base):
+    """A signed-in console session, kept on the server; the cookie carries only a random token.
+
+    The token's SHA-256 is stored (as for API keys), so a copy of the table signs no
+    one in. A session ends at ``expires_at`` (absolute), after an idle gap longer than
+    the console allows since ``last_seen_at``, or at sign-out (``ended_at``).
+    ``csrf_token`` is the session's own token every form carries.
+    """
+
+    __tablename__ = "user_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -74,8 +74,10 @@ class Server:
 
     STARTED = "Application startup complete."
 
-    def __init__(self, db_url: str, workdir: Path, workers: int = 2, start_timeout: float = 90) -> None:
+    def __init__(self, db_url: str, workdir: Path, workers: int = 2, start_timeout: float = 90,
+                 env: dict[str, str] | None = None) -> None:
         self.db_url = db_url
+        self.env = env or {}  # settings for the server (CLAIMS_CONSOLE_IDLE_SECONDS...)
         self.workers = workers
         self.start_timeout = start_timeout
         self.port = free_port()
@@ -93,6 +95,7 @@ class Server:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("CLAIMS_DATABASE_URL", None)
         env.pop("CLAIMS_PLAN", None)
+        env.update(self.env)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [*claims_command(), "serve", "--db", self.db_url, "--host", HOST, "--port", str(self.port),
