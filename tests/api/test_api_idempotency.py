@@ -145,7 +145,7 @@ def test_an_error_is_not_remembered_so_a_retry_is_validated_again(client, cast, 
 
 def test_a_request_that_failed_after_its_work_leaves_no_key_behind(app, client, cast, session, monkeypatch) -> None:
     _, _, body = _claim(client, cast)
-    monkeypatch.setattr("service.claims.audit.record_many", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("down")))
+    monkeypatch.setattr("service.claims.audit.record_entries", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("down")))
     with TestClient(app, raise_server_exceptions=False) as failing:
         assert failing.post("/v1/claims", json=body, headers=with_key(cast.officer)).status_code == 500
     assert (count(session, models.Claim), count(session, models.IdempotentRequest)) == (0, 0)
