@@ -350,3 +350,29 @@ class Posting(Base):
     member_id: Mapped[str | None] = mapped_column(String(64), index=True)
     claim_id: Mapped[int | None] = mapped_column(Integer, index=True)
     line_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+# ----------------------------------------------------------------------------- branch reports (issue 13)
+
+
+class ClaimFact(Base):
+    """What a report groups a claim by, written once with its decision (``service.report_facts``).
+
+    These are facts of the claim, not of its decision: the member's union when it
+    arrived, the dates received and decided, the stay's admission, hospital grade and
+    main diagnosis. A review or a re-adjudication changes none of them, so the row is
+    never updated; the money of a claim is read from the ledger. They are kept beside
+    the claim so a year of a region (a million claims) is grouped from one narrow,
+    indexed table instead of parsing each settlement's record.
+    """
+
+    __tablename__ = "claim_facts"
+    __table_args__ = (Index("ix_claim_facts_union_submitted", "union_id", "submitted_on"),)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(64))
+    union_id: Mapped[str] = mapped_column(String(32))
+    submitted_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    decided_on: Mapped[dt.date] = mapped_column(Date)
+    admitted_on: Mapped[dt.date] = mapped_column(Date)
+    hosp_lv: Mapped[str] = mapped_column(String(2))
+    main_diagnosis: Mapped[str] = mapped_column(String(32))  # ICD-10, normalised ('C34.9')

@@ -246,6 +246,12 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("DELETE", "/v1/keys/{key_id}"): Row(lambda w: {"path": {"key_id": w.member_key()}},
                                          only(204, "admin", "officer"), hidden=("officer_other",)),
     ("GET", "/v1/audit/anchor"): Row(lambda w: {}, only(200, "admin")),
+    # Reports: an officer (or finance officer) reads their union's subtree; another union is unknown (404).
+    ("GET", "/v1/reports/federation"): Row(
+        lambda w: {"params": {"union": "U1", "year": YEAR}}, only(200, "admin", "officer"), hidden=("officer_other",),
+        missing=lambda spec: ({**spec, "params": {**spec["params"], "union": "NO-SUCH-UNION"}},
+                              {"NO-SUCH-UNION": "U1"})),
+    ("GET", "/v1/reports/assets/{name}"): Row(lambda w: {"path": {"name": "chart.umd.js"}}, everyone(), public=True),
     # Plan administration: administrators only
     ("GET", "/v1/plans"): Row(lambda w: {}, only(200, "admin")),
     ("POST", "/v1/plans"): Row(lambda w: {"json": w.document}, only(201, "admin")),
