@@ -192,8 +192,8 @@ class Scope:
     @property
     def buckets(self) -> list[str]:
         """The report's rows by union: the root's own members first, then each union beneath it."""
-        children = sorted(u for u in self.unions.values() if u.parent_id == self.root.id and u.id != self.root.id)
-        return [self.root.id, *(u.id for u in sorted(children, key=lambda u: u.id))]
+        children = sorted(u.id for u in self.unions.values() if u.parent_id == self.root.id and u.id != self.root.id)
+        return [self.root.id, *children]
 
     @property
     def is_root(self) -> bool:
