@@ -237,10 +237,23 @@ def contributions(session: Session, scope: Scope, period: Period) -> dict[tuple[
     return {(union, src): int(amount) for union, src, amount in rows}
 
 
-def _charge_entry(p):
-    """SQL: ``p``'s entry charges a benefit (it has an Expenses:Benefits leg): a decision, not a payment."""
+def _charge_entries():
+    """Entries that charge a benefit (they have an Expenses:Benefits leg), with the benefit's expense account.
+
+    A decision's entry, not a payment's; a reversal of one is one too, with its legs negated.
+    """
     x = aliased(models.Posting)
-    return exists().where(x.entry_id == p.entry_id, x.account.startswith(EXPENSE_ROOT))
+    return (select(x.entry_id.label("entry_id"), func.min(x.account).label("account"))
+            .where(x.account.startswith(EXPENSE_ROOT)).group_by(x.entry_id).subquery("charge_entries"))
+
+
+def benefit_of_account(account: str) -> str:
+    """The benefit an expense account is for: ``Expenses:Benefits:MA-IP`` → MA_IP, ``…:CIR:Central`` → CIR."""
+    segment = account[len(EXPENSE_ROOT):].split(":", 1)[0]
+    return _BENEFIT_SEGMENTS.get(segment, segment)
+
+
+_BENEFIT_SEGMENTS = {ledger.league_segment(b): b for b in (*MUTUAL_AID_BENEFITS, RELIEF_BENEFIT)}
 
 
 @dataclass
@@ -257,36 +270,54 @@ def line_charges(session: Session, scope: Scope, period: Period) -> Payouts:
     """What each benefit line was charged in the period (credits to Liabilities:Payable:Members by line), grouped.
 
     A line's net charge is the sum of the payable legs naming it in entries that charge
-    a benefit (so a reversal nets out); a line whose net is zero paid nothing. One
-    statement: the lines once (a CTE), four groupings of them.
+    a benefit (so a reversal nets out); a line whose net is zero paid nothing. Its
+    benefit is read from the entry's expense account, its union, diagnosis and hospital
+    grade from the claim's facts. One statement: the lines once (a CTE), four groupings.
     """
-    p, e, dl, cf = models.Posting, models.JournalEntry, models.DecisionLine, models.ClaimFact
-    lines = (
-        select(p.line_id.label("line_id"), p.claim_id.label("claim_id"), (-func.sum(p.amount)).label("paid"),
-               func.min(e.booked_on).label("charged_on"))
+    p, e, cf = models.Posting, models.JournalEntry, models.ClaimFact
+    charges = _charge_entries()
+    per_line = (
+        select(p.line_id.label("line_id"), p.claim_id.label("claim_id"), func.min(charges.c.account).label("account"),
+               (-func.sum(p.amount)).label("paid"), func.min(e.booked_on).label("charged_on"))
+        .join(charges, charges.c.entry_id == p.entry_id)
         .join(e, e.id == p.entry_id)
-        .where(p.account == ledger.PAYABLE_MEMBERS, p.line_id.is_not(None), _booked_in(period), _charge_entry(p))
+        .where(p.account == ledger.PAYABLE_MEMBERS, p.line_id.is_not(None), _booked_in(period))
         .group_by(p.line_id, p.claim_id)
         .having(func.sum(p.amount) != 0)
+    ).subquery("per_line")
+    lines = (
+        select(per_line, cf.union_id, cf.main_diagnosis, cf.hosp_lv)
+        .join(cf, cf.claim_id == per_line.c.claim_id)
+        .where(scope.contains(cf.union_id))
     ).cte("charged_lines")
-    base = (select().select_from(lines).join(dl, dl.id == lines.c.line_id).join(cf, cf.claim_id == lines.c.claim_id)
-            .where(scope.contains(cf.union_id)))
     year = cast(extract("year", lines.c.charged_on), Integer)
     month = cast(extract("month", lines.c.charged_on), Integer)
     measures = (func.count(), func.sum(lines.c.paid), func.max(lines.c.paid))
+    catalog_accounts = [ledger.benefit_expense_account("MA_CI"), *(ledger.benefit_expense_account(RELIEF_BENEFIT, s)
+                                                                   for s in ledger.SOURCE_SEGMENTS)]
     parts = [
-        base.add_columns(literal("union"), cf.union_id, dl.benefit, literal(0), *measures).group_by(cf.union_id, dl.benefit),
-        base.add_columns(literal("diagnosis"), dl.benefit, cf.main_diagnosis, literal(0), *measures)
-        .where(dl.benefit.in_(CATALOG_BENEFITS)).group_by(dl.benefit, cf.main_diagnosis),
-        base.add_columns(literal("month"), dl.benefit, cast(year, String), month, *measures)
-        .group_by(dl.benefit, year, month),
-        base.add_columns(literal("grade"), dl.benefit, cf.hosp_lv, literal(0), *measures).group_by(dl.benefit, cf.hosp_lv),
+        select(literal("union"), lines.c.union_id, lines.c.account, literal(0), *measures)
+        .group_by(lines.c.union_id, lines.c.account),
+        select(literal("diagnosis"), lines.c.account, lines.c.main_diagnosis, literal(0), *measures)
+        .where(lines.c.account.in_(catalog_accounts)).group_by(lines.c.account, lines.c.main_diagnosis),
+        select(literal("month"), lines.c.account, cast(year, String), month, *measures).group_by(lines.c.account, year, month),
+        select(literal("grade"), lines.c.account, lines.c.hosp_lv, literal(0), *measures)
+        .group_by(lines.c.account, lines.c.hosp_lv),
     ]
     out = Payouts()
     target = {"union": out.by_union, "diagnosis": out.by_diagnosis, "month": out.by_month, "grade": out.by_grade}
     for kind, k1, k2, k3, n, total, largest in session.execute(union_all(*parts)):
-        key = (k1, f"{int(k2):04d}-{int(k3):02d}") if kind == "month" else (k1, k2)
-        target[kind][key] = [int(n), int(total), int(largest)]
+        if kind == "union":
+            key = (k1, benefit_of_account(k2))
+        elif kind == "month":
+            key = (benefit_of_account(k1), f"{int(k2):04d}-{int(k3):02d}")
+        else:
+            key = (benefit_of_account(k1), k2)
+        # Two accounts of one benefit (CIR's sources) fold into one row: counts and sums add, the largest is kept.
+        found = target[kind].setdefault(key, [0, 0, 0])
+        found[0] += int(n)
+        found[1] += int(total)
+        found[2] = max(found[2], int(largest))
     return out
 
 
