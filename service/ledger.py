@@ -20,6 +20,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from claims.dates import china_today
+from service import report_facts
 from store import models
 
 # ----------------------------------------------------------------------------- accounts
@@ -99,11 +100,12 @@ def post(session: Session, event: str, legs: Sequence[Leg], *, ref: str, memo: s
             raise UnbalancedEntry(f"{event}: account {leg.account!r} is not a ledger account name")
     if not legs:
         return 0
+    booked_on = booked_on or china_today()
     if sum(leg.amount for leg in legs) != 0:
         raise UnbalancedEntry(f"{event} {ref}: postings add up to {sum(leg.amount for leg in legs)} fen, not 0")
     entry_id = session.execute(
         insert(models.JournalEntry).values(
-            event=event, ref=ref, memo=memo, booked_on=booked_on or china_today(), reverses_id=reverses_id,
+            event=event, ref=ref, memo=memo, booked_on=booked_on, reverses_id=reverses_id,
             created_at=dt.datetime.now(dt.timezone.utc),
         ).returning(models.JournalEntry.id)
     ).scalar_one()
@@ -113,6 +115,8 @@ def post(session: Session, event: str, legs: Sequence[Leg], *, ref: str, memo: s
          "claim_id": leg.claim_id, "line_id": leg.line_id}
         for leg in legs
     ])
+    # The federation report's rows of this entry, in its transaction (service.report_facts).
+    report_facts.record_entry(session, entry_id, event, booked_on, legs)
     return entry_id
 
 

@@ -39,3 +39,129 @@ def record_claims(session: Session, claims: Sequence[models.Claim], settlements:
          "main_diagnosis": main_diagnosis(s.record)}
         for c, s in zip(claims, settlements)
     ])
+
+
+# ----------------------------------------------------------------------------- the ledger's report rows
+#
+# ``ledger.post`` calls ``record_entry`` for every entry it writes, in the same
+# transaction, so the report tables hold exactly what the ledger holds; ``rebuild``
+# makes the same rows from the ledger with a few INSERT ... SELECT (the migration runs
+# it for entries posted before these tables existed; a test compares the two).
+
+EXPENSE_ROOT = "Expenses:Benefits:"
+CIR_EXPENSES = "Expenses:Benefits:CIR:"
+ALLOCATIONS_ROOT = "Income:Allocations:"
+PAID_EVENT = "item.paid"  # the payment of an item (funds.md §4): its payable legs name the claims paid
+
+
+def _money_account(account: str) -> bool:
+    from service import ledger
+
+    return account in (ledger.CONTRIBUTIONS_MEMBERS, ledger.CONTRIBUTIONS_UNION_SUBSIDY) or \
+        account.startswith(ALLOCATIONS_ROOT)
+
+
+def record_entry(session: Session, entry_id: int, event: str, booked_on, legs: Sequence) -> None:
+    """The report rows of one journal entry just posted (``legs``: ``ledger.Leg``)."""
+    from service import ledger
+
+    expense = [leg for leg in legs if leg.account.startswith(EXPENSE_ROOT)]
+    payable = [leg for leg in legs if leg.account == ledger.PAYABLE_MEMBERS and leg.claim_id is not None]
+    money = [leg for leg in legs if _money_account(leg.account)]
+    if payable and (expense or event == PAID_EVENT):
+        facts = {f.claim_id: f for f in session.scalars(
+            select(models.ClaimFact).where(models.ClaimFact.claim_id.in_(sorted({leg.claim_id for leg in payable}))))}
+        if expense:
+            account = min(leg.account for leg in expense)
+            rows = [{"entry_id": entry_id, "booked_on": booked_on, "line_id": leg.line_id, "claim_id": leg.claim_id,
+                     "member_id": facts[leg.claim_id].member_id, "union_id": facts[leg.claim_id].union_id,
+                     "account": account, "main_diagnosis": facts[leg.claim_id].main_diagnosis,
+                     "hosp_lv": facts[leg.claim_id].hosp_lv, "amount": -leg.amount}
+                    for leg in payable if leg.line_id is not None and leg.claim_id in facts]
+            if rows:
+                session.execute(insert(models.ReportCharge), rows)
+            claim = facts.get(min(leg.claim_id for leg in payable))
+            relief = [{"entry_id": entry_id, "booked_on": booked_on, "claim_id": claim.claim_id,
+                       "member_id": claim.member_id, "union_id": claim.union_id, "fund_source": leg.fund_source or "",
+                       "league_id": leg.league_id or "", "amount": leg.amount}
+                      for leg in expense if leg.account.startswith(CIR_EXPENSES)] if claim else []
+            if relief:
+                session.execute(insert(models.ReportRelief), relief)
+        elif event == PAID_EVENT:
+            paid = sorted({leg.claim_id for leg in payable if leg.amount > 0 and leg.claim_id in facts})
+            if paid:
+                session.execute(insert(models.ReportPayment), [
+                    {"entry_id": entry_id, "claim_id": c, "union_id": facts[c].union_id, "paid_on": booked_on,
+                     "submitted_on": facts[c].submitted_on, "decided_on": facts[c].decided_on} for c in paid])
+    if money:
+        members = {leg.member_id for leg in money if leg.member_id}
+        unions = dict(session.execute(select(models.Member.id, models.Member.union_id)
+                                      .where(models.Member.id.in_(sorted(members)))).all()) if members else {}
+        summed: dict[tuple, int] = {}
+        for leg in money:
+            key = (booked_on, leg.account, leg.fund_source or "", leg.league_id or "", unions.get(leg.member_id, ""))
+            summed[key] = summed.get(key, 0) - leg.amount
+        _add_money(session, summed)
+
+
+def _add_money(session: Session, summed: dict[tuple, int]) -> None:
+    """Add to the day's sums (made on first use) in the database: two entries at once never collide."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    table = models.ReportMoney.__table__
+    statement = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["booked_on", "account", "fund_source", "league_id", "union_id"],
+        set_={"amount": table.c.amount + statement.excluded.amount})
+    session.execute(statement, [
+        {"booked_on": d, "account": a, "fund_source": s, "league_id": lg, "union_id": u, "amount": fen}
+        for (d, a, s, lg, u), fen in sorted(summed.items())])
+
+
+def rebuild(connection) -> None:
+    """Every report row of the ledger made again from the ledger itself (a Session or a Connection)."""
+    from sqlalchemy import delete, func
+    from sqlalchemy.orm import aliased
+
+    from service import ledger
+
+    p, e, cf, m = models.Posting, models.JournalEntry, models.ClaimFact, models.Member
+    for model in (models.ReportCharge, models.ReportRelief, models.ReportPayment, models.ReportMoney):
+        connection.execute(delete(model))
+    x = aliased(models.Posting)
+    charge_entries = (select(x.entry_id.label("entry_id"), func.min(x.account).label("account"))
+                      .where(x.account.startswith(EXPENSE_ROOT)).group_by(x.entry_id).subquery())
+    connection.execute(insert(models.ReportCharge).from_select(
+        ["entry_id", "booked_on", "line_id", "claim_id", "member_id", "union_id", "account", "main_diagnosis",
+         "hosp_lv", "amount"],
+        select(p.entry_id, e.booked_on, p.line_id, p.claim_id, cf.member_id, cf.union_id, charge_entries.c.account,
+               cf.main_diagnosis, cf.hosp_lv, -p.amount)
+        .join(e, e.id == p.entry_id).join(charge_entries, charge_entries.c.entry_id == p.entry_id)
+        .join(cf, cf.claim_id == p.claim_id)
+        .where(p.account == ledger.PAYABLE_MEMBERS, p.line_id.is_not(None)).order_by(p.id)))
+    y = aliased(models.Posting)
+    claim_of_entry = (select(y.entry_id.label("entry_id"), func.min(y.claim_id).label("claim_id"))
+                      .where(y.account == ledger.PAYABLE_MEMBERS, y.claim_id.is_not(None))
+                      .group_by(y.entry_id).subquery())
+    connection.execute(insert(models.ReportRelief).from_select(
+        ["entry_id", "booked_on", "claim_id", "member_id", "union_id", "fund_source", "league_id", "amount"],
+        select(p.entry_id, e.booked_on, cf.claim_id, cf.member_id, cf.union_id, func.coalesce(p.fund_source, ""),
+               func.coalesce(p.league_id, ""), p.amount)
+        .join(e, e.id == p.entry_id).join(claim_of_entry, claim_of_entry.c.entry_id == p.entry_id)
+        .join(cf, cf.claim_id == claim_of_entry.c.claim_id)
+        .where(p.account.startswith(CIR_EXPENSES)).order_by(p.id)))
+    paid = (select(p.entry_id.label("entry_id"), p.claim_id.label("claim_id"), e.booked_on.label("paid_on"))
+            .join(e, e.id == p.entry_id)
+            .where(e.event == PAID_EVENT, p.account == ledger.PAYABLE_MEMBERS, p.claim_id.is_not(None), p.amount > 0)
+            .group_by(p.entry_id, p.claim_id, e.booked_on).subquery())
+    connection.execute(insert(models.ReportPayment).from_select(
+        ["entry_id", "claim_id", "union_id", "paid_on", "submitted_on", "decided_on"],
+        select(paid.c.entry_id, paid.c.claim_id, cf.union_id, paid.c.paid_on, cf.submitted_on, cf.decided_on)
+        .join(cf, cf.claim_id == paid.c.claim_id).order_by(paid.c.entry_id, paid.c.claim_id)))
+    money = [ledger.CONTRIBUTIONS_MEMBERS, ledger.CONTRIBUTIONS_UNION_SUBSIDY]
+    keys = (e.booked_on, p.account, func.coalesce(p.fund_source, ""), func.coalesce(p.league_id, ""),
+            func.coalesce(m.union_id, ""))
+    connection.execute(insert(models.ReportMoney).from_select(
+        ["booked_on", "account", "fund_source", "league_id", "union_id", "amount"],
+        select(*keys, -func.sum(p.amount)).join(e, e.id == p.entry_id).outerjoin(m, m.id == p.member_id)
+        .where(p.account.in_(money) | p.account.startswith(ALLOCATIONS_ROOT)).group_by(*keys)))

@@ -41,8 +41,8 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, case, cast, distinct, exists, extract, func, literal, or_, select, union_all
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Integer, String, and_, case, cast, distinct, extract, func, literal, or_, select, union_all
+from sqlalchemy.orm import Session
 
 from claims.catalog import DiseaseCatalog
 from claims.money import format_fen
@@ -50,6 +50,7 @@ from service import ledger
 from service import report_labels as L
 from service.auth import Principal, Role
 from service.errors import Invalid, NotFound
+from service.report_facts import ALLOCATIONS_ROOT, CIR_EXPENSES, EXPENSE_ROOT, PAID_EVENT
 from store import models
 
 MAX_YEARS = 5
@@ -58,10 +59,6 @@ RELIEF_BENEFIT = "CIR"
 CATALOG_BENEFITS = ("CIR", "MA_CI")  # benefits that pay for a disease of the 21-disease catalog
 RELIEF_SOURCES = ("central", "region", "league", "charity")
 CATEGORIES = ("dibao", "dibao_unenrolled", "near_dibao", "accident")
-PAID_EVENT = "item.paid"  # the payment of an item (funds.md §4): its payable legs name the claims paid
-EXPENSE_ROOT = "Expenses:Benefits:"
-CIR_EXPENSES = "Expenses:Benefits:CIR:"
-ALLOCATIONS_ROOT = "Income:Allocations:"
 
 
 # ----------------------------------------------------------------------------- the period
@@ -225,26 +222,15 @@ def _booked_in(period: Period):
 
 def contributions(session: Session, scope: Scope, period: Period) -> dict[tuple[str, str], int]:
     """Fen received by (member's union, source ``contributions``/``union_subsidy``): the credits to Income:Contributions."""
-    p, e, m = models.Posting, models.JournalEntry, models.Member
-    source = case((p.account == ledger.CONTRIBUTIONS_UNION_SUBSIDY, literal("union_subsidy")),
+    r = models.ReportMoney
+    source = case((r.account == ledger.CONTRIBUTIONS_UNION_SUBSIDY, literal("union_subsidy")),
                   else_=literal("contributions"))
     rows = session.execute(
-        select(m.union_id, source, -func.sum(p.amount))
-        .join(e, e.id == p.entry_id).join(m, m.id == p.member_id)
-        .where(p.account.in_((ledger.CONTRIBUTIONS_MEMBERS, ledger.CONTRIBUTIONS_UNION_SUBSIDY)), _booked_in(period),
-               scope.contains(m.union_id))
-        .group_by(m.union_id, source))
+        select(r.union_id, source, func.sum(r.amount))
+        .where(r.account.in_((ledger.CONTRIBUTIONS_MEMBERS, ledger.CONTRIBUTIONS_UNION_SUBSIDY)),
+               r.booked_on.between(period.start, period.end), scope.contains(r.union_id))
+        .group_by(r.union_id, source))
     return {(union, src): int(amount) for union, src, amount in rows}
-
-
-def _charge_entries():
-    """Entries that charge a benefit (they have an Expenses:Benefits leg), with the benefit's expense account.
-
-    A decision's entry, not a payment's; a reversal of one is one too, with its legs negated.
-    """
-    x = aliased(models.Posting)
-    return (select(x.entry_id.label("entry_id"), func.min(x.account).label("account"))
-            .where(x.account.startswith(EXPENSE_ROOT)).group_by(x.entry_id).subquery("charge_entries"))
 
 
 def benefit_of_account(account: str) -> str:
@@ -274,21 +260,14 @@ def line_charges(session: Session, scope: Scope, period: Period) -> Payouts:
     benefit is read from the entry's expense account, its union, diagnosis and hospital
     grade from the claim's facts. One statement: the lines once (a CTE), four groupings.
     """
-    p, e, cf = models.Posting, models.JournalEntry, models.ClaimFact
-    charges = _charge_entries()
-    per_line = (
-        select(p.line_id.label("line_id"), p.claim_id.label("claim_id"), func.min(charges.c.account).label("account"),
-               (-func.sum(p.amount)).label("paid"), func.min(e.booked_on).label("charged_on"))
-        .join(charges, charges.c.entry_id == p.entry_id)
-        .join(e, e.id == p.entry_id)
-        .where(p.account == ledger.PAYABLE_MEMBERS, p.line_id.is_not(None), _booked_in(period))
-        .group_by(p.line_id, p.claim_id)
-        .having(func.sum(p.amount) != 0)
-    ).subquery("per_line")
+    r = models.ReportCharge
     lines = (
-        select(per_line, cf.union_id, cf.main_diagnosis, cf.hosp_lv)
-        .join(cf, cf.claim_id == per_line.c.claim_id)
-        .where(scope.contains(cf.union_id))
+        select(r.line_id.label("line_id"), func.min(r.account).label("account"), func.sum(r.amount).label("paid"),
+               func.min(r.booked_on).label("charged_on"), r.union_id.label("union_id"),
+               r.main_diagnosis.label("main_diagnosis"), r.hosp_lv.label("hosp_lv"))
+        .where(r.booked_on.between(period.start, period.end), scope.contains(r.union_id))
+        .group_by(r.line_id, r.union_id, r.main_diagnosis, r.hosp_lv)  # one union, diagnosis and grade a line
+        .having(func.sum(r.amount) != 0)
     ).cte("charged_lines")
     year = cast(extract("year", lines.c.charged_on), Integer)
     month = cast(extract("month", lines.c.charged_on), Integer)
@@ -326,18 +305,12 @@ def relief_charges(session: Session, scope: Scope, period: Period) -> dict[tuple
 
     An entry is placed by the claim its payable legs name (an entry charges one claim's line).
     """
-    x, p, e, cf = models.Posting, aliased(models.Posting), models.JournalEntry, models.ClaimFact
-    claim_of_entry = (select(p.entry_id.label("entry_id"), func.min(p.claim_id).label("claim_id"))
-                      .where(p.account == ledger.PAYABLE_MEMBERS, p.claim_id.is_not(None))
-                      .group_by(p.entry_id).subquery())
+    r = models.ReportRelief
     rows = session.execute(
-        select(cf.union_id, cf.member_id, x.fund_source, x.league_id, func.sum(x.amount))
-        .join(e, e.id == x.entry_id)
-        .join(claim_of_entry, claim_of_entry.c.entry_id == x.entry_id)
-        .join(cf, cf.claim_id == claim_of_entry.c.claim_id)
-        .where(x.account.startswith(CIR_EXPENSES), _booked_in(period), scope.contains(cf.union_id))
-        .group_by(cf.union_id, cf.member_id, x.fund_source, x.league_id))
-    return {(union, member, source or "", league or ""): int(amount) for union, member, source, league, amount in rows}
+        select(r.union_id, r.member_id, r.fund_source, r.league_id, func.sum(r.amount))
+        .where(r.booked_on.between(period.start, period.end), scope.contains(r.union_id))
+        .group_by(r.union_id, r.member_id, r.fund_source, r.league_id))
+    return {(union, member, source, league): int(amount) for union, member, source, league, amount in rows}
 
 
 def allocations(session: Session, scope: Scope, period: Period) -> dict[tuple[str, str], int]:
@@ -347,27 +320,29 @@ def allocations(session: Session, scope: Scope, period: Period) -> dict[tuple[st
     (and of the league itself); region-wide money (no league) only in the report of the
     tree's root.
     """
-    p, e = models.Posting, models.JournalEntry
-    league_ok = scope.contains(p.league_id)
-    where = or_(league_ok, p.league_id.is_(None)) if scope.is_root else league_ok
+    r = models.ReportMoney
+    league_ok = scope.contains(r.league_id)
+    where = or_(league_ok, r.league_id == "") if scope.is_root else league_ok
     rows = session.execute(
-        select(p.fund_source, p.league_id, -func.sum(p.amount)).join(e, e.id == p.entry_id)
-        .where(p.account.startswith(ALLOCATIONS_ROOT), _booked_in(period), where)
-        .group_by(p.fund_source, p.league_id))
-    return {(source or "", league or ""): int(amount) for source, league, amount in rows}
+        select(r.fund_source, r.league_id, func.sum(r.amount))
+        .where(r.account.startswith(ALLOCATIONS_ROOT), r.booked_on.between(period.start, period.end), where)
+        .group_by(r.fund_source, r.league_id))
+    return {(source, league): int(amount) for source, league, amount in rows}
 
 
-def paid_on():
-    """A selectable (claim_id, paid_on): the first day each claim had money paid to the member.
+def paid_on(scope: Scope, period: Period):
+    """A selectable (claim_id, submitted_on, decided_on, paid_on): the first day each claim received in the
+    period had money paid to the member.
 
-    The ledger's payment entries today; at the merge, point this at the payment runs'
-    items (the one place processing times learn when a claim was paid).
+    The ledger's payment entries today (``report_payments``, kept by ``ledger.post``); at
+    the merge, point this at the payment runs' items (the one place processing times
+    learn when a claim was paid).
     """
-    p, e = models.Posting, models.JournalEntry
-    return (select(p.claim_id.label("claim_id"), func.min(e.booked_on).label("paid_on"))
-            .join(e, e.id == p.entry_id)
-            .where(e.event == PAID_EVENT, p.account == ledger.PAYABLE_MEMBERS, p.claim_id.is_not(None), p.amount > 0)
-            .group_by(p.claim_id).subquery("paid"))
+    r = models.ReportPayment
+    return (select(r.claim_id.label("claim_id"), r.submitted_on.label("submitted_on"),
+                   r.decided_on.label("decided_on"), func.min(r.paid_on).label("paid_on"))
+            .where(r.submitted_on.between(period.start, period.end), scope.contains(r.union_id))
+            .group_by(r.claim_id, r.submitted_on, r.decided_on).subquery("paid"))
 
 
 def ledger_totals(session: Session, period: Period) -> dict[str, int]:
@@ -446,11 +421,10 @@ def processing_days(session: Session, scope: Scope, period: Period) -> dict[str,
     out: dict[str, Counter] = {stage: Counter() for stage in L.STAGES}
     for days, n in session.execute(select(decide, func.count()).where(received).group_by(decide)):
         out["received_decided"][int(days)] += int(n)
-    paid = paid_on()
-    to_paid = _days(session, paid.c.paid_on, cf.decided_on)
-    whole = _days(session, paid.c.paid_on, cf.submitted_on)
-    for d1, d2, n in session.execute(select(to_paid, whole, func.count()).join(paid, paid.c.claim_id == cf.claim_id)
-                                     .where(received).group_by(to_paid, whole)):
+    paid = paid_on(scope, period)
+    to_paid = _days(session, paid.c.paid_on, paid.c.decided_on)
+    whole = _days(session, paid.c.paid_on, paid.c.submitted_on)
+    for d1, d2, n in session.execute(select(to_paid, whole, func.count()).group_by(to_paid, whole)):
         out["decided_paid"][int(d1)] += int(n)
         out["received_paid"][int(d2)] += int(n)
     return out

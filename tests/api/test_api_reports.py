@@ -538,3 +538,28 @@ def test_the_html_page_loads_only_the_apps_own_assets(client, cast, history) -> 
     assert chart.headers["content-type"].startswith("text/javascript") and b"Chart.js v4" in chart.content[:200]
     assert 'data-chart="payouts_by_benefit"' in page
     assert client.get("/v1/reports/assets/..%2Fdeps.py").status_code == 404
+
+
+def test_the_report_rows_kept_by_each_posting_are_those_made_again_from_the_ledger(client, cast, db, history) -> None:
+    from service import report_facts
+
+    tables = (models.ReportCharge, models.ReportRelief, models.ReportPayment, models.ReportMoney)
+
+    def rows() -> dict[str, list[tuple]]:
+        with session_factory(db)() as s:
+            out = {}
+            for model in tables:
+                columns = [c for c in model.__table__.columns if c.name != "id"]
+                out[model.__tablename__] = sorted(tuple(r) for r in s.execute(select(*columns)))
+            return out
+
+    kept = rows()
+    assert all(kept.values()), {k: len(v) for k, v in kept.items()}
+    with session_factory(db)() as s:
+        report_facts.rebuild(s)
+        s.commit()
+    assert rows() == kept
+    with session_factory(db)() as s:  # twice: the same again
+        report_facts.rebuild(s)
+        s.commit()
+    assert rows() == kept
