@@ -36,7 +36,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from claims.funding import DEFAULT_FUNDING, relief_shares
-from service import ledger, reports
+from service import ledger, report_facts, reports
 from service.auth import CLI
 from store import models
 from store.db import make_engine, session_factory, upgrade
@@ -192,6 +192,10 @@ def _generate(url: str) -> None:
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
     conn.commit()
     raw.close()
+    # What ledger.post would have written beside each entry (COPY bypasses it).
+    with session_factory(engine)() as s:
+        report_facts.rebuild(s)
+        s.commit()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
         c.execute(text("VACUUM ANALYZE"))
     engine.dispose()
@@ -211,7 +215,8 @@ def region_year() -> str:
         if exists:
             engine = make_engine(url)
             with engine.connect() as c:
-                ready = c.execute(select(func.count()).select_from(models.ClaimFact)).scalar() == CLAIMS
+                ready = c.execute(select(func.count()).select_from(models.ClaimFact)).scalar() == CLAIMS and \
+                    c.execute(select(func.count()).select_from(models.ReportCharge)).scalar() > 0
             engine.dispose()
             if ready:
                 admin.dispose()

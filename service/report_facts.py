@@ -73,7 +73,11 @@ def record_entry(session: Session, entry_id: int, event: str, booked_on, legs: S
             select(models.ClaimFact).where(models.ClaimFact.claim_id.in_(sorted({leg.claim_id for leg in payable}))))}
         if expense:
             account = min(leg.account for leg in expense)
+            lines = sorted({leg.line_id for leg in payable if leg.line_id is not None})
+            charged = set(session.scalars(select(models.ReportCharge.line_id)
+                                          .where(models.ReportCharge.line_id.in_(lines)).distinct())) if lines else set()
             rows = [{"entry_id": entry_id, "booked_on": booked_on, "line_id": leg.line_id, "claim_id": leg.claim_id,
+                     "adjusts": leg.line_id in charged,
                      "member_id": facts[leg.claim_id].member_id, "union_id": facts[leg.claim_id].union_id,
                      "account": account, "main_diagnosis": facts[leg.claim_id].main_diagnosis,
                      "hosp_lv": facts[leg.claim_id].hosp_lv, "amount": -leg.amount}
@@ -131,11 +135,13 @@ def rebuild(connection) -> None:
     x = aliased(models.Posting)
     charge_entries = (select(x.entry_id.label("entry_id"), func.min(x.account).label("account"))
                       .where(x.account.startswith(EXPENSE_ROOT)).group_by(x.entry_id).subquery())
+    # A line's rows after its first entry adjust it (as record_entry marks them, entry by entry).
+    later = func.row_number().over(partition_by=p.line_id, order_by=(p.entry_id, p.id)) > 1
     connection.execute(insert(models.ReportCharge).from_select(
-        ["entry_id", "booked_on", "line_id", "claim_id", "member_id", "union_id", "account", "main_diagnosis",
-         "hosp_lv", "amount"],
-        select(p.entry_id, e.booked_on, p.line_id, p.claim_id, cf.member_id, cf.union_id, charge_entries.c.account,
-               cf.main_diagnosis, cf.hosp_lv, -p.amount)
+        ["entry_id", "booked_on", "line_id", "adjusts", "claim_id", "member_id", "union_id", "account",
+         "main_diagnosis", "hosp_lv", "amount"],
+        select(p.entry_id, e.booked_on, p.line_id, later, p.claim_id, cf.member_id, cf.union_id,
+               charge_entries.c.account, cf.main_diagnosis, cf.hosp_lv, -p.amount)
         .join(e, e.id == p.entry_id).join(charge_entries, charge_entries.c.entry_id == p.entry_id)
         .join(cf, cf.claim_id == p.claim_id)
         .where(p.account == ledger.PAYABLE_MEMBERS, p.line_id.is_not(None)).order_by(p.id)))

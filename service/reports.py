@@ -41,7 +41,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, case, cast, distinct, extract, func, literal, or_, select, union_all
+from sqlalchemy import Integer, String, case, cast, extract, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session
 
 from claims.catalog import DiseaseCatalog
@@ -183,7 +183,13 @@ class Scope:
     bucket: dict[str, str]  # union id -> the id of the union directly beneath the root (or the root)
 
     def contains(self, column):
-        """SQL: ``column`` (a union id) lies in the subtree (a prefix of the path, never LIKE)."""
+        """SQL: ``column`` (a union id) lies in the subtree (a prefix of the path, never LIKE).
+
+        The tree's root holds every union: no condition, so the region's report reads
+        its rows without a join.
+        """
+        if self.is_root:
+            return column.is_not(None)
         return column.in_(select(models.Union.id).where(models.Union.path.startswith(self.root.path, autoescape=True)))
 
     @property
@@ -261,28 +267,36 @@ def line_charges(session: Session, scope: Scope, period: Period) -> Payouts:
     grade from the claim's facts. One statement: the lines once (a CTE), four groupings.
     """
     r = models.ReportCharge
-    lines = (
-        select(r.line_id.label("line_id"), func.min(r.account).label("account"), func.sum(r.amount).label("paid"),
-               func.min(r.booked_on).label("charged_on"), r.union_id.label("union_id"),
-               r.main_diagnosis.label("main_diagnosis"), r.hosp_lv.label("hosp_lv"))
-        .where(r.booked_on.between(period.start, period.end), scope.contains(r.union_id))
-        .group_by(r.line_id, r.union_id, r.main_diagnosis, r.hosp_lv)  # one union, diagnosis and grade a line
-        .having(func.sum(r.amount) != 0)
-    ).cte("charged_lines")
-    year = cast(extract("year", lines.c.charged_on), Integer)
-    month = cast(extract("month", lines.c.charged_on), Integer)
-    measures = (func.count(), func.sum(lines.c.paid), func.max(lines.c.paid))
+    in_period = (r.booked_on.between(period.start, period.end), scope.contains(r.union_id))
+    # Lines charged more than once (a reversal, a new amount) with a later charge in the period: netted per
+    # line. Every other line has one row in the period, which is the line: grouped as it is, without first
+    # grouping a year's lines one by one.
+    netted = select(r.line_id).where(r.adjusts, *in_period).distinct()
+    single = (select(r.account, r.union_id, r.main_diagnosis, r.hosp_lv, r.booked_on.label("charged_on"),
+                     r.amount.label("paid"))
+              .where(*in_period, r.line_id.not_in(netted)).subquery("single"))
+    per_line = (select(func.min(r.account).label("account"), r.union_id, r.main_diagnosis, r.hosp_lv,
+                       func.min(r.booked_on).label("charged_on"), func.sum(r.amount).label("paid"))
+                .where(*in_period, r.line_id.in_(netted))
+                .group_by(r.line_id, r.union_id, r.main_diagnosis, r.hosp_lv)  # one union, diagnosis, grade a line
+                .having(func.sum(r.amount) != 0).subquery("netted"))
     catalog_accounts = [ledger.benefit_expense_account("MA_CI"), *(ledger.benefit_expense_account(RELIEF_BENEFIT, s)
                                                                    for s in ledger.SOURCE_SEGMENTS)]
-    parts = [
-        select(literal("union"), lines.c.union_id, lines.c.account, literal(0), *measures)
-        .group_by(lines.c.union_id, lines.c.account),
-        select(literal("diagnosis"), lines.c.account, lines.c.main_diagnosis, literal(0), *measures)
-        .where(lines.c.account.in_(catalog_accounts)).group_by(lines.c.account, lines.c.main_diagnosis),
-        select(literal("month"), lines.c.account, cast(year, String), month, *measures).group_by(lines.c.account, year, month),
-        select(literal("grade"), lines.c.account, lines.c.hosp_lv, literal(0), *measures)
-        .group_by(lines.c.account, lines.c.hosp_lv),
-    ]
+    parts = []
+    for lines in (single, per_line):
+        year = cast(extract("year", lines.c.charged_on), Integer)
+        month = cast(extract("month", lines.c.charged_on), Integer)
+        measures = (func.count(), func.sum(lines.c.paid), func.max(lines.c.paid))
+        parts += [
+            select(literal("union"), lines.c.union_id, lines.c.account, literal(0), *measures)
+            .group_by(lines.c.union_id, lines.c.account),
+            select(literal("diagnosis"), lines.c.account, lines.c.main_diagnosis, literal(0), *measures)
+            .where(lines.c.account.in_(catalog_accounts)).group_by(lines.c.account, lines.c.main_diagnosis),
+            select(literal("month"), lines.c.account, cast(year, String), month, *measures)
+            .group_by(lines.c.account, year, month),
+            select(literal("grade"), lines.c.account, lines.c.hosp_lv, literal(0), *measures)
+            .group_by(lines.c.account, lines.c.hosp_lv),
+        ]
     out = Payouts()
     target = {"union": out.by_union, "diagnosis": out.by_diagnosis, "month": out.by_month, "grade": out.by_grade}
     for kind, k1, k2, k3, n, total, largest in session.execute(union_all(*parts)):
@@ -373,11 +387,13 @@ def _days(session: Session, later, earlier):
 def enrollments(session: Session, scope: Scope, period: Period) -> dict[str, tuple[int, int]]:
     """(members enrolled, member-periods) by union: enrollments whose period overlaps the report's."""
     en, m = models.Enrollment, models.Member
-    rows = session.execute(
-        select(m.union_id, func.count(distinct(en.member_id)), func.count())
-        .join(m, m.id == en.member_id)
-        .where(en.period_start <= period.end, en.period_end >= period.start, scope.contains(m.union_id))
-        .group_by(m.union_id))
+    # Per member first, then per union: two hash aggregates instead of a sorted count(DISTINCT).
+    per_member = (select(m.union_id.label("union_id"), func.count().label("periods"))
+                  .select_from(en).join(m, m.id == en.member_id)
+                  .where(en.period_start <= period.end, en.period_end >= period.start, scope.contains(m.union_id))
+                  .group_by(m.union_id, en.member_id).subquery())
+    rows = session.execute(select(per_member.c.union_id, func.count(), func.sum(per_member.c.periods))
+                           .group_by(per_member.c.union_id))
     return {union: (int(members), int(periods)) for union, members, periods in rows}
 
 
@@ -404,23 +420,26 @@ def register(session: Session, scope: Scope, period: Period) -> dict[str, Househ
     return found
 
 
-def claims_received(session: Session, scope: Scope, period: Period) -> dict[str, int]:
-    """Claims received in the period, by the member's union when it arrived."""
+def claims_received(session: Session, scope: Scope, period: Period) -> tuple[dict[str, int], Counter]:
+    """Claims received in the period by the member's union when it arrived, and a histogram of the
+    whole days each took from received to decided: one pass over the claims."""
     cf = models.ClaimFact
-    rows = session.execute(select(cf.union_id, func.count())
-                           .where(cf.submitted_on.between(period.start, period.end), scope.contains(cf.union_id))
-                           .group_by(cf.union_id))
-    return {union: int(n) for union, n in rows}
-
-
-def processing_days(session: Session, scope: Scope, period: Period) -> dict[str, Counter]:
-    """Histograms of whole days per stage, over the claims received in the period."""
-    cf = models.ClaimFact
-    received = and_(cf.submitted_on.between(period.start, period.end), scope.contains(cf.union_id))
     decide = _days(session, cf.decided_on, cf.submitted_on)
+    rows = session.execute(select(cf.union_id, decide, func.count())
+                           .where(cf.submitted_on.between(period.start, period.end), scope.contains(cf.union_id))
+                           .group_by(cf.union_id, decide))
+    by_union: dict[str, int] = defaultdict(int)
+    days: Counter = Counter()
+    for union, d, n in rows:
+        by_union[union] += int(n)
+        days[int(d)] += int(n)
+    return dict(by_union), days
+
+
+def processing_days(session: Session, scope: Scope, period: Period, decided: Counter) -> dict[str, Counter]:
+    """Histograms of whole days per stage, over the claims received in the period (``decided``: received → decided)."""
     out: dict[str, Counter] = {stage: Counter() for stage in L.STAGES}
-    for days, n in session.execute(select(decide, func.count()).where(received).group_by(decide)):
-        out["received_decided"][int(days)] += int(n)
+    out["received_decided"] = decided
     paid = paid_on(scope, period)
     to_paid = _days(session, paid.c.paid_on, paid.c.decided_on)
     whole = _days(session, paid.c.paid_on, paid.c.submitted_on)
@@ -483,17 +502,29 @@ def _avg(total: int, n: int) -> int:
     return (2 * total + n) // (2 * n) if n else 0
 
 
+def _tune(session: Session) -> None:
+    """PostgreSQL, for this transaction only: a report's few large GROUP BYs want memory, not JIT.
+
+    Compiling them (JIT) cost more than running them on a region's year, and the per-line
+    grouping spilled to disk in the default 4 MB of work memory.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+
+
 def build(session: Session, caller: Principal, union_id: str, period: Period) -> Report:
     """The federation report of ``union_id``'s subtree over ``period``, as ``caller`` may see it."""
     scope = scope_of(session, caller, union_id)
+    _tune(session)
     households = register(session, scope, period)
     enrolled = enrollments(session, scope, period)
     received = contributions(session, scope, period)
-    claims = claims_received(session, scope, period)
+    claims, decided = claims_received(session, scope, period)
     payouts = line_charges(session, scope, period)
     relief = relief_charges(session, scope, period)
     allocated = allocations(session, scope, period)
-    stages = processing_days(session, scope, period)
+    stages = processing_days(session, scope, period, decided)
 
     tables = [
         _hardship_register(households),

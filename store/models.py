@@ -392,7 +392,10 @@ class ReportCharge(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
     booked_on: Mapped[dt.date] = mapped_column(Date, index=True)
-    line_id: Mapped[int] = mapped_column(Integer)
+    line_id: Mapped[int] = mapped_column(Integer, index=True)
+    # A later charge of a line already charged (a reversal, a new amount): the report nets such lines
+    # one by one and takes every other row as its line as it is.
+    adjusts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     claim_id: Mapped[int] = mapped_column(Integer)
     member_id: Mapped[str] = mapped_column(String(64))
     union_id: Mapped[str] = mapped_column(String(32))

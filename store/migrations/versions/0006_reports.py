@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column('entry_id', sa.Integer(), nullable=False),
         sa.Column('booked_on', sa.Date(), nullable=False),
         sa.Column('line_id', sa.Integer(), nullable=False),
+        sa.Column('adjusts', sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column('claim_id', sa.Integer(), nullable=False),
         sa.Column('member_id', sa.String(length=64), nullable=False),
         sa.Column('union_id', sa.String(length=32), nullable=False),
@@ -49,6 +50,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_report_charges_entry_id'), 'report_charges', ['entry_id'])
     op.create_index(op.f('ix_report_charges_booked_on'), 'report_charges', ['booked_on'])
+    op.create_index(op.f('ix_report_charges_line_id'), 'report_charges', ['line_id'])
     op.create_table(
         'report_relief',
         sa.Column('id', sa.Integer(), nullable=False),
