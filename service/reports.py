@@ -271,7 +271,8 @@ def line_charges(session: Session, scope: Scope, period: Period) -> Payouts:
     # Lines charged more than once (a reversal, a new amount) with a later charge in the period: netted per
     # line. Every other line has one row in the period, which is the line: grouped as it is, without first
     # grouping a year's lines one by one.
-    netted = select(r.line_id).where(r.adjusts, *in_period).distinct()
+    # (Read first, once: a handful of lines, where the statement below would re-read them in every part.)
+    netted = sorted(session.scalars(select(r.line_id).where(r.adjusts, *in_period).distinct()))
     single = (select(r.account, r.union_id, r.main_diagnosis, r.hosp_lv, r.booked_on.label("charged_on"),
                      r.amount.label("paid"))
               .where(*in_period, r.line_id.not_in(netted)).subquery("single"))
@@ -283,7 +284,7 @@ def line_charges(session: Session, scope: Scope, period: Period) -> Payouts:
     catalog_accounts = [ledger.benefit_expense_account("MA_CI"), *(ledger.benefit_expense_account(RELIEF_BENEFIT, s)
                                                                    for s in ledger.SOURCE_SEGMENTS)]
     parts = []
-    for lines in (single, per_line):
+    for lines in (single, per_line) if netted else (single,):
         year = cast(extract("year", lines.c.charged_on), Integer)
         month = cast(extract("month", lines.c.charged_on), Integer)
         measures = (func.count(), func.sum(lines.c.paid), func.max(lines.c.paid))

@@ -389,6 +389,8 @@ class ReportCharge(Base):
     """
 
     __tablename__ = "report_charges"
+    __table_args__ = (Index("ix_report_charges_union_booked", "union_id", "booked_on"),
+                      Index("ix_report_charges_adjusts", "adjusts", "booked_on"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
     booked_on: Mapped[dt.date] = mapped_column(Date, index=True)

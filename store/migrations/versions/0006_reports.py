@@ -51,6 +51,8 @@ def upgrade() -> None:
     op.create_index(op.f('ix_report_charges_entry_id'), 'report_charges', ['entry_id'])
     op.create_index(op.f('ix_report_charges_booked_on'), 'report_charges', ['booked_on'])
     op.create_index(op.f('ix_report_charges_line_id'), 'report_charges', ['line_id'])
+    op.create_index('ix_report_charges_union_booked', 'report_charges', ['union_id', 'booked_on'])
+    op.create_index('ix_report_charges_adjusts', 'report_charges', ['adjusts', 'booked_on'])
     op.create_table(
         'report_relief',
         sa.Column('id', sa.Integer(), nullable=False),
