@@ -216,6 +216,8 @@ def as_html(report: Report) -> str:
                 text = _text(row.get(c.key), kind)
                 if kind == PERCENT and text:
                     text += "%"
+                elif kind == YUAN and text:
+                    text = f"{Decimal(text):,}"  # 1,234,567.89 on paper
                 cells.append(f'<td class="{kind}">{e(text)}</td>')
             parts.append(f"<tr{css}>{''.join(cells)}</tr>")
         parts.append("</tbody></table></section>")

@@ -44,7 +44,7 @@ COLUMNS: dict[str, Label] = {
     "level": Label("层级", "Level"),
     "category": Label("困难类别", "Hardship category"),
     "households": Label("户数", "Households"),
-    "share": Label("占比", "Share"),
+    "share": Label("占比（%）", "Share (%)"),
     "verified": Label("已入户核查", "Verified by home visit"),
     "households_helped": Label("救助户数", "Households helped"),
     "relief_paid": Label("救助金额（元）", "Relief paid (yuan)"),
@@ -62,7 +62,7 @@ COLUMNS: dict[str, Label] = {
     "paid": Label("给付金额（元）", "Amount paid (yuan)"),
     "average_payout": Label("人均给付（元）", "Average payout (yuan)"),
     "largest_payout": Label("最高给付（元）", "Largest payout (yuan)"),
-    "loss_ratio": Label("赔付率", "Loss ratio (payouts ÷ contributions)"),
+    "loss_ratio": Label("赔付率（%）", "Loss ratio (payouts ÷ contributions, %)"),
     "benefit": Label("保障项目", "Benefit"),
     "disease": Label("病种", "Disease"),
     "disease_code": Label("病种编码", "Disease code"),
@@ -142,7 +142,7 @@ FIGURES: dict[str, Label] = {
     "mutual_aid_paid": Label("互助金给付金额（元）", "Mutual aid paid (yuan)"),
     "average_payout": Label("互助金人均给付（元）", "Average mutual-aid payout (yuan)"),
     "largest_payout": Label("互助金最高给付（元）", "Largest mutual-aid payout (yuan)"),
-    "loss_ratio": Label("互助金赔付率", "Mutual-aid loss ratio (payouts ÷ contributions)"),
+    "loss_ratio": Label("互助金赔付率（%）", "Mutual-aid loss ratio (payouts ÷ contributions, %)"),
     "allocations": Label("救助资金拨入（元）", "Relief allocations received (yuan)"),
 }
 

@@ -490,7 +490,7 @@ def test_the_workbook_opens_with_a_sheet_per_table_number_formats_and_charts(cli
     sheet = book["mutual_aid_by_union"]
     headers = [c.value for c in sheet[3]]
     contributions = headers.index("互助金收入（元） / Contributions (yuan)") + 1
-    ratio = headers.index("赔付率 / Loss ratio (payouts ÷ contributions)") + 1
+    ratio = headers.index("赔付率（%） / Loss ratio (payouts ÷ contributions, %)") + 1
     assert sheet.cell(4, contributions).number_format == "#,##0.00"
     assert sheet.cell(4, ratio).number_format == "0.00%"
     total_row = sheet.max_row
