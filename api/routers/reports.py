@@ -40,7 +40,7 @@ def federation_report(
     year: Annotated[int | None, Query(description="A calendar year (or give from and to)")] = None,
     start: Annotated[dt.date | None, Query(alias="from", description="First day of a range (with to)")] = None,
     end: Annotated[dt.date | None, Query(alias="to", description="Last day of a range, at most 5 years on")] = None,
-    format: Annotated[str, Query(max_length=8, description="json, csv, xlsx or html")] = "json",  # noqa: A002
+    answer_format: Annotated[str, Query(alias="format", max_length=8, description="json, csv, xlsx or html")] = "json",
 ) -> Response:
     """Hardship register by category; relief by category, source and union; mutual aid by union; payouts by
     benefit, disease, month and hospital grade; processing times; fund statements. Every figure is labelled in
@@ -49,17 +49,17 @@ def federation_report(
     Administrators see any union; officers and finance officers their own union's subtree (any other union is
     answered as unknown, 404); members and hospitals get 403. A year, or from/to (at most 5 years), is required.
     """
-    if format not in FORMATS:
+    if answer_format not in FORMATS:
         raise Invalid.at("format", f"is one of {', '.join(FORMATS)}")
     period = reports.period_of(year, start, end)
     report = reports.build(session, caller, union, period)
-    if format == "json":
+    if answer_format == "json":
         return JSONResponse(reports.as_json(report))
     name = f"federation-{re.sub(r'[^A-Za-z0-9_-]', '_', report.union.id)}-{period.start.isoformat()}-{period.end.isoformat()}"
-    if format == "csv":
+    if answer_format == "csv":
         return Response(report_formats.as_csv(report), media_type=FORMATS["csv"],
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
-    if format == "xlsx":
+    if answer_format == "xlsx":
         return Response(report_formats.as_xlsx(report), media_type=FORMATS["xlsx"],
                         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
     return Response(report_formats.as_html(report), media_type=FORMATS["html"],
