@@ -32,6 +32,7 @@ from claims.cases import Claim
 from claims.decision import AccumulatorChange, BenefitLine, Decision, LineStatus
 from claims.members import Enrollment, Gender, HardshipCategory, HardshipRegistration, Member, hardship_on
 from claims.settlement import Settlement
+from service import report_facts
 from store import models
 from store.repositories import apply_members_changes, load_accumulators, lock_members
 
@@ -239,6 +240,7 @@ def insert_claims(session: Session, claim_rows: list[dict], decisions: list[Deci
     apply_members_changes(session, moved)
     if bill_rows:
         session.execute(insert(models.AdjudicatedBill), bill_rows)
+    report_facts.record_claims(session, records, settlements)
     return records
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from claims.dates import china_today
+from service import report_facts
 from store import models
 from store.repositories import insert_many, is_postgres
 
@@ -97,9 +98,10 @@ def post(session: Session, event: str, legs: Sequence[Leg], *, ref: str, memo: s
     legs = _checked(event, ref, legs)
     if not legs:
         return 0
+    booked_on = booked_on or china_today()
     entry_id = session.execute(
         insert(models.JournalEntry).values(
-            event=event, ref=ref, memo=memo, booked_on=booked_on or china_today(), reverses_id=reverses_id,
+            event=event, ref=ref, memo=memo, booked_on=booked_on, reverses_id=reverses_id,
             created_at=dt.datetime.now(dt.timezone.utc),
         ).returning(models.JournalEntry.id)
     ).scalar_one()
@@ -109,6 +111,8 @@ def post(session: Session, event: str, legs: Sequence[Leg], *, ref: str, memo: s
          "claim_id": leg.claim_id, "line_id": leg.line_id}
         for leg in legs
     ])
+    # The federation report's rows of this entry, in its transaction (service.report_facts).
+    report_facts.record_entry(session, entry_id, event, booked_on, legs)
     return entry_id
 
 
@@ -187,6 +191,9 @@ def post_many(session: Session, entries: Sequence[Entry], *, pause: Callable[[in
     insert_many(session, models.Posting.__table__,
                 ("entry_id", "account", "amount", "fund_source", "fund_year", "league_id", "member_id", "claim_id",
                  "line_id"), posting_rows, pause=pause)
+    # The federation report's rows of these entries, in their transaction (service.report_facts).
+    report_facts.record_entries(session, [(entry_id, entry.event, entry.booked_on or today, legs)
+                                          for entry_id, (entry, legs) in zip(written, checked) if entry_id])
     return written
 
 

@@ -558,3 +558,100 @@ class UserSession(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+# ----------------------------------------------------------------------------- branch reports (issue 13)
+
+
+class ClaimFact(Base):
+    """What a report groups a claim by, written once with its decision (``service.report_facts``).
+
+    These are facts of the claim, not of its decision: the member's union when it
+    arrived, the dates received and decided, the stay's admission, hospital grade and
+    main diagnosis. A review or a re-adjudication changes none of them, so the row is
+    never updated; the money of a claim is read from the ledger. They are kept beside
+    the claim so a year of a region (a million claims) is grouped from one narrow,
+    indexed table instead of parsing each settlement's record.
+    """
+
+    __tablename__ = "claim_facts"
+    __table_args__ = (Index("ix_claim_facts_union_submitted", "union_id", "submitted_on"),)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(64))
+    union_id: Mapped[str] = mapped_column(String(32))
+    submitted_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    decided_on: Mapped[dt.date] = mapped_column(Date)
+    admitted_on: Mapped[dt.date] = mapped_column(Date)
+    hosp_lv: Mapped[str] = mapped_column(String(2))
+    main_diagnosis: Mapped[str] = mapped_column(String(32))  # ICD-10, normalised ('C34.9')
+
+
+class ReportCharge(Base):
+    """A benefit line charged (or uncharged, by a reversal) in the ledger, with what a report groups it by.
+
+    One row per payable leg of an entry that charges a benefit, written by ``ledger.post``
+    in the entry's transaction (``service.report_facts.record_entry``): the ledger's
+    own amount, beside the claim's union, diagnosis and hospital grade, so a year's
+    payouts are grouped from one narrow table instead of joining postings, entries and
+    claims. ``report_facts.rebuild`` makes the same rows from the ledger.
+    """
+
+    __tablename__ = "report_charges"
+    __table_args__ = (Index("ix_report_charges_union_booked", "union_id", "booked_on"),
+                      Index("ix_report_charges_adjusts", "adjusts", "booked_on"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    booked_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    line_id: Mapped[int] = mapped_column(Integer, index=True)
+    # A later charge of a line already charged (a reversal, a new amount): the report nets such lines
+    # one by one and takes every other row as its line as it is.
+    adjusts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    claim_id: Mapped[int] = mapped_column(Integer)
+    member_id: Mapped[str] = mapped_column(String(64))
+    union_id: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(120))  # the entry's expense account: which benefit
+    main_diagnosis: Mapped[str] = mapped_column(String(32))
+    hosp_lv: Mapped[str] = mapped_column(String(2))
+    amount: Mapped[int] = mapped_column(BigInteger)  # fen charged to the member's payable; a reversal negative
+
+
+class ReportRelief(Base):
+    """A relief source's share of a CIR line charged: one row per Expenses:Benefits:CIR:<Source> leg."""
+
+    __tablename__ = "report_relief"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    booked_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    claim_id: Mapped[int] = mapped_column(Integer)
+    member_id: Mapped[str] = mapped_column(String(64))
+    union_id: Mapped[str] = mapped_column(String(32))
+    fund_source: Mapped[str] = mapped_column(String(16))
+    league_id: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportPayment(Base):
+    """A claim paid (an ``item.paid`` entry naming it), with the claim's dates for processing times."""
+
+    __tablename__ = "report_payments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    claim_id: Mapped[int] = mapped_column(Integer, index=True)
+    union_id: Mapped[str] = mapped_column(String(32))
+    paid_on: Mapped[dt.date] = mapped_column(Date)
+    submitted_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    decided_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class ReportMoney(Base):
+    """Contributions and allocations received, summed per day, account, fund and union (member's; '' for none).
+
+    Kept by ``INSERT ... ON CONFLICT DO UPDATE`` adding each leg, so two entries at once
+    never collide; dimensions that a leg lacks are ''.
+    """
+
+    __tablename__ = "report_money"
+    booked_on: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    account: Mapped[str] = mapped_column(String(120), primary_key=True)
+    fund_source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    league_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    union_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)  # fen received (credits, as a positive amount)

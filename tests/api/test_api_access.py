@@ -348,6 +348,12 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/audit/anchor"): Row(lambda w: {}, only(200, "admin")),
     # Finance: each finance officer their own scope (tests/api/test_api_ledger.py checks what each sees)
     ("GET", "/v1/funds/statements"): Row(lambda w: {"params": {"year": YEAR}}, only(200, "admin", *FINANCE, "finance_other")),
+    # Reports: an officer (or finance officer) reads their union's subtree; another union is unknown (404).
+    ("GET", "/v1/reports/federation"): Row(
+        lambda w: {"params": {"union": "U1", "year": YEAR}}, only(200, "admin", *OFFICERS, *FINANCE), hidden=(*OFFICERS_ELSEWHERE, "finance_other"),
+        missing=lambda spec: ({**spec, "params": {**spec["params"], "union": "NO-SUCH-UNION"}},
+                              {"NO-SUCH-UNION": "U1"})),
+    ("GET", "/v1/reports/assets/{name}"): Row(lambda w: {"path": {"name": "chart.umd.js"}}, everyone(), public=True),
     # Plan administration: administrators only
     ("GET", "/v1/plans"): Row(lambda w: {}, only(200, "admin")),
     ("POST", "/v1/plans"): Row(lambda w: {"json": w.document}, only(201, "admin")),
