@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from api import problems
 from api.limits import BodyLimits, LimitsMiddleware
 from api.routers import audit as audit_router
-from api.routers import claims, keys, plans, registry, settlements
+from api.routers import claims, funds, keys, plans, registry, settlements
 from service.audit import Anchoring
 from service.auth import DEFAULT_SIGN_IN_LIMIT, SignInLimiter
 from service.plans import PlanBook, ensure_published_default
@@ -71,6 +71,7 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
     app.include_router(plans.router)
     app.include_router(keys.router)
     app.include_router(audit_router.router)
+    app.include_router(funds.router)
     problems.document(app)
     settlements.document_provincial_med_types(app, app.state.provincial_med_types)
     serve_docs(app)

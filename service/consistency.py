@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from claims.decision import BenefitLine, LineStatus, claim_status
 from claims.money import format_fen
-from service import audit
+from service import audit, funds
 from service import claim_aggregate as aggregate
 from store import models
 
@@ -60,4 +60,5 @@ def check(session: Session) -> list[str]:
             # (An entry written before decisions carried a digest has no "decision" to compare.)
             problems.append(f"claim {claim.id}: its lines are not the decision recorded in the audit log "
                             f"(entry at position {entry[0]}): changed outside the service")
+    problems.extend(funds.check(session))
     return problems

@@ -91,29 +91,55 @@ class UnbalancedEntry(ValueError):
 def post(session: Session, event: str, legs: Sequence[Leg], *, ref: str, memo: str = "",
          booked_on: dt.date | None = None, reverses_id: int | None = None) -> int:
     """Write one balanced journal entry with its postings; its id. Legs of 0.00 are left out."""
-    legs = [leg for leg in legs if leg.amount != 0]
-    for leg in legs:
-        if type(leg.amount) is not int:  # noqa: E721 - bool and float are refused alike
-            raise UnbalancedEntry(f"{event}: amount {leg.amount!r} is not integer fen")
-        if not valid_account(leg.account):
-            raise UnbalancedEntry(f"{event}: account {leg.account!r} is not a ledger account name")
-    if not legs:
-        return 0
-    if sum(leg.amount for leg in legs) != 0:
-        raise UnbalancedEntry(f"{event} {ref}: postings add up to {sum(leg.amount for leg in legs)} fen, not 0")
-    entry_id = session.execute(
-        insert(models.JournalEntry).values(
-            event=event, ref=ref, memo=memo, booked_on=booked_on or china_today(), reverses_id=reverses_id,
-            created_at=dt.datetime.now(dt.timezone.utc),
-        ).returning(models.JournalEntry.id)
-    ).scalar_one()
+    return post_many(session, [Entry(event, legs, ref, memo, booked_on, reverses_id)])[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A journal entry to be written by ``post_many``."""
+
+    event: str
+    legs: Sequence[Leg]
+    ref: str
+    memo: str = ""
+    booked_on: dt.date | None = None
+    reverses_id: int | None = None
+
+
+def post_many(session: Session, entries: Sequence[Entry]) -> list[int]:
+    """Write balanced entries in two statements (entries, then all their postings); their ids.
+
+    Each entry is checked as ``post`` checks it; one that does not balance refuses
+    them all. An entry whose legs are all 0.00 is not written (its id is 0).
+    """
+    kept: list[tuple[Entry, list[Leg]]] = []
+    for e in entries:
+        legs = [leg for leg in e.legs if leg.amount != 0]
+        for leg in legs:
+            if type(leg.amount) is not int:  # noqa: E721 - bool and float are refused alike
+                raise UnbalancedEntry(f"{e.event}: amount {leg.amount!r} is not integer fen")
+            if not valid_account(leg.account):
+                raise UnbalancedEntry(f"{e.event}: account {leg.account!r} is not a ledger account name")
+        if legs and sum(leg.amount for leg in legs) != 0:
+            raise UnbalancedEntry(f"{e.event} {e.ref}: postings add up to {sum(leg.amount for leg in legs)} fen, not 0")
+        kept.append((e, legs))
+    written = [(e, legs) for e, legs in kept if legs]
+    if not written:
+        return [0] * len(entries)
+    now, today = dt.datetime.now(dt.timezone.utc), china_today()
+    ids = session.scalars(
+        insert(models.JournalEntry).returning(models.JournalEntry.id, sort_by_parameter_order=True),
+        [{"event": e.event, "ref": e.ref, "memo": e.memo, "booked_on": e.booked_on or today,
+          "reverses_id": e.reverses_id, "created_at": now} for e, _ in written],
+    ).all()
     session.execute(insert(models.Posting), [
         {"entry_id": entry_id, "account": leg.account, "amount": leg.amount, "fund_source": leg.fund_source,
          "fund_year": leg.fund_year, "league_id": leg.league_id, "member_id": leg.member_id,
          "claim_id": leg.claim_id, "line_id": leg.line_id}
-        for leg in legs
+        for entry_id, (_, legs) in zip(ids, written) for leg in legs
     ])
-    return entry_id
+    by_entry = iter(ids)
+    return [next(by_entry) if legs else 0 for _, legs in kept]
 
 
 def reverse(session: Session, entry_id: int, event: str, *, ref: str, memo: str = "",
