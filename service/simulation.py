@@ -179,7 +179,7 @@ def readjudicate(session: Session, who: Principal, plans: PlanBook, *, include_p
         chosen.append(in_range)
     targets = session.execute(query.where(or_(*chosen)).order_by(models.Claim.id)).all()
     report: dict[str, Any] = {"claims": 0, "pended_redecided": 0, "adjustments": 0, "total_delta": 0, "changes": [],
-                              "skipped": [], "held_for_review": []}
+                              "skipped": [], "held_for_review": [], "held_for_funds": []}
     if not targets:
         report["total_delta"] = format_fen(0)
         return report
@@ -204,7 +204,6 @@ def readjudicate(session: Session, who: Principal, plans: PlanBook, *, include_p
     purse = funds.Purse(session)
     charged = funds.held_by_line(session, [ln.id for c in claims.values() for ln in c.lines])
     leagues = funds.leagues_of(session, files)
-    report["held_for_funds"] = []
     before: dict[str, MemberAccumulators] = {m: MemberAccumulators() for m in files}
     entries: list[tuple[str, str, object, dict[str, Any]]] = []
     for claim_id, member_id in history:
