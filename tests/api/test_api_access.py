@@ -246,6 +246,12 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("DELETE", "/v1/keys/{key_id}"): Row(lambda w: {"path": {"key_id": w.member_key()}},
                                          only(204, "admin", "officer"), hidden=("officer_other",)),
     ("GET", "/v1/audit/anchor"): Row(lambda w: {}, only(200, "admin")),
+    # Funds: finance officers and administrators (finance scopes: tests/api/test_api_funds.py).
+    ("POST", "/v1/funds/allocations"): Row(
+        lambda w: {"json": {"source": "central", "year": YEAR, "amount": "100.00", "reference": f"拨款-{w.fresh()}",
+                            "received_on": f"{YEAR}-01-15"}}, only(201, "admin")),
+    ("GET", "/v1/funds/allocations"): Row(lambda w: {}, only(200, "admin")),
+    ("GET", "/v1/funds/pools"): Row(lambda w: {"params": {"year": YEAR}}, only(200, "admin")),
     # Plan administration: administrators only
     ("GET", "/v1/plans"): Row(lambda w: {}, only(200, "admin")),
     ("POST", "/v1/plans"): Row(lambda w: {"json": w.document}, only(201, "admin")),
