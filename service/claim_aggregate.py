@@ -31,7 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from claims.accumulators import MemberAccumulators
 from claims.cases import Claim
 from claims.decision import AccumulatorChange, BenefitLine, Decision, LineStatus
-from claims.funding import Funding, funding_of
+from claims.funding import RELIEF, Funding, funding_of
 from claims.members import Enrollment, Gender, HardshipCategory, HardshipRegistration, Member, hardship_on
 from claims.settlement import Settlement
 from service import funds
@@ -213,8 +213,10 @@ def insert_claims(session: Session, claim_rows: list[dict], decisions: list[Deci
     moved = [(claim_row["member_id"], c) for claim_row, decision in zip(claim_rows, decisions) for c in decision.changes]
     apply_members_changes(session, moved)
     fundings = fundings or [funding_of(None)] * len(decisions)
-    leagues = funds.leagues_of(session, {row["member_id"] for row, d in zip(claim_rows, decisions)
-                                         if any(ln.status is LineStatus.APPROVED for ln in d.lines)})
+    # Only relief money is kept per league: the query is made for claims with a relief line to pay.
+    leagues = funds.leagues_of(session, {row["member_id"] for row, d, funding in zip(claim_rows, decisions, fundings)
+                                         if any(ln.status is LineStatus.APPROVED and funding.fund_of(ln.benefit) == RELIEF
+                                                for ln in d.lines)})
     charges = funds.fund_decisions(
         session, [(row["member_id"], bill.begndate.year, decision, funding)
                   for row, bill, decision, funding in zip(claim_rows, settlements, decisions, fundings)], leagues)

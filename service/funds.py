@@ -496,6 +496,15 @@ def funding_of_version(session: Session, plans: PlanBook, version: str) -> Fundi
         return DEFAULT_FUNDING
 
 
+def get_allocation(session: Session, who: Principal, allocation_id: int) -> models.ReliefAllocation:
+    """One allocation, to those who see it in a list (another league's is 404, as if none)."""
+    who.require(*FINANCE)
+    row = session.get(models.ReliefAllocation, allocation_id)
+    if row is None or not (_is_region_finance(session, who) or (row.league_id and who.sees_union(row.league_id))):
+        raise NotFound(f"no allocation {allocation_id}")
+    return row
+
+
 def list_allocations(session: Session, who: Principal, *, year: int | None, source: str | None,
                      league_id: str | None, page: int, page_size: int) -> tuple[list[models.ReliefAllocation], int]:
     """Allocations, newest first: all to the region's finance officers, a league's own to its finance officers."""

@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.deps import CurrentCaller, PagingDep, PlansDep, SessionDep
+from api.deps import CurrentCaller, PagingDep, PlansDep, RowId, SessionDep
 from api.problems import answers
-from api.routers import CREATED, located
+from api.routers import CREATED
 from service import funds
 from service.schemas import AllocationCreate, AllocationCreated, AllocationRead, Page, PoolRead
 
@@ -32,8 +32,15 @@ def record_allocation(data: AllocationCreate, response: Response, session: Sessi
     ``redecided_claims`` lists the claims that changed.
     """
     row, redecided = funds.record_allocation(session, caller, plans, data)
-    located(response, f"/v1/funds/allocations?year={row.fund_year}&source={row.source}")
+    response.headers["Location"] = f"/v1/funds/allocations/{row.id}"
     return AllocationCreated(**funds.allocation_read(row), redecided_claims=redecided)
+
+
+@router.get("/allocations/{allocation_id}", response_model=AllocationRead, summary="Read a relief allocation",
+            responses=answers(404, s404="No such allocation, or another league's (the same answer)"))
+def get_allocation(allocation_id: RowId, session: SessionDep, caller: CurrentCaller):
+    """An allocation: to the region's finance officers and administrators, a league's own to its finance officers."""
+    return AllocationRead(**funds.allocation_read(funds.get_allocation(session, caller, allocation_id)))
 
 
 @router.get("/allocations", response_model=Page[AllocationRead], summary="List relief allocations")

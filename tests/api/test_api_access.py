@@ -97,6 +97,13 @@ class World:
         assert answer.status_code == 201, answer.text
         return answer.json()["id"]
 
+    def allocation(self) -> int:
+        answer = self.client.post("/v1/funds/allocations", headers=auth(self.admin), json={
+            "source": "league", "year": YEAR, "league_id": "L1", "amount": "1.00", "reference": f"A-{self.fresh()}",
+            "received_on": f"{YEAR}-01-15"})
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
     def published(self) -> int:
         plan_id = self.draft()
         answer = self.client.post(f"/v1/plans/{plan_id}/publish", headers=auth(self.admin),
@@ -251,6 +258,8 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda w: {"json": {"source": "central", "year": YEAR, "amount": "100.00", "reference": f"拨款-{w.fresh()}",
                             "received_on": f"{YEAR}-01-15"}}, only(201, "admin")),
     ("GET", "/v1/funds/allocations"): Row(lambda w: {}, only(200, "admin")),
+    ("GET", "/v1/funds/allocations/{allocation_id}"): Row(lambda w: {"path": {"allocation_id": w.allocation()}},
+                                                          only(200, "admin")),
     ("GET", "/v1/funds/pools"): Row(lambda w: {"params": {"year": YEAR}}, only(200, "admin")),
     # Plan administration: administrators only
     ("GET", "/v1/plans"): Row(lambda w: {}, only(200, "admin")),

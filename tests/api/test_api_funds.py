@@ -309,6 +309,19 @@ def test_finance_officers_record_and_see_the_money_of_their_own_unions(client, c
     for key in (cast.officer, cast.officer_region, cast.member, cast.hospital):
         assert client.get("/v1/funds/pools", headers=b.auth(key)).status_code == 403
 
+    # One allocation: its Location reads it; another league's is unknown to a league's finance officer.
+    made = client.post("/v1/funds/allocations", headers=b.auth(cast.finance_league), json={
+        "source": "league", "year": b.YEAR, "league_id": "L1", "amount": "5.00", "reference": "L1-5",
+        "received_on": f"{b.YEAR}-02-01"})
+    assert made.status_code == 201
+    assert client.get(made.headers["location"], headers=b.auth(cast.finance_league)).json()["reference"] == "L1-5"
+    assert client.get(made.headers["location"], headers=b.auth(cast.finance)).status_code == 200
+    hidden = client.get(made.headers["location"], headers=b.auth(cast.finance_other))
+    unknown = client.get("/v1/funds/allocations/2147483647", headers=b.auth(cast.finance_other))
+    assert (hidden.status_code, unknown.status_code) == (404, 404)
+    assert hidden.json()["detail"].replace(str(made.json()["id"]), "N") == unknown.json()["detail"].replace(
+        "2147483647", "N")
+
 
 def test_the_pools_show_what_is_charged_and_available_per_source(client, cast, session):
     _hardship(client, cast, "M1")
