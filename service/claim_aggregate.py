@@ -236,14 +236,19 @@ def insert_claims(session: Session, claim_rows: list[dict], decisions: list[Deci
         set_committed_value(record, "settlement", row)
         set_committed_value(record, "adjustments", [])
         records.append(record)
-    line_ids: list[int] = []
+    # The lines' ids, for their charges: read back in one statement (RETURNING with
+    # rows in order is a statement per row on SQLite).
+    line_ids: dict[tuple[int, int], int] = {}
     if line_rows:
-        line_ids = list(session.scalars(
-            insert(models.DecisionLine).returning(models.DecisionLine.id, sort_by_parameter_order=True), line_rows))
+        session.execute(insert(models.DecisionLine), line_rows)
+        line_ids = {(claim_id, position): line_id for line_id, claim_id, position in session.execute(
+            select(models.DecisionLine.id, models.DecisionLine.claim_id, models.DecisionLine.position)
+            .where(models.DecisionLine.claim_id.in_(ids)))}
     by_claim: dict[int, list[models.DecisionLine]] = defaultdict(list)
     where: dict[tuple[int, int], tuple[int, int]] = {}
     index = {claim_id: i for i, claim_id in enumerate(ids)}
-    for line_id, line in zip(line_ids, line_rows):
+    for line in line_rows:
+        line_id = line_ids[(line["claim_id"], line["position"])]
         by_claim[line["claim_id"]].append(models.DecisionLine(id=line_id, **line))
         where[(index[line["claim_id"]], line["position"])] = (line_id, line["claim_id"])
     for record in records:

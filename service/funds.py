@@ -189,33 +189,39 @@ class Purse:
             move(w, fund, source, w.held[source][1], -fen)
 
     def apply(self, outcome: Outcome, ids: Mapping[Hashable, tuple[int, int]] | None = None) -> None:
-        """Store the moves: line charges, the pools' charged, one ledger entry per line.
+        """Store the moves: line charges, the pools' charged, and one ledger entry per claim and direction.
 
-        ``ids``: ref → (line id, claim id) for refs that are not line ids themselves.
+        ``ids``: ref → (line id, claim id) for refs that are not line ids themselves. A
+        claim's charges are one entry (its lines' legs each carry the line), so a request
+        writes one entry whatever the number of lines: on SQLite each entry is a statement.
         """
         if not outcome.moves:
             return
-        by_line: dict[tuple[int, int], list[Move]] = defaultdict(list)
+        by_entry: dict[tuple[int, bool], list[tuple[int, Move]]] = defaultdict(list)
         for mv in outcome.moves:
             line_id, claim_id = ids[mv.ref] if ids is not None else mv.ref  # type: ignore[misc]
-            by_line[(line_id, claim_id)].append(mv)
+            by_entry[(claim_id, mv.amount > 0)].append((line_id, mv))
         entries = []
-        for (line_id, claim_id), moves in by_line.items():
-            total = sum(mv.amount for mv in moves)
-            member = moves[0].member_id
+        for (claim_id, charged), moves in by_entry.items():
             legs = [ledger.Leg(ledger.benefit_expense_account(mv.benefit, mv.source), mv.amount, mv.source, mv.year,
-                               mv.league_id, None, claim_id, line_id) for mv in moves]
-            credit = ledger.PAYABLE_MEMBERS if total > 0 else _reduction_account(self.session, line_id)
-            legs.append(ledger.Leg(credit, -total, member_id=member, claim_id=claim_id, line_id=line_id))
-            entries.append(ledger.Entry("line.charged" if total > 0 else "line.released", legs, f"line:{line_id}",
-                                        memo=f"claim {claim_id} {moves[0].benefit}"))
-        entry_ids = dict(zip(by_line, ledger.post_many(self.session, entries)))
+                               mv.league_id, None, claim_id, line_id) for line_id, mv in moves]
+            owed: dict[int, int] = defaultdict(int)
+            for line_id, mv in moves:
+                owed[line_id] += mv.amount
+            member = moves[0][1].member_id
+            for line_id, fen in owed.items():
+                account = ledger.PAYABLE_MEMBERS if charged else _reduction_account(self.session, line_id)
+                legs.append(ledger.Leg(account, -fen, member_id=member, claim_id=claim_id, line_id=line_id))
+            benefits = ", ".join(dict.fromkeys(mv.benefit for _, mv in moves))
+            entries.append(ledger.Entry("line.charged" if charged else "line.released", legs, f"claim:{claim_id}",
+                                        memo=benefits))
+        entry_ids = dict(zip(by_entry, ledger.post_many(self.session, entries)))
         now = dt.datetime.now(dt.timezone.utc)
         self.session.execute(models.LineCharge.__table__.insert(), [
             {"line_id": line_id, "claim_id": claim_id, "member_id": mv.member_id, "benefit": mv.benefit, "fund": mv.fund,
              "source": mv.source, "fund_year": mv.year, "league_id": mv.league_id, "amount": mv.amount,
-             "entry_id": entry_ids[(line_id, claim_id)] or None, "created_at": now}
-            for (line_id, claim_id), moves in by_line.items() for mv in moves
+             "entry_id": entry_ids[(claim_id, charged)] or None, "created_at": now}
+            for (claim_id, charged), moves in by_entry.items() for line_id, mv in moves
         ])
         changed = []
         for key, fen in outcome.spent.items():

@@ -132,7 +132,9 @@ def post_many(session: Session, entries: Sequence[Entry]) -> list[int]:
         [{"event": e.event, "ref": e.ref, "memo": e.memo, "booked_on": e.booked_on or today,
           "reverses_id": e.reverses_id, "created_at": now} for e, _ in written],
     ).all()
-    session.execute(insert(models.Posting), [
+    # The table's insert, not the ORM's bulk insert: that one splits the rows by which
+    # columns are None (a statement for member legs, another for fund legs).
+    session.execute(models.Posting.__table__.insert(), [
         {"entry_id": entry_id, "account": leg.account, "amount": leg.amount, "fund_source": leg.fund_source,
          "fund_year": leg.fund_year, "league_id": leg.league_id, "member_id": leg.member_id,
          "claim_id": leg.claim_id, "line_id": leg.line_id}

@@ -83,10 +83,12 @@ def test_a_relief_line_is_split_by_source_to_the_fen_the_remainder_to_the_first_
     # The ledger: the line's expense per source with its fund dimensions, owed to the member.
     line_id = session.scalar(select(models.DecisionLine.id).where(models.DecisionLine.claim_id == claim["id"],
                                                                   models.DecisionLine.benefit == "CIR"))
-    entry = session.scalars(select(models.JournalEntry).where(models.JournalEntry.ref == f"line:{line_id}")).one()
+    # One entry for the claim's lines; each leg names its line.
+    entry = session.scalars(select(models.JournalEntry).where(models.JournalEntry.ref == f"claim:{claim['id']}")).one()
     assert entry.event == "line.charged"
     legs = {(p.account, p.amount, p.fund_source, p.fund_year, p.league_id, p.member_id, p.claim_id, p.line_id)
-            for p in session.scalars(select(models.Posting).where(models.Posting.entry_id == entry.id))}
+            for p in session.scalars(select(models.Posting).where(models.Posting.entry_id == entry.id,
+                                                                  models.Posting.line_id == line_id))}
     assert legs == {
         ("Expenses:Benefits:CIR:Central", 27001, "central", b.YEAR, None, None, claim["id"], line_id),
         ("Expenses:Benefits:CIR:Region", 16201, "region", b.YEAR, None, None, claim["id"], line_id),
