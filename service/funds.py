@@ -138,6 +138,13 @@ class Purse:
         for pid, source, year, league, allocated, charged in self.session.execute(statement):
             self.pools[(source, year, league)] = [pid, allocated, charged]
 
+    def lock_all(self, years_and_leagues: Iterable[tuple[int, str | None]], also: Iterable[PoolKey] = ()) -> None:
+        """Lock at once every relief pool of these (year, league) pairs: a step that charges
+        lines in several statements (an allocation's re-decisions, a re-adjudication) then
+        holds its pools from the start, taken in one key order like a claim's."""
+        self.lock({*(pool_key(s, year, league) for year, league in years_and_leagues for s in RELIEF_SOURCES
+                     if _has_pool(s, league)), *also})
+
     def available(self, key: PoolKey) -> int:
         pool = self.pools.get(key)
         return pool[1] - pool[2] if pool else 0
@@ -408,7 +415,8 @@ def record_allocation(session: Session, who: Principal, plans: PlanBook,
     session.flush()
     purse = Purse(session)
     key = pool_key(data.source, data.year, league)
-    purse.lock([key])
+    leagues = leagues_of(session, locked)
+    purse.lock_all({(data.year, leagues.get(m)) for m in locked}, also=[key])
     pool = purse.pools[key]
     pool[1] += amount
     session.execute(update(models.FundPool), [{"id": pool[0], "allocated": pool[1]}])

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from claims.accumulators import MemberAccumulators
 from claims.decision import BenefitLine, LineStatus, claim_status
+from claims.funding import RELIEF, funding_of
 from claims.money import format_fen, parse_yuan
 from claims.settlement import parse_settlement
 from service import audit, funds
@@ -204,6 +205,12 @@ def readjudicate(session: Session, who: Principal, plans: PlanBook, *, include_p
     purse = funds.Purse(session)
     charged = funds.held_by_line(session, [ln.id for c in claims.values() for ln in c.lines])
     leagues = funds.leagues_of(session, files)
+    # The pools of the claims with a relief line, at once, in key order (the lines are
+    # charged claim by claim, and a claim's pools taken one statement at a time could
+    # wait in a circle with a submission's).
+    purse.lock_all({(bill.begndate.year, leagues.get(claims[claim_id].member_id)) for claim_id, bill in bills.items()
+                    if any(funding_of(engines[bill.begndate].plan).fund_of(ln.benefit) == RELIEF
+                           for ln in claims[claim_id].lines)})
     before: dict[str, MemberAccumulators] = {m: MemberAccumulators() for m in files}
     entries: list[tuple[str, str, object, dict[str, Any]]] = []
     for claim_id, member_id in history:

@@ -357,3 +357,37 @@ def test_charges_count_one_source_per_pool_and_never_past_its_allocation(client,
         for (benefit, _source), fen in _charges(session, c["id"]).items():
             grouped[benefit] += fen
     assert grouped["CIR"] == 2 * CIR
+
+
+def test_claims_of_one_batch_are_charged_in_order_against_the_same_pools(client, cast, session):
+    _hardship(client, cast, "M1", "M2")
+    b.allocate(client, cast.finance, "charity", "540.03")  # one line exactly
+    posted = [b.post_settlement(client, cast.admin, patient=m, b=B, diag_code=b.LUNG_CANCER)["id"] for m in ("M1", "M2")]
+    answer = client.post("/v1/claims/batch", headers=b.auth(cast.admin), json={"claims": [
+        {"member_id": m, "settlement_id": sid, **b.received_on()} for m, sid in zip(("M1", "M2"), posted)]})
+    assert answer.status_code == 201, answer.text
+    first, second = answer.json()["claims"]
+    assert (first["status"], b.line(first, "CIR")["status"]) == ("approved", "approved")
+    assert (second["status"], b.codes(b.line(second, "CIR"))) == ("pended", ["FUND_EXHAUSTED"])
+    assert _pool(session, "charity") == (CIR, CIR)
+    _balanced(session)
+
+
+def test_a_pended_claim_decided_again_under_a_new_version_is_charged_as_it_now_stands(client, cast, session):
+    _hardship(client, cast, "M1", verified=False)
+    claim = _cancer_claim(client, cast)  # CIR waits for the home visit; MA_IP 400.02 is paid
+    assert (claim["status"], _charges(session, claim["id"])[("MA_IP", None)]) == ("pended", 40002)
+    default = client.get("/v1/plans", headers=b.auth(cast.admin)).json()["items"][0]
+    draft = client.post(f"/v1/plans/{default['id']}/derive", headers=b.auth(cast.admin), json={
+        "patch": [{"op": "replace", "path": "/benefits/0/amount/bands/0/rate", "value": "0.30"}]}).json()
+    client.post(f"/v1/plans/{draft['id']}/publish", json={"effective_from": f"{b.YEAR}-01-01"},
+                headers=b.auth(cast.admin)).raise_for_status()
+    report = client.post("/v1/readjudications", json={"include_pended": True}, headers=b.auth(cast.admin))
+    assert report.status_code == 200 and report.json()["pended_redecided"] == 1
+    # 30% of 1,000.05 = 300.02 (300.015 half-up): 100.00 given back to the mutual-aid pool.
+    after = client.get(f"/v1/claims/{claim['id']}", headers=b.auth(cast.admin)).json()
+    assert b.line(after, "MA_IP")["amount"] == "300.02"
+    assert _charges(session, claim["id"])[("MA_IP", None)] == 30002
+    assert ("CIR", "central") not in _charges(session, claim["id"])  # still pended: nothing reserved
+    assert session.scalar(select(func.count()).where(models.JournalEntry.event == "line.released")) == 1
+    _balanced(session)
