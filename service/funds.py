@@ -32,12 +32,12 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, or_, select, tuple_, update
+from sqlalchemy import String, cast, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from claims.dates import china_today
-from claims.decision import BenefitLine, ClaimStatus, Decision, LineStatus, claim_status
+from claims.decision import BenefitLine, Decision, LineStatus, claim_status
 from claims.funding import (DEFAULT_FUNDING, FUND_EXHAUSTED, LEAGUE, MUTUAL_AID, RELIEF, RELIEF_SOURCES, Funding,
                             cover, funding_of, release)
 from claims.money import AmountError, format_fen, parse_yuan
@@ -327,8 +327,9 @@ def settle_lines(session: Session, purse: Purse | None, claim: models.Claim, lin
 
     An approved line is charged its amount, any other line nothing; an approved line
     whose increase cannot be paid is pended ``FUND_EXHAUSTED`` (giving back what it
-    held). The claim's status is the caller's to set from the lines. Returns the
-    benefits pended for funds.
+    held). ``gone``: lines being deleted (a benefit the version in force no longer
+    has), which give back all they hold. The claim's status is the caller's to set
+    from the lines. Returns the benefits pended for funds.
     """
     lines, gone = list(lines), list(gone)
     held = held_by_line(session, [ln.id for ln in [*lines, *gone]])

@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from service import consistency, funds, registry, settlements
