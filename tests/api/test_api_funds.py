@@ -391,3 +391,22 @@ def test_a_pended_claim_decided_again_under_a_new_version_is_charged_as_it_now_s
     assert ("CIR", "central") not in _charges(session, claim["id"])  # still pended: nothing reserved
     assert session.scalar(select(func.count()).where(models.JournalEntry.event == "line.released")) == 1
     _balanced(session)
+
+
+def test_claims_check_finds_a_pool_or_a_charge_changed_behind_the_service(client, cast, session):
+    from sqlalchemy import update
+
+    _hardship(client, cast, "M1")
+    _all_sources(client, cast)
+    claim = _cancer_claim(client, cast)
+    _balanced(session)
+    session.execute(update(models.FundPool).where(models.FundPool.source == "central").values(charged=0))
+    assert consistency.check(session) == [
+        f"pool central {b.YEAR}: charged 0.00, its line charges add up to 270.01"]
+    session.execute(update(models.FundPool).where(models.FundPool.source == "central").values(charged=27001))
+    session.execute(update(models.LineCharge).where(models.LineCharge.claim_id == claim["id"],
+                                                    models.LineCharge.source == "region").values(amount=16200))
+    problems = consistency.check(session)
+    assert any(p.startswith("line ") and "charged 540.02, should be 540.03" in p for p in problems)
+    assert f"pool region {b.YEAR}: charged 162.01, its line charges add up to 162.00" in problems
+    assert any(p.startswith(f"region {b.YEAR}: line charges 162.00, ledger expenses 162.01") for p in problems)
