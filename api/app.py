@@ -17,7 +17,7 @@ from api.console.settings import ConsoleSettings
 from api.limits import BodyLimits, LimitsMiddleware
 from api.routers import audit as audit_router
 from api.routers import reports as reports_router
-from api.routers import benefits, claims, desk, keys, ledger, payments, plans, registry, settlements
+from api.routers import benefits, claims, desk, funds, keys, ledger, payments, plans, registry, settlements
 from service.audit import Anchoring
 from service.auth import DEFAULT_SIGN_IN_LIMIT, SignInLimiter
 from service.plans import PlanBook, ensure_published_default
@@ -80,6 +80,7 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
     app.include_router(payments.router)
     app.include_router(ledger.router)
     app.include_router(reports_router.router)
+    app.include_router(funds.router)
     problems.document(app)
     settlements.document_provincial_med_types(app, app.state.provincial_med_types)
     serve_docs(app)

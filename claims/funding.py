@@ -2,6 +2,13 @@
 
 Pure: no database. The plan document's ``funding`` section becomes a ``Funding``; a
 plan without one is funded as ``DEFAULT_FUNDING`` says, which is ``funds.md`` exactly.
+
+How a line is charged, given what each relief source has left (``cover``): each
+source takes its share as far as its available amount goes and passes the rest to
+the fallback source; when the fallback cannot take all that is passed to it, nothing
+is charged and the line waits (``FUND_EXHAUSTED``). How a reduction is given back
+(``release``): the fallback's money first (it is the money of last resort), then the
+sources from the last listed to the first.
 """
 
 from __future__ import annotations
@@ -15,8 +22,11 @@ from claims.money import apply_rate
 
 MUTUAL_AID = "mutual_aid"
 RELIEF = "relief"
+FUNDS = (MUTUAL_AID, RELIEF)
 RELIEF_SOURCES = ("central", "region", "league", "charity")
+LEAGUE = "league"  # the one source kept per league (the league of the member's union)
 FUND_EXHAUSTED = "FUND_EXHAUSTED"
+WHEN_EXHAUSTED = ("pend",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +54,20 @@ class Funding:
         """The fund that pays a benefit; a benefit the section does not name is mutual aid."""
         return self.funds.get(benefit, MUTUAL_AID)
 
+    def shares_of(self, benefit: str, amount: int) -> list[tuple[str | None, int]]:
+        """What each source would pay of ``amount`` fen of a line, before looking at what is left.
+
+        Mutual aid is one pool (source ``None``); relief is split by ``relief_shares``.
+        """
+        if self.fund_of(benefit) == MUTUAL_AID:
+            return [(None, amount)]
+        return [(source, fen) for source, fen in relief_shares(amount, self.relief_shares)]
+
+    @property
+    def release_order(self) -> tuple[str, ...]:
+        """The order a reduction gives money back in: the fallback, then the sources last to first."""
+        return (self.fallback, *(s for s, _ in reversed(self.relief_shares) if s != self.fallback))
+
 
 DEFAULT_FUNDING = Funding()
 
@@ -63,3 +87,46 @@ def relief_shares(amount: int, shares: tuple[tuple[str, Fraction], ...]) -> list
         rest = amount - sum(fen for _, fen in parts)
         parts[0] = (parts[0][0], parts[0][1] + rest)
     return parts
+
+
+def cover(parts: list[tuple[str, int]], available: Mapping[str, int], fallback: str) -> list[tuple[str, int]] | None:
+    """What each source is charged for a relief line's ``parts``, or None when it cannot be paid.
+
+    ``available``: fen each source has left (allocations − charges). A source takes its
+    share as far as that goes and passes the rest to ``fallback``; when the fallback
+    cannot take all of it either, None: nothing is charged and the whole line waits.
+    """
+    taken: dict[str, int] = {}
+    passed = 0
+    for source, fen in parts:
+        room = max(available.get(source, 0) - taken.get(source, 0), 0)
+        take = min(fen, room)
+        if take:
+            taken[source] = taken.get(source, 0) + take
+        passed += fen - take
+    if passed:
+        room = max(available.get(fallback, 0) - taken.get(fallback, 0), 0)
+        if room < passed:
+            return None
+        taken[fallback] = taken.get(fallback, 0) + passed
+    return list(taken.items())
+
+
+def release(held: Mapping[str | None, int], amount: int, order: tuple[str, ...]) -> list[tuple[str | None, int]]:
+    """Give back ``amount`` fen of what a line holds charged (``held``: source → fen), in ``order``.
+
+    Sources not in ``order`` (the mutual-aid pool, ``None``; a source a later version
+    dropped) give back after those in it. Returns (source, fen given back), each fen > 0.
+    """
+    if amount > sum(held.values()):
+        raise ValueError(f"cannot give back {amount} fen of a line holding {sum(held.values())}")
+    ranked = [s for s in order if s in held] + [s for s in held if s not in order]
+    out: list[tuple[str | None, int]] = []
+    for source in ranked:
+        if amount <= 0:
+            break
+        give = min(held[source], amount)
+        if give > 0:
+            out.append((source, give))
+            amount -= give
+    return out

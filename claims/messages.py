@@ -31,6 +31,8 @@ STATUS = {
     "denied": Message("不予给付", "Not paid"),
     "not_applicable": Message("本项不适用", "This benefit does not apply"),
 }
+# A line pended because its fund has no money left waits for an allocation, not a reviewer.
+PENDED_FOR_FUNDS = Message("暂计{amount}元，待资金拨付", "{amount} yuan held until funds are allocated")
 
 # How the amount was reckoned, by the benefit's formula.
 BAND = Message("{start}–{end}元按{rate}%：{paid}元", "{start}–{end} yuan at {rate}%: {paid} yuan")

@@ -40,6 +40,8 @@ class Reason(StrEnum):
     # Set by a reviewer, never by the engine.
     REVIEW_DENIED = "REVIEW_DENIED"
     REVIEW_ADJUSTED = "REVIEW_ADJUSTED"
+    # Set when the line is charged to its fund, never by the engine (claims/funding.py).
+    FUND_EXHAUSTED = "FUND_EXHAUSTED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,8 @@ REASON_TEXTS: dict[Reason, ReasonText] = {
                                          "Cut to what other lines of this claim left of the in-policy self-pay"),
     Reason.REVIEW_DENIED: ReasonText("经人工复核不予给付", "Denied at manual review"),
     Reason.REVIEW_ADJUSTED: ReasonText("经人工复核调整金额", "Amount adjusted at manual review"),
+    Reason.FUND_EXHAUSTED: ReasonText("资金额度不足，待拨付后支付",
+                                      "Relief funds for the year are exhausted; payment waits for a new allocation"),
 }
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 from decimal import Decimal
+from fractions import Fraction
+from types import MappingProxyType
 from importlib import resources
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal, Union
@@ -26,6 +28,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from claims.catalog import Disease, DiseaseCatalog, IcdToken
+from claims import funding as fund_rules
 from claims.members import HardshipCategory
 from claims.money import AmountError, parse_yuan
 from claims.reasons import Reason
@@ -267,6 +270,38 @@ class ReasonDeclared(_Strict):
     en: Annotated[str, Field(min_length=1, max_length=300)]
 
 
+class Contributions(_Strict):
+    """Fen a member-period brings the mutual-aid pool (``funds.md`` §1), recorded with each enrollment."""
+
+    members: Money
+    union_subsidy: Money
+
+
+class ReliefShare(_Strict):
+    source: Literal["central", "region", "league", "charity"]
+    rate: Rate
+
+
+class FundingSection(_Strict):
+    """Which fund pays each benefit and how relief is split by source (``funds.md`` §2)."""
+
+    contributions: Contributions
+    funds: dict[Code, Literal["mutual_aid", "relief"]] = Field(min_length=1)
+    relief_shares: list[ReliefShare] = Field(min_length=1)
+    fallback: Literal["central", "region", "league", "charity"]
+    when_exhausted: Literal["pend"] = "pend"
+
+    def build(self) -> fund_rules.Funding:
+        return fund_rules.Funding(
+            contribution=int(self.contributions.members * 100),
+            union_subsidy=int(self.contributions.union_subsidy * 100),
+            funds=MappingProxyType(dict(self.funds)),
+            relief_shares=tuple((s.source, Fraction(s.rate)) for s in self.relief_shares),
+            fallback=self.fallback,
+            when_exhausted=self.when_exhausted,
+        )
+
+
 class PlanDocument(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
     title_zh: str = ""
@@ -276,6 +311,9 @@ class PlanDocument(_Strict):
     catalogs: dict[str, Catalog] = {}
     review: Review = Review()
     benefits: list[Benefit] = Field(min_length=1)
+    # None when absent: a version stored before funding was rule data keeps its hash
+    # and is funded as claims.funding.DEFAULT_FUNDING says.
+    funding: FundingSection | None = None
 
 
 def _reference_errors(document: PlanDocument) -> list[tuple[str, str]]:
@@ -307,6 +345,29 @@ def _reference_errors(document: PlanDocument) -> list[tuple[str, str]]:
                         f"benefits[{bi}].amount.after[{ai}]",
                         f"benefit {b.code}: 'after' names {other!r}, which is not an earlier benefit line",
                     ))
+    return errors + _funding_errors(document)
+
+
+def _funding_errors(document: PlanDocument) -> list[tuple[str, str]]:
+    """The funding section against the plan: benefits it names, shares adding up to exactly 1."""
+    section = document.funding
+    if section is None:
+        return []
+    errors: list[tuple[str, str]] = []
+    codes = {b.code for b in document.benefits}
+    for code in section.funds:
+        if code not in codes:
+            errors.append((f"funding.funds.{code}", f"{code} is not a benefit of the plan"))
+    seen: set[str] = set()
+    for i, share in enumerate(section.relief_shares):
+        if share.source in seen:
+            errors.append((f"funding.relief_shares[{i}].source", f"source {share.source!r} is listed twice"))
+        seen.add(share.source)
+        if share.rate == 0:
+            errors.append((f"funding.relief_shares[{i}].rate", "a share is above 0 (leave the source out instead)"))
+    total = sum((s.rate for s in section.relief_shares), Decimal(0))
+    if total != 1:
+        errors.append(("funding.relief_shares", f"the rates add up to {total}, not exactly 1"))
     return errors
 
 
@@ -570,6 +631,7 @@ class Plan:
         self.content_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         self.version = f"{document.name}@{self.content_hash[:12]}"
         self.catalogs = {name: c.build() for name, c in document.catalogs.items()}
+        self.funding = document.funding.build() if document.funding is not None else fund_rules.DEFAULT_FUNDING
         errors: list[tuple[str, str]] = _reference_errors(document) + _overpay_errors(document)
         self.conditions: dict[tuple[str, str], Node] = {}
         for bi, benefit in enumerate(document.benefits):

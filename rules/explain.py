@@ -61,7 +61,9 @@ def explain(line: LineLike, trace: Iterable[dict[str, Any]], plan: Plan, *, admi
     name_zh, name_en = (benefit.name_zh, benefit.name_en) if benefit is not None else ("", "")
     status = getattr(line.status, "value", line.status)
     mine = [t for t in trace if t.get("benefit") == line.benefit]
-    parts: list[tuple[str, str]] = [m.STATUS[status].format(amount=m.yuan(line.amount))]
+    said = m.PENDED_FOR_FUNDS if status == "pended" and Reason.FUND_EXHAUSTED.value in line.reasons \
+        else m.STATUS[status]
+    parts: list[tuple[str, str]] = [said.format(amount=m.yuan(line.amount))]
 
     amount = next((t for t in mine if t.get("step") == "amount" and "formula" in t), None)
     if amount is not None and status in ("approved", "pended"):

@@ -31,7 +31,8 @@ from typing import Any
 
 from claims.accumulators import Ledger
 from claims.cases import Claim, parse_claim
-from claims.decision import Decision
+from claims.decision import Decision, LineStatus
+from claims.funding import MUTUAL_AID, funding_of
 from claims.errors import BillInconsistent, InvalidCase
 from claims.money import format_fen
 
@@ -100,6 +101,21 @@ class _Totals:
             v[2] += c
 
 
+TOTALS = ("benefit", "hardship_category", "hospital_grade", "month", "source")
+
+
+def _charges(engine: Any, decision: Decision) -> dict[str, int]:
+    """What a decision's approved lines charge each source, as if every source could pay
+    its share (the service's pools decide what is actually left); ``mutual_aid`` for the pool."""
+    funding = funding_of(engine.plan)
+    out: dict[str, int] = defaultdict(int)
+    for line in decision.lines:
+        if line.status is LineStatus.APPROVED and line.amount:
+            for source, fen in funding.shares_of(line.benefit, line.amount):
+                out[source or MUTUAL_AID] += fen
+    return out
+
+
 def _outcome(decision: Decision) -> tuple:
     return decision.status, tuple((ln.benefit, ln.status, ln.amount) for ln in decision.lines)
 
@@ -124,7 +140,7 @@ def _worker(k: int, workers: int, path: str, draft: dict[str, Any], baseline: Ba
             [b.code for e in engines for b in e.benefits] + [b.code for b in draft_engine.benefits]))
         lines_cache: dict[int, str] = {}
         needed = {j for earlier in repeated.values() for j in earlier}
-        totals = {name: _Totals() for name in ("benefit", "hardship_category", "hospital_grade", "month")}
+        totals = {name: _Totals() for name in TOTALS}
         benefit_totals = totals["benefit"]
         for code in benefit_codes:  # every line of either plan is in the report, paid or not
             benefit_totals.add(code, 0, 0, False)
@@ -183,6 +199,10 @@ def _worker(k: int, workers: int, path: str, draft: dict[str, Any], baseline: Ba
                 totals["hardship_category"].add(category, b_total, d_total, is_changed)
                 totals["hospital_grade"].add(bill.hosp_lv, b_total, d_total, is_changed)
                 totals["month"].add(f"{bill.begndate.year}-{bill.begndate.month:02d}", b_total, d_total, is_changed)
+                by_source_b, by_source_d = _charges(engine_b, base), _charges(draft_engine, new)
+                for source in by_source_b.keys() | by_source_d.keys():
+                    b, d = by_source_b.get(source, 0), by_source_d.get(source, 0)
+                    totals["source"].add(source, b, d, b != d)
                 if is_changed:
                     changed += 1
                     members_affected.add(claim.member.id)
@@ -256,7 +276,7 @@ def _money_rows(values: dict[str, list[int]]) -> dict[str, dict[str, Any]]:
 
 
 def _report(parts: list[dict[str, Any]], seconds: float, workers: int) -> dict[str, Any]:
-    totals = {name: _Totals() for name in ("benefit", "hardship_category", "hospital_grade", "month")}
+    totals = {name: _Totals() for name in TOTALS}
     for p in parts:
         for name, values in p["totals"].items():
             totals[name].merge(values)
@@ -281,6 +301,8 @@ def _report(parts: list[dict[str, Any]], seconds: float, workers: int) -> dict[s
         "by_hardship_category": _money_rows(totals["hardship_category"].values),
         "by_hospital_grade": _money_rows(totals["hospital_grade"].values),
         "by_month": _money_rows(totals["month"].values),
+        # Charges of approved lines per source (relief by the plan's shares; mutual_aid the pool).
+        "by_source": _money_rows(totals["source"].values),
         "largest_changes": [show(i) for i in largest],
         "first_changes": [show(i) for i in examples],
         "seconds": round(seconds, 2),

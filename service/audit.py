@@ -49,7 +49,7 @@ log = logging.getLogger("claims.audit")
 GENESIS = "0" * 64
 
 # The entries that set a claim's decision; the latest one's ``decision`` is its digest.
-CLAIM_DECISION_ACTIONS = ("claim.adjudicated", "claim.reviewed", "claim.readjudicated")
+CLAIM_DECISION_ACTIONS = ("claim.adjudicated", "claim.reviewed", "claim.readjudicated", "claim.funded")
 
 ENV_KEY = "CLAIMS_AUDIT_KEY"
 ENV_KEY_FILE = "CLAIMS_AUDIT_KEY_FILE"

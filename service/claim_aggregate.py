@@ -13,7 +13,8 @@ order, so two of them never wait for each other in a circle:
    transaction already holds the database's write lock, ``BEGIN IMMEDIATE``);
 2. settlements, in id order (submission only);
 3. accumulator rows, in key order (``apply_members_changes``, one upsert);
-4. the audit chain, last (``audit.record_many``, an advisory lock on PostgreSQL).
+4. fund pools, in key order (``service.funds.Purse``: relief pools only, one upsert);
+5. the audit chain, last (``audit.record_many``, an advisory lock on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from claims.accumulators import MemberAccumulators
 from claims.cases import Claim
 from claims.decision import AccumulatorChange, BenefitLine, Decision, LineStatus
+from claims.funding import RELIEF, Funding, funding_of
 from claims.members import Enrollment, Gender, HardshipCategory, HardshipRegistration, Member, hardship_on
 from claims.settlement import Settlement
-from service import report_facts
+from service import funds, report_facts
 from store import models
 from store.repositories import apply_members_changes, load_accumulators, lock_members
 
@@ -212,35 +214,64 @@ def _fen(text: str) -> int:
 
 
 def insert_claims(session: Session, claim_rows: list[dict], decisions: list[Decision],
-                  settlements: list[models.Settlement], duplicates: list[bool]) -> list[models.Claim]:
-    """Store new claims with their lines, the totals they move and the bills they decide.
+                  settlements: list[models.Settlement], duplicates: list[bool],
+                  fundings: list[Funding] | None = None) -> list[models.Claim]:
+    """Store new claims with their lines, the totals they move, the bills they decide and the charges.
 
     One statement per table for them all; the returned rows carry their lines and
     settlement, built from what was written (reading them back would only cost queries).
+    In lock order: the accumulator rows, then the fund pools (``service.funds``), which
+    may pend a line its fund cannot pay (``FUND_EXHAUSTED``): the claim's status then
+    follows its lines.
     """
+    moved = [(claim_row["member_id"], c) for claim_row, decision in zip(claim_rows, decisions) for c in decision.changes]
+    apply_members_changes(session, moved)
+    fundings = fundings or [funding_of(None)] * len(decisions)
+    # Only relief money is kept per league: the query is made for claims with a relief line to pay.
+    leagues = funds.leagues_of(session, {row["member_id"] for row, d, funding in zip(claim_rows, decisions, fundings)
+                                         if any(ln.status is LineStatus.APPROVED and funding.fund_of(ln.benefit) == RELIEF
+                                                for ln in d.lines)})
+    charges = funds.fund_decisions(
+        session, [(row["member_id"], bill.begndate.year, decision, funding)
+                  for row, bill, decision, funding in zip(claim_rows, settlements, decisions, fundings)], leagues)
+    for claim_row, decision in zip(claim_rows, decisions):
+        claim_row["status"] = decision.status.value
     ids = session.scalars(insert(models.Claim).returning(models.Claim.id, sort_by_parameter_order=True),
                           claim_rows).all()
     records: list[models.Claim] = []
     line_rows: list[dict] = []
     bill_rows: list[dict] = []
-    moved: list[tuple[str, AccumulatorChange]] = []
     for claim_id, claim_row, decision, row, duplicate in zip(ids, claim_rows, decisions, settlements, duplicates):
         record = models.Claim(id=claim_id, **claim_row)
         lines = [line_row(claim_id, position, line) for position, line in enumerate(decision.lines)]
         line_rows.extend(lines)
-        moved.extend((claim_row["member_id"], c) for c in decision.changes)
         if not duplicate:
             bill_rows.append({"fixmedins_code": row.fixmedins_code, "setl_id": row.setl_id, "claim_id": claim_id})
-        set_committed_value(record, "lines", [models.DecisionLine(**line) for line in lines])
         set_committed_value(record, "settlement", row)
         set_committed_value(record, "adjustments", [])
         records.append(record)
+    # The lines' ids, for their charges: read back in one statement (RETURNING with
+    # rows in order is a statement per row on SQLite).
+    line_ids: dict[tuple[int, int], int] = {}
     if line_rows:
         session.execute(insert(models.DecisionLine), line_rows)
-    apply_members_changes(session, moved)
+        line_ids = {(claim_id, position): line_id for line_id, claim_id, position in session.execute(
+            select(models.DecisionLine.id, models.DecisionLine.claim_id, models.DecisionLine.position)
+            .where(models.DecisionLine.claim_id.in_(ids)))}
+    by_claim: dict[int, list[models.DecisionLine]] = defaultdict(list)
+    where: dict[tuple[int, int], tuple[int, int]] = {}
+    index = {claim_id: i for i, claim_id in enumerate(ids)}
+    for line in line_rows:
+        line_id = line_ids[(line["claim_id"], line["position"])]
+        by_claim[line["claim_id"]].append(models.DecisionLine(id=line_id, **line))
+        where[(index[line["claim_id"]], line["position"])] = (line_id, line["claim_id"])
+    for record in records:
+        set_committed_value(record, "lines", by_claim.get(record.id, []))
     if bill_rows:
         session.execute(insert(models.AdjudicatedBill), bill_rows)
+    # The report's facts first: the charges' ledger entries find the claims' facts there.
     report_facts.record_claims(session, records, settlements)
+    charges.store(where)
     return records
 
 

@@ -17,13 +17,14 @@ from sqlalchemy.orm import Session, selectinload
 from claims.accumulators import MemberAccumulators
 from claims.dates import china_today
 from claims.decision import AccumulatorChange, BenefitLine, LineStatus, claim_status
+from claims.funding import funding_of
 from claims.money import AmountError, format_fen, parse_yuan
 from claims.settlement import Settlement, parse_settlement
 from claims.reasons import Reason
 from rules.document import Plan
 from rules.explain import explain, reason_text
 from rules.ordering import Decided, decide_in_order
-from service import audit, payments, settlements
+from service import audit, funds, payments, settlements
 from service import claim_aggregate as aggregate
 from service.auth import MEMBER_READERS, Principal, Role
 from service.errors import Conflict, Invalid, NotFound
@@ -207,7 +208,7 @@ def store_decisions(session: Session, who: Principal, decided: Sequence[Decided]
         for c, row, receipt_note in zip(decided, chosen, receipt_notes)
     ]
     records = aggregate.insert_claims(session, claim_rows, [c.decision for c in decided], list(chosen),
-                                      [c.duplicate for c in decided])
+                                      [c.duplicate for c in decided], [funding_of(c.engine.plan) for c in decided])
     audit.record_entries(session, who, [*also_audit, *(
         ("claim.adjudicated", "claim", r.id,
          {"member_id": r.member_id, "settlement_id": r.settlement_id, "status": r.status,
@@ -364,6 +365,10 @@ def review_claim(session: Session, who: Principal, plans: PlanBook, claim_id: in
         line.review_note = item.note
         line.reviewed = True
     redecided = _redecide_after_review(session, plans, claim, file, lines, cut, released_changes) if cut else []
+    # An approved line is charged to its fund now (lock order: after the totals); one its
+    # fund cannot pay waits pended (FUND_EXHAUSTED) for the next allocation.
+    funds.settle_lines(session, None, claim, lines.values(), funds.funding_of_version(session, plans, claim.plan_version),
+                       funds.leagues_of(session, [claim.member_id]).get(claim.member_id))
     ordered = sorted(lines.values(), key=lambda ln: ln.position)
     domain_lines = [BenefitLine(ln.benefit, LineStatus(ln.status), ln.amount) for ln in ordered]
     claim.status = claim_status(domain_lines).value

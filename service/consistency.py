@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from claims.decision import BenefitLine, LineStatus, claim_status
 from claims.money import format_fen
-from service import audit, ledger_check, payments
+from service import audit, funds, ledger_check, payments
 from service import claim_aggregate as aggregate
 from store import models
 
@@ -71,4 +71,5 @@ def check(session: Session) -> list[str]:
                             f"(entry at position {entry[0]}): changed outside the service")
     problems += payments.check(session)  # funds.md §3-4: paid once, one live run a line, the ledger agrees
     problems += ledger_check.check(session)
+    problems.extend(funds.check(session))
     return problems

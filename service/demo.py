@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 from claims.identity import with_check_digit
 from claims.dates import china_today
 from claims.money import format_fen
-from service import claims, registry, settlements, users
+from service import claims, funds, registry, settlements, users
 from service.auth import CLI, Role, create_key
 from service.plans import PlanBook, ensure_published_default
 from service.schemas import (
+    AllocationCreate,
     ClaimCreate,
     EnrollmentCreate,
     HardshipCreate,
@@ -144,6 +145,13 @@ def seed(session: Session, plans: PlanBook, today: dt.date | None = None, member
         registry.create_union(session, CLI, UnionCreate(id=uid, name=name, region=region, parent_id=parent, level=level))
     for code, name, grade, region in HOSPITALS:
         registry.create_hospital(session, CLI, HospitalCreate(code=code, name=name, grade=grade, region=region))
+    # The year's relief money (funds.md §1): central and regional funds, the charity
+    # programme, and Hohhot's own; other leagues' shares fall to charity.
+    for source, amount, league in (("central", "2000000.00", None), ("region", "1200000.00", None),
+                                   ("charity", "300000.00", None), ("league", "200000.00", "HHHT")):
+        funds.record_allocation(session, CLI, plans, AllocationCreate(
+            source=source, year=year, league_id=league, amount=amount, reference=f"演示拨款-{source}-{year}",
+            received_on=dt.date(year, 1, 2) if today >= dt.date(year, 1, 2) else today))
 
     members: list[str] = []
     people: dict[str, MemberCreate] = {}

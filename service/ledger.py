@@ -95,25 +95,7 @@ class UnbalancedEntry(ValueError):
 def post(session: Session, event: str, legs: Sequence[Leg], *, ref: str, memo: str = "",
          booked_on: dt.date | None = None, reverses_id: int | None = None) -> int:
     """Write one balanced journal entry with its postings; its id. Legs of 0.00 are left out."""
-    legs = _checked(event, ref, legs)
-    if not legs:
-        return 0
-    booked_on = booked_on or china_today()
-    entry_id = session.execute(
-        insert(models.JournalEntry).values(
-            event=event, ref=ref, memo=memo, booked_on=booked_on, reverses_id=reverses_id,
-            created_at=dt.datetime.now(dt.timezone.utc),
-        ).returning(models.JournalEntry.id)
-    ).scalar_one()
-    session.execute(insert(models.Posting), [
-        {"entry_id": entry_id, "account": leg.account, "amount": leg.amount, "fund_source": leg.fund_source,
-         "fund_year": leg.fund_year, "league_id": leg.league_id, "member_id": leg.member_id,
-         "claim_id": leg.claim_id, "line_id": leg.line_id}
-        for leg in legs
-    ])
-    # The federation report's rows of this entry, in its transaction (service.report_facts).
-    report_facts.record_entry(session, entry_id, event, booked_on, legs)
-    return entry_id
+    return post_many(session, [Entry(event, legs, ref, memo, booked_on, reverses_id)])[0]
 
 
 def _checked(event: str, ref: str, legs: Sequence[Leg]) -> list[Leg]:
@@ -138,6 +120,11 @@ def reverse(session: Session, entry_id: int, event: str, *, ref: str, memo: str 
         for p in session.scalars(select(models.Posting).where(models.Posting.entry_id == entry_id).order_by(models.Posting.id))
     ]
     return post(session, event, legs, ref=ref, memo=memo, booked_on=booked_on, reverses_id=entry_id)
+
+
+# Up to this many entries are written with INSERT ... RETURNING; more (an import, a
+# payment run) by drawing their ids first and copying them in bulk.
+_FEW = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +152,26 @@ def post_many(session: Session, entries: Sequence[Entry], *, pause: Callable[[in
     wanted = sum(1 for _, legs in checked if legs)
     if not wanted:
         return [0] * len(checked)
+    now, today = dt.datetime.now(dt.timezone.utc), china_today()
+    if wanted <= _FEW:
+        # A claim's or an allocation's entry: two plain statements (the entries with their
+        # ids returned, then all the postings) cost less than drawing ids and COPY.
+        kept = [(e, legs) for e, legs in checked if legs]
+        made = iter(session.scalars(
+            insert(models.JournalEntry).returning(models.JournalEntry.id, sort_by_parameter_order=True),
+            [{"event": e.event, "ref": e.ref, "memo": e.memo, "booked_on": e.booked_on or today,
+              "reverses_id": e.reverses_id, "created_at": now} for e, _ in kept]).all())
+        written = [next(made) if legs else 0 for _, legs in checked]
+        # The table's insert, not the ORM's bulk insert: that one splits the rows by which
+        # columns are None (a statement for member legs, another for fund legs).
+        session.execute(models.Posting.__table__.insert(), [
+            {"entry_id": entry_id, "account": leg.account, "amount": leg.amount, "fund_source": leg.fund_source,
+             "fund_year": leg.fund_year, "league_id": leg.league_id, "member_id": leg.member_id,
+             "claim_id": leg.claim_id, "line_id": leg.line_id}
+            for entry_id, (_, legs) in zip(written, checked) if entry_id for leg in legs])
+        report_facts.record_entries(session, [(entry_id, entry.event, entry.booked_on or today, legs)
+                                              for entry_id, (entry, legs) in zip(written, checked) if entry_id])
+        return written
     if is_postgres(session):
         ids = iter(session.scalars(text(
             "SELECT nextval(pg_get_serial_sequence('journal_entries', 'id')) FROM generate_series(1, :n)"),
@@ -172,7 +179,6 @@ def post_many(session: Session, entries: Sequence[Entry], *, pause: Callable[[in
     else:
         first = (session.scalar(select(func.max(models.JournalEntry.id))) or 0) + 1
         ids = iter(range(first, first + wanted))
-    now, today = dt.datetime.now(dt.timezone.utc), china_today()
     written: list[int] = []
     entry_rows: list[tuple] = []
     posting_rows: list[tuple] = []

@@ -716,3 +716,45 @@ class StatementLineRead(BaseModel):
                                   examples=["320.50"])]
     closing: Annotated[str, Field(description="opening + allocations - charges; below zero is a deficit",
                                   examples=["1179.50"])]
+# ----------------------------------------------------------------------------- funds branch
+
+
+class AllocationCreate(_In):
+    """A relief allocation as finance records it (``funds.md`` §1)."""
+
+    source: Literal["central", "region", "league", "charity"]
+    year: Annotated[int, Field(ge=2000, le=2100, description="The fund year: admissions of this year are paid from it")]
+    league_id: Annotated[str | None, Field(max_length=32, description="The league or city union; for league money only")] = None
+    amount: Annotated[str, Field(max_length=20, description="Yuan, e.g. 500000.00; above 0")]
+    reference: Annotated[VisibleText, Field(min_length=1, max_length=100,
+                                            description="The bank's or the document's reference; once per source and year")]
+    received_on: dt.date
+
+
+class AllocationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    source: str
+    year: int
+    league_id: str | None
+    amount: str
+    reference: str
+    received_on: dt.date
+    recorded_by: int | None
+    created_at: UtcDatetime
+
+
+class AllocationCreated(AllocationRead):
+    redecided_claims: Annotated[list[int], Field(
+        description="Claims whose lines waiting for funds (FUND_EXHAUSTED) this allocation paid, oldest first")] = []
+
+
+class PoolRead(BaseModel):
+    fund: str
+    source: str | None
+    year: int
+    league_id: str | None
+    allocated: str
+    charged: str
+    available: str

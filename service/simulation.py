@@ -14,10 +14,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from claims.accumulators import MemberAccumulators
-from claims.decision import BenefitLine, LineStatus
-from claims.money import format_fen
+from claims.decision import BenefitLine, LineStatus, claim_status
+from claims.funding import RELIEF, funding_of
+from claims.money import format_fen, parse_yuan
 from claims.settlement import parse_settlement
-from service import audit
+from service import audit, funds
 from service import claim_aggregate as aggregate
 from service.auth import Principal, Role
 from service.errors import Conflict, Invalid, NotFound
@@ -181,7 +182,7 @@ def readjudicate(session: Session, who: Principal, plans: PlanBook, *, include_p
         chosen.append(in_range)
     targets = session.execute(query.where(or_(*chosen)).order_by(models.Claim.id)).all()
     report: dict[str, Any] = {"claims": 0, "pended_redecided": 0, "adjustments": 0, "total_delta": 0, "changes": [],
-                              "skipped": [], "held_for_review": []}
+                              "skipped": [], "held_for_review": [], "held_for_funds": []}
     if not targets:
         report["total_delta"] = format_fen(0)
         return report
@@ -202,6 +203,16 @@ def readjudicate(session: Session, who: Principal, plans: PlanBook, *, include_p
     first = aggregate.decided_bills(session, {(c.settlement.fixmedins_code, c.settlement.setl_id) for c in claims.values()})
     engines = plans.engines_for(session, {b.begndate for b in bills.values()})
     targeted = set(target_ids)
+    # Charges follow the lines (lock order: the pools after the totals, in the one Purse).
+    purse = funds.Purse(session)
+    charged = funds.held_by_line(session, [ln.id for c in claims.values() for ln in c.lines])
+    leagues = funds.leagues_of(session, files)
+    # The pools of the claims with a relief line, at once, in key order (the lines are
+    # charged claim by claim, and a claim's pools taken one statement at a time could
+    # wait in a circle with a submission's).
+    purse.lock_all({(bill.begndate.year, leagues.get(claims[claim_id].member_id)) for claim_id, bill in bills.items()
+                    if any(funding_of(engines[bill.begndate].plan).fund_of(ln.benefit) == RELIEF
+                           for ln in claims[claim_id].lines)})
     before: dict[str, MemberAccumulators] = {m: MemberAccumulators() for m in files}
     entries: list[tuple[str, str, object, dict[str, Any]]] = []
     for claim_id, member_id in history:
@@ -216,34 +227,56 @@ def readjudicate(session: Session, who: Principal, plans: PlanBook, *, include_p
         engine = engines[bill.begndate]
         duplicate = first.get((claim.settlement.fixmedins_code, claim.settlement.setl_id), claim_id) != claim_id
         domain = file.claim(f"claim-{claim_id}", claim.submitted_on, bill)
-        decision = engine.adjudicate(domain, before[member_id], duplicate, fixed=fixed or None)
-        # A decided claim has no line left for a reviewer: a line the version in force
-        # would pend for review stays as it was decided (nothing reserved for it), is
-        # reported, and the lines after it are decided again around it.
-        while claim.status != "pended":
-            pending = [ln for ln in decision.lines if ln.status is LineStatus.PENDED and ln.benefit not in fixed]
-            if not pending:
+        funding = funds.funding_of_version(session, plans, engine.version)
+        rows_of = {ln.benefit: ln for ln in claim.lines}
+        while True:
+            decision = engine.adjudicate(domain, before[member_id], duplicate, fixed=fixed or None)
+            # A decided claim has no line left for a reviewer: a line the version in force
+            # would pend for review stays as it was decided (nothing reserved for it), is
+            # reported, and the lines after it are decided again around it.
+            while claim.status != "pended":
+                pending = [ln for ln in decision.lines if ln.status is LineStatus.PENDED and ln.benefit not in fixed]
+                if not pending:
+                    break
+                for ln in pending:
+                    fixed[ln.benefit] = standing[ln.benefit].line if ln.benefit in standing else \
+                        BenefitLine(ln.benefit, LineStatus.NOT_APPLICABLE)
+                    report["held_for_review"].append({"claim_id": claim_id, "benefit": ln.benefit,
+                                                      "why": "the version in force would pend it for review; "
+                                                             "it stays as decided"})
+                decision = engine.adjudicate(domain, before[member_id], duplicate, fixed=fixed)
+            # A reviewed line of a benefit the version no longer has stays as it is.
+            kept = [h.line for b, h in standing.items() if h.reviewed and b not in {ln.benefit for ln in decision.lines}]
+            new_holding = [*decision.changes, *(c for line in kept for c in line.changes)]
+            delta_changes = aggregate.net(held[claim_id], new_holding)
+            line_diffs = [
+                {"benefit": nl.benefit,
+                 "from_status": standing[nl.benefit].line.status.value if nl.benefit in standing else None,
+                 "to_status": nl.status.value,
+                 "from_amount": format_fen(standing[nl.benefit].line.amount) if nl.benefit in standing else "0.00",
+                 "to_amount": format_fen(nl.amount), "reasons": [str(r) for r in nl.reasons]}
+                for nl in decision.lines
+                if nl.benefit not in fixed and (nl.benefit not in standing or standing[nl.benefit].line.status != nl.status
+                                                or standing[nl.benefit].line.amount != nl.amount)
+            ]
+            if claim.status == "pended":
                 break
-            for ln in pending:
-                fixed[ln.benefit] = standing[ln.benefit].line if ln.benefit in standing else \
-                    BenefitLine(ln.benefit, LineStatus.NOT_APPLICABLE)
-                report["held_for_review"].append({"claim_id": claim_id, "benefit": ln.benefit,
-                                                  "why": "the version in force would pend it for review; "
-                                                         "it stays as decided"})
-            decision = engine.adjudicate(domain, before[member_id], duplicate, fixed=fixed)
-        # A reviewed line of a benefit the version no longer has stays as it is.
-        kept = [h.line for b, h in standing.items() if h.reviewed and b not in {ln.benefit for ln in decision.lines}]
-        new_holding = [*decision.changes, *(c for line in kept for c in line.changes)]
-        delta_changes = aggregate.net(held[claim_id], new_holding)
-        line_diffs = [
-            {"benefit": nl.benefit, "from_status": standing[nl.benefit].line.status.value if nl.benefit in standing else None,
-             "to_status": nl.status.value,
-             "from_amount": format_fen(standing[nl.benefit].line.amount) if nl.benefit in standing else "0.00",
-             "to_amount": format_fen(nl.amount), "reasons": [str(r) for r in nl.reasons]}
-            for nl in decision.lines
-            if nl.benefit not in fixed and (nl.benefit not in standing or standing[nl.benefit].line.status != nl.status
-                                            or standing[nl.benefit].line.amount != nl.amount)
-        ]
+            # A decided claim's line the version in force pays more than its fund can cover
+            # stays as decided, like one it would pend, and the lines after it are decided
+            # again around it. (A benefit the claim has no stored line for is not charged.)
+            outcome = purse.plan([
+                funds.Want(rows_of[d["benefit"]].id, member_id, d["benefit"], bill.begndate.year, leagues.get(member_id),
+                           funding, parse_yuan(d["to_amount"]) if d["to_status"] == LineStatus.APPROVED.value else 0,
+                           charged.get(rows_of[d["benefit"]].id, {}), if_short="hold")
+                for d in line_diffs if d["benefit"] in rows_of])
+            if not outcome.unfunded:
+                break
+            for line_id in outcome.unfunded:
+                benefit = next(b for b, row in rows_of.items() if row.id == line_id)
+                fixed[benefit] = standing[benefit].line
+                report["held_for_funds"].append({"claim_id": claim_id, "benefit": benefit,
+                                                 "why": "its fund cannot pay what the version in force adds; "
+                                                        "it stays as decided"})
         report["claims"] += 1
         standing_total = sum(h.line.amount for h in standing.values() if h.line.counts)
         delta = decision.total + sum(ln.amount for ln in kept if ln.counts) - standing_total
@@ -261,10 +294,15 @@ def readjudicate(session: Session, who: Principal, plans: PlanBook, *, include_p
                     row.reasons, row.changes = [str(r) for r in nl.reasons], [aggregate.change_json(c) for c in nl.changes]
                 else:
                     session.add(models.DecisionLine(**aggregate.line_row(claim_id, position, nl)))
-            for benefit, row in rows.items():
-                if benefit not in fixed and benefit not in {ln.benefit for ln in decision.lines}:
-                    session.delete(row)
-            claim.status = decision.status.value
+            gone = [row for benefit, row in rows.items()
+                    if benefit not in fixed and benefit not in {ln.benefit for ln in decision.lines}]
+            for row in gone:
+                session.delete(row)
+            session.flush()  # new lines get their ids, to be charged
+            stored = [row for row in session.scalars(select(models.DecisionLine)
+                                                     .where(models.DecisionLine.claim_id == claim_id))]
+            funds.settle_lines(session, purse, claim, stored, funding, leagues.get(member_id), gone=gone)
+            claim.status = claim_status([BenefitLine(ln.benefit, LineStatus(ln.status), ln.amount) for ln in stored]).value
             claim.total = decision.total + sum(ln.amount for ln in kept if ln.counts)
             claim.plan_version, claim.trace = engine.version, decision.trace
             report["pended_redecided"] += 1
@@ -279,6 +317,7 @@ def readjudicate(session: Session, who: Principal, plans: PlanBook, *, include_p
                 changes=[aggregate.change_json(c) for c in delta_changes])
             session.add(adj)
             session.flush()
+            purse.apply(outcome, {ref: (ref, claim_id) for ref in {mv.ref for mv in outcome.moves}})
             report["adjustments"] += 1
             entries.append(("claim.adjusted", "adjustment", adj.id, {
                 "claim_id": claim_id, "total_delta": format_fen(delta), "to_version": engine.version}))

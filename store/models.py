@@ -655,3 +655,69 @@ class ReportMoney(Base):
     league_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     union_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     amount: Mapped[int] = mapped_column(BigInteger)  # fen received (credits, as a positive amount)
+# ----------------------------------------------------------------------------- funds branch:
+# relief allocations, the fund pools they fill, and what each approved line is charged.
+
+
+class ReliefAllocation(Base):
+    """Money a relief source gave for a year (``funds.md`` §1), as a finance officer recorded it.
+
+    ``league_id`` only for ``league`` money (kept per league). A reference is recorded
+    once per source and year: the same bank transfer entered twice is refused.
+    """
+
+    __tablename__ = "relief_allocations"
+    __table_args__ = (UniqueConstraint("source", "fund_year", "reference"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    fund_year: Mapped[int] = mapped_column(Integer, index=True)
+    league_id: Mapped[str | None] = mapped_column(ForeignKey("unions.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    reference: Mapped[str] = mapped_column(String(100))
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class FundPool(Base):
+    """What a relief source holds for a year (and league): allocated and charged, in fen.
+
+    The row a claim locks before charging the source (lock order: after the accumulator
+    rows, before the audit chain), so concurrent claims never charge past ``allocated``.
+    ``league_id`` is ``''`` for sources not kept per league, so the unique key holds
+    on every database (NULLs never collide).
+    """
+
+    __tablename__ = "fund_pools"
+    __table_args__ = (UniqueConstraint("source", "fund_year", "league_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    fund_year: Mapped[int] = mapped_column(Integer)
+    league_id: Mapped[str] = mapped_column(String(32), default="")
+    allocated: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    charged: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class LineCharge(Base):
+    """Part of an approved line charged to a fund (positive), or given back by a reduction (negative).
+
+    Append-only like the ledger: a line's charge by source is the sum of its rows.
+    ``source`` is None for the mutual-aid pool (one pool, never exhausted); ``league_id``
+    is set for ``league`` money only. ``line_id`` is not a foreign key: a line of a
+    benefit a later version dropped is deleted, its charges stay as history.
+    """
+
+    __tablename__ = "line_charges"
+    __table_args__ = (Index("ix_line_charges_fund", "source", "fund_year", "league_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_id: Mapped[int] = mapped_column(Integer, index=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    member_id: Mapped[str] = mapped_column(String(64), index=True)
+    benefit: Mapped[str] = mapped_column(String(32))
+    fund: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str | None] = mapped_column(String(16))
+    fund_year: Mapped[int] = mapped_column(Integer)
+    league_id: Mapped[str | None] = mapped_column(String(32))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)

@@ -171,3 +171,23 @@ def codes(claim_line: dict) -> list[str]:
 # 35,000 + 42,500), above the 50,000.00 review threshold, so MA_IP and MA_DA (10 days
 # at 20.00) are pended with HIGH_AMOUNT_REVIEW.
 HIGH_B = "150000.00"
+
+
+# ----------------------------------------------------------------------------- funds
+
+_references = itertools.count(1)
+
+
+def allocate(client: TestClient, key: str, source: str, amount: str, *, year: int = YEAR, league_id: str | None = None,
+             reference: str | None = None, received_on: str | None = None, expect: int = 201) -> dict:
+    """Record a relief allocation (a fresh reference unless one is given)."""
+    body = {"source": source, "year": year, "amount": amount, "reference": reference or f"拨款-{next(_references)}",
+            "received_on": received_on or f"{YEAR}-01-15", **({"league_id": league_id} if league_id else {})}
+    return _expect(client.post("/v1/funds/allocations", json=body, headers=auth(key)), expect)
+
+
+def fund_relief(client: TestClient, key: str, amount: str = "10000000.00", year: int = YEAR) -> None:
+    """Relief money for ``year`` from central, region and charity (charity covers the league shares):
+    for tests about something else, where every relief line should be paid."""
+    for source in ("central", "region", "charity"):
+        allocate(client, key, source, amount, year=year)

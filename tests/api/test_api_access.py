@@ -160,6 +160,13 @@ class World:
         """M1's item of the paid run (made when the world is)."""
         return self.made["paid_item"]
 
+    def allocation(self) -> int:
+        answer = self.client.post("/v1/funds/allocations", headers=auth(self.admin), json={
+            "source": "league", "year": YEAR, "league_id": "L1", "amount": "1.00", "reference": f"A-{self.fresh()}",
+            "received_on": f"{YEAR}-01-15"})
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
     def published(self) -> int:
         plan_id = self.draft()
         answer = self.client.post(f"/v1/plans/{plan_id}/publish", headers=auth(self.admin),
@@ -354,6 +361,14 @@ MATRIX: dict[tuple[str, str], Row] = {
         missing=lambda spec: ({**spec, "params": {**spec["params"], "union": "NO-SUCH-UNION"}},
                               {"NO-SUCH-UNION": "U1"})),
     ("GET", "/v1/reports/assets/{name}"): Row(lambda w: {"path": {"name": "chart.umd.js"}}, everyone(), public=True),
+    # Funds: finance officers and administrators (finance scopes: tests/api/test_api_funds.py).
+    ("POST", "/v1/funds/allocations"): Row(
+        lambda w: {"json": {"source": "central", "year": YEAR, "amount": "100.00", "reference": f"拨款-{w.fresh()}",
+                            "received_on": f"{YEAR}-01-15"}}, only(201, "admin", "finance")),
+    ("GET", "/v1/funds/allocations"): Row(lambda w: {}, only(200, "admin", *FINANCE, "finance_other")),
+    ("GET", "/v1/funds/allocations/{allocation_id}"): Row(lambda w: {"path": {"allocation_id": w.allocation()}},
+                                                          only(200, "admin", *FINANCE), hidden=("finance_other",)),
+    ("GET", "/v1/funds/pools"): Row(lambda w: {"params": {"year": YEAR}}, only(200, "admin", *FINANCE, "finance_other")),
     # Plan administration: administrators only
     ("GET", "/v1/plans"): Row(lambda w: {}, only(200, "admin")),
     ("POST", "/v1/plans"): Row(lambda w: {"json": w.document}, only(201, "admin")),

@@ -94,9 +94,13 @@ def test_a_reviewed_decision_changed_in_the_database_is_reported(client: TestCli
                     .values(amount=models.DecisionLine.amount + 10_000_000))
     session.execute(update(models.Claim).where(models.Claim.id == claim["id"])
                     .values(total=models.Claim.total + 10_000_000))
+    line_id = session.scalar(select(models.DecisionLine.id).where(models.DecisionLine.claim_id == claim["id"],
+                                                                  models.DecisionLine.benefit == "MA_IP"))
     assert consistency.check(session) == [
         f"claim {claim['id']}: its lines are not the decision recorded in the audit log "
-        f"(entry at position {entry.position}): changed outside the service"]
+        f"(entry at position {entry.position}): changed outside the service",
+        # The funds see it too: the line no longer holds charged what it says it pays.
+        f"line {line_id} (claim {claim['id']} MA_IP, approved 101000.00): charged 1000.00, should be 101000.00"]
 
 
 def test_the_digest_ignores_the_order_of_lines_and_changes_but_not_their_content() -> None:

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from store import models
 from tests.builders import certno_for
 from tests.api.builders import (
+    fund_relief,
     LUNG_CANCER,
     YEAR,
     auth,
@@ -157,6 +158,7 @@ def test_a_verified_registration_pays_the_relief_line(client, cast) -> None:
     assert verified.status_code == 200, verified.text
     assert (verified.json()["verified"], verified.json()["note"]) == (True, "入户核查属实")
 
+    fund_relief(client, cast.admin)
     claim = claim_for(client, cast.admin, "M1", b="1000.00", diag_code=LUNG_CANCER)
     cir = line(claim, "CIR")
     assert (cir["status"], cir["amount"], codes(cir)) == ("approved", "540.00", [])
@@ -171,6 +173,7 @@ def test_a_registration_revoked_before_admission_does_not_count_and_one_revoked_
         assert answer.status_code == 200, answer.text
         assert answer.json()["revoked_on"] == revoked_on
 
+    fund_relief(client, cast.admin)
     admitted_after_revocation = claim_for(client, cast.admin, "M1", diag_code=LUNG_CANCER)  # admitted 05-02
     admitted_before_revocation = claim_for(client, cast.admin, "M2", diag_code=LUNG_CANCER)
 

@@ -67,6 +67,7 @@ def test_cutting_the_mutual_aid_gives_the_relief_its_share_of_what_is_left(clien
 
 
 def test_a_relief_line_the_reviewer_decided_is_not_decided_again_when_the_mutual_aid_is_denied(client, cast, session):
+    b.fund_relief(client, cast.admin)
     claim = _pended_cancer_claim(client, cast)
     b.review(client, cast.officer, claim["id"], {"benefit": "CIR", "action": "approve", "note": "入户核查属实"})
     reviewed = b.review(client, cast.officer, claim["id"], {"benefit": "MA_IP", "action": "deny", "note": "重复报销"})
