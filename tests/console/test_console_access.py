@@ -20,7 +20,8 @@ from tests.console.cast import Seeded
 from tests.console.conftest import csrf_of
 
 PUBLIC = "public"
-USERS = ("admin", "officer", "officer_other", "finance", "finance_checker", "hospital", "hospital_other", "member", "member_other")
+USERS = ("admin", "officer", "officer_other", "finance", "finance_checker", "hospital", "hospital_other", "member",
+         "member_other")
 
 
 @dataclass(frozen=True)

@@ -175,3 +175,19 @@ def test_console_users_are_distinct_checkers_but_one_user_is_one_person(seeded_d
             assert payments._same_person(run, a) and not payments._same_person(run, b)
     finally:
         engine.dispose()
+
+
+def test_retiring_the_only_version_in_force_is_refused_with_the_gap_named(signed_in) -> None:
+    admin = signed_in("admin")
+    refused = _post(admin, "/console/admin/plans/1/retire")
+    assert refused.status_code == 409 and "no published plan in force" in refused.text
+    assert "已发布" in admin.get("/console/admin/plans/1").text  # still in force
+    assert _post(admin, "/console/admin/plans/999999/retire").status_code == 404
+
+
+def test_an_officer_reads_a_members_remaining_benefits_on_a_day_and_not_another_unions(signed_in) -> None:
+    from tests.load.live import YEAR
+
+    page = signed_in("officer").get(f"/console/officer/members/M1?on={YEAR}-12-31")
+    assert page.status_code == 200 and 'class="benefits"' in page.text and "MA_IP" in page.text
+    assert signed_in("officer_other").get(f"/console/officer/members/M1?on={YEAR}-12-31").status_code == 404

@@ -211,7 +211,8 @@ def charts(report: dict[str, Any] | None) -> list[dict[str, Any]]:
 def job_page(request: Request, session: SessionDep, visit: Admin, job_id: int):
     """A simulation's progress (htmx polls this and gets the progress alone) and, when done, its report and charts."""
     job = simulation.get_job(session, visit.principal, job_id)
-    plan = session.get(models.PlanVersion, (job.params or {}).get("plan_id"))
+    plan_id = (job.params or {}).get("plan_id")  # a re-adjudication job names no version
+    plan = session.get(models.PlanVersion, plan_id) if isinstance(plan_id, int) else None
     template = "admin/job_card.html" if request.headers.get("HX-Request") else "admin/job.html"
     return render(request, template, job=job, plan=plan, charts=charts(job.report) if job.status == "done" else [],
                   report=job.report or {})

@@ -55,13 +55,14 @@ def members(request: Request, session: SessionDep, visit: Officer,
 
 
 @router.get("/members/{member_id}")
-def member(request: Request, session: SessionDep, plans: PlansDep, visit: Officer, member_id: str):
-    """A member: enrollments, hardship registrations, claims, what their benefits have left today."""
+def member(request: Request, session: SessionDep, plans: PlansDep, visit: Officer, member_id: str,
+           on: Annotated[dt.date | None, Query()] = None):
+    """A member: enrollments, hardship registrations, claims, what their benefits have left (today, or ``on``)."""
     row = registry.get_member(session, visit.principal, member_id, detail=True)
     rows, _ = claims.list_claims(session, visit.principal, status=None, member_id=member_id, hospital=None,
                                  submitted_from=None, submitted_to=None, page=1, page_size=100)
     standing, _unplanned = attempt(session, lambda: benefits.member_benefits(session, visit.principal, plans,
-                                                                               member_id, china_today()))
+                                                                               member_id, on or china_today()))
     return render(request, "officer/member.html", member=row, standing=standing,
                   claims=[claims.to_read(c, session, plans) for c in rows])
 
