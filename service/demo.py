@@ -90,7 +90,7 @@ class DemoKeys:
     finance: dict[str, str]
     hospitals: dict[str, str]
     members: dict[str, str]
-    # Console users, one per role: role -> (username, password), printed once like the keys.
+    # Console users, one per role (finance two): label -> (username, password), printed once like the keys.
     users: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
@@ -214,13 +214,16 @@ def seed(session: Session, plans: PlanBook, today: dt.date | None = None, member
                  for code, *_ in HOSPITALS[:2]}
     member_keys = {mid: create_key(session, Role.MEMBER, member_id=mid, label=f"demo member {mid}")[1]
                    for mid in (members[0], members[1])}
+    # label -> (role, username, scope); two finance officers, so a payment run is approved by another person.
     people_users = {
-        "admin": ("demo-admin", {}), "officer": ("demo-officer", {"union_id": "HHHT"}),
-        "finance": ("demo-finance", {"union_id": "NMG"}), "hospital": ("demo-hospital", {"hospital_code": HOSPITALS[0][0]}),
-        "member": ("demo-member", {"member_id": members[0]}),
+        "admin": (Role.ADMIN, "demo-admin", {}), "officer": (Role.OFFICER, "demo-officer", {"union_id": "HHHT"}),
+        "finance": (Role.FINANCE, "demo-finance", {"union_id": "NMG"}),
+        "finance#2": (Role.FINANCE, "demo-finance-2", {"union_id": "NMG"}),
+        "hospital": (Role.HOSPITAL, "demo-hospital", {"hospital_code": HOSPITALS[0][0]}),
+        "member": (Role.MEMBER, "demo-member", {"member_id": members[0]}),
     }
-    console_users = {role: demo_user(session, Role(role), username, **scope)
-                     for role, (username, scope) in people_users.items()}
+    console_users = {label: demo_user(session, role, username, **scope)
+                     for label, (role, username, scope) in people_users.items()}
     session.flush()
     return DemoKeys(admin, officers, finance, hospitals, member_keys, console_users)
 

@@ -439,7 +439,7 @@ def approve_run(session: Session, who: Principal, run_id: int) -> models.Payment
     run = _run(session, who, run_id, lock=True)
     if run.status != "draft":
         raise Conflict(f"payment run {run.id} is {run.status}; only a draft is approved")
-    if run.made_by_key == who.key_id:
+    if _same_person(run, who):
         raise Forbidden(f"payment run {run.id} was made by this key ({run.made_by}); maker–checker: another finance "
                         "officer or an administrator approves it")
     run.status, run.approved_by, run.approved_by_key = "approved", who.actor, who.key_id
@@ -448,6 +448,17 @@ def approve_run(session: Session, who: Principal, run_id: int) -> models.Payment
     audit.record(session, who, "payment_run.approved", "payment_run", run.id, made_by=run.made_by,
                  total=format_fen(run.total), items=run.item_count)
     return run
+
+
+def _person(actor: str) -> str:
+    """The person in an actor name, without the role: ``key:7``, ``user:3`` or ``cli``."""
+    return actor.split(" (", 1)[0]
+
+
+def _same_person(run: models.PaymentRun, who: Principal) -> bool:
+    # By the maker's name (a key's or a console user's id), not by key id alone: every
+    # console user acts with no key (key_id None), and two of them are two people.
+    return _person(run.made_by) == _person(who.actor)
 
 
 def _release(session: Session, item_ids) -> None:
@@ -706,6 +717,25 @@ def payment_statuses(session: Session, claims: Iterable[models.Claim]) -> dict[i
 
 
 # ----------------------------------------------------------------------------- remittance advice
+
+
+def member_items(session: Session, who: Principal, member_id: str, limit: int = 200) -> list[models.PaymentItem]:
+    """A member's payment items of runs that reached the bank (exported or closed), newest first.
+
+    To those who may read the member's advice: another member, or a member outside the
+    caller's scope, is unknown (404).
+    """
+    who.require(*ADVICE_READERS)
+    member = session.get(models.Member, member_id)
+    if member is None or not (who.may_act_for(member)
+                              or (who.role is Role.FINANCE and who.sees_union(member.union_id))):
+        raise NotFound(f"no member {member_id}")
+    run = models.PaymentRun
+    return list(session.scalars(
+        select(models.PaymentItem).join(run, run.id == models.PaymentItem.run_id)
+        .where(models.PaymentItem.member_id == member.id, run.status.in_(("exported", "closed")))
+        .order_by(models.PaymentItem.id.desc()).limit(limit)))
+
 
 
 def advice(session: Session, who: Principal, plans, item_id: int) -> RemittanceAdvice:

@@ -18,6 +18,8 @@ NAV: dict[str, list[tuple[str, str]]] = {
     "hospital": [
         ("/console/hospital", N_("结算单")),
         ("/console/hospital/settlements/new", N_("上传结算单")),
+        ("/console/hospital/desk", N_("出院结算")),
+        ("/console/hospital/reconciliation", N_("当日对账")),
     ],
     "admin": [
         ("/console/admin", N_("方案版本")),
@@ -26,9 +28,13 @@ NAV: dict[str, list[tuple[str, str]]] = {
     ],
     "member": [
         ("/console/member", N_("我的申请")),
+        ("/console/member/benefits", N_("剩余待遇")),
+        ("/console/member/payments", N_("支付通知")),
     ],
     "finance": [
         ("/console/finance", N_("财务首页")),
+        ("/console/finance/runs", N_("支付批次")),
+        ("/console/finance/statements", N_("基金报表")),
     ],
 }
 

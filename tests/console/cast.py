@@ -3,8 +3,9 @@
 Unions R → U1 (members M1, M2) and R → U2 (M3); hospitals H1 and H2 (grade 02); M1 has
 an approved claim and a pended one (a bill of 150,000.00 in-policy self-pay pays above
 the review threshold: MA_IP and MA_DA are pended); M3 has an approved claim; M2 has a
-posted settlement not yet claimed. One user per role and scope, each with the password
-``PASSWORD``.
+posted settlement not yet claimed; M1 and M3 have payee accounts (M2 none). One user per
+role and scope (two finance officers of R: a payment run's maker and checker), each with
+the password ``PASSWORD``.
 """
 
 from __future__ import annotations
@@ -12,10 +13,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from service import claims, registry, settlements, users
+from service import claims, payments, registry, settlements, users
 from service.auth import CLI, Role
 from service.plans import PlanBook, ensure_published_default
-from service.schemas import ClaimCreate, EnrollmentCreate, HospitalCreate, MemberCreate, UnionCreate
+from service.schemas import (
+    ClaimCreate,
+    EnrollmentCreate,
+    HospitalCreate,
+    MemberCreate,
+    PayeeAccountWrite,
+    UnionCreate,
+)
 from store.db import make_engine, session_factory
 from tests.builders import certno_for
 from tests.load.live import PAPER_NOTE, YEAR, bill
@@ -29,6 +37,7 @@ USERS = {
     "officer": (Role.OFFICER, {"union_id": "U1"}),
     "officer_other": (Role.OFFICER, {"union_id": "U2"}),
     "finance": (Role.FINANCE, {"union_id": "R"}),
+    "finance_checker": (Role.FINANCE, {"union_id": "R"}),  # the second person who approves a payment run
     "hospital": (Role.HOSPITAL, {"hospital_code": "H1"}),
     "hospital_other": (Role.HOSPITAL, {"hospital_code": "H2"}),
     "member": (Role.MEMBER, {"member_id": "M1"}),
@@ -63,6 +72,10 @@ def seed(db_url: str) -> Seeded:
                     registry.add_enrollment(s, CLI, member, EnrollmentCreate(
                         period_start=dt.date(year, 1, 1), period_end=dt.date(year, 12, 31),
                         enrolled_on=dt.date(year - 1, 12, 1)))
+            # M2 is enrolled this year too, so the hospital desk settles a stay of this year for M2.
+            registry.add_enrollment(s, CLI, "M2", EnrollmentCreate(
+                period_start=dt.date(YEAR + 1, 1, 1), period_end=dt.date(YEAR + 1, 12, 31),
+                enrolled_on=dt.date(YEAR, 12, 1)))
             plans = PlanBook()
 
             def claim(member: str, setl_id: str, b: str, hospital: str = "H1", start: str = "03-01"):
@@ -79,6 +92,9 @@ def seed(db_url: str) -> Seeded:
             assert approved.status == "approved" and pended.status == "pended", (approved.status, pended.status)
             settlements.post_settlement(s, CLI, bill("S-UNCLAIMED", "8000.00", patient="M2",
                                                      begndate=f"{YEAR}-07-01", enddate=f"{YEAR}-07-05"))
+            for member in ("M1", "M3"):  # M2 has none: a payment run leaves M2 out
+                payments.set_payee_account(s, CLI, member, PayeeAccountWrite(
+                    holder_name=member, bank_name="中国工商银行呼和浩特分行", account_no=f"62220200000000{member[1]}1234"))
             for username, (role, scope) in USERS.items():
                 users.create_user(s, CLI, role, username, PASSWORD, **scope)
             s.commit()

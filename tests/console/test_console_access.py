@@ -20,7 +20,8 @@ from tests.console.cast import Seeded
 from tests.console.conftest import csrf_of
 
 PUBLIC = "public"
-USERS = ("admin", "officer", "officer_other", "finance", "hospital", "hospital_other", "member", "member_other")
+USERS = ("admin", "officer", "officer_other", "finance", "finance_checker", "hospital", "hospital_other", "member",
+         "member_other")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Row:
 
 
 ROLE_OF = {"admin": "admin", "officer": "officer", "officer_other": "officer", "finance": "finance",
+           "finance_checker": "finance",
            "hospital": "hospital", "hospital_other": "hospital", "member": "member", "member_other": "member"}
 
 MATRIX: dict[tuple[str, str], Row] = {
@@ -73,6 +75,44 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/console/member"): Row(("member",), lambda s: "/console/member"),
     ("GET", "/console/member/claims/{claim_id}"): Row(("member",), lambda s: f"/console/member/claims/{s.approved_claim}"),
     ("GET", "/console/finance"): Row(("finance",), lambda s: "/console/finance"),
+    # console2: the desk, reconciliation, payment runs, statements, benefits, advice, the plan editor
+    ("GET", "/console/hospital/desk"): Row(("hospital",), lambda s: "/console/hospital/desk"),
+    ("POST", "/console/hospital/desk/preview"): Row(("hospital",), lambda s: "/console/hospital/desk/preview",
+                                                    lambda s: {"setl_id": ""}),
+    ("POST", "/console/hospital/desk/settle"): Row(("hospital",), lambda s: "/console/hospital/desk/settle",
+                                                   lambda s: {"setl_id": ""}),
+    ("GET", "/console/hospital/settlements/{settlement_id}/decision"): Row(
+        ("hospital",), lambda s: f"/console/hospital/settlements/{s.settlement}/decision"),
+    ("POST", "/console/hospital/settlements/{settlement_id}/cancel"): Row(
+        ("hospital",), lambda s: f"/console/hospital/settlements/{s.settlement}/cancel", lambda s: {"reason": ""}),
+    ("GET", "/console/hospital/reconciliation"): Row(("hospital",), lambda s: "/console/hospital/reconciliation"),
+    ("POST", "/console/hospital/reconciliation"): Row(("hospital",), lambda s: "/console/hospital/reconciliation",
+                                                      lambda s: {"list": "no header"}),
+    ("GET", "/console/finance/runs"): Row(("finance",), lambda s: "/console/finance/runs"),
+    ("POST", "/console/finance/runs"): Row(("finance",), lambda s: "/console/finance/runs",
+                                           lambda s: {"union_id": "R", "decided_from": "not-a-date"}),
+    ("GET", "/console/finance/runs/{run_id}"): Row(("finance",), lambda s: "/console/finance/runs/999999"),
+    ("POST", "/console/finance/runs/{run_id}/approve"): Row(("finance",), lambda s: "/console/finance/runs/999999/approve"),
+    ("POST", "/console/finance/runs/{run_id}/cancel"): Row(("finance",), lambda s: "/console/finance/runs/999999/cancel"),
+    ("POST", "/console/finance/runs/{run_id}/bank-file"): Row(("finance",),
+                                                              lambda s: "/console/finance/runs/999999/bank-file"),
+    ("POST", "/console/finance/runs/{run_id}/returns"): Row(("finance",), lambda s: "/console/finance/runs/999999/returns"),
+    ("GET", "/console/finance/statements"): Row(("finance",), lambda s: "/console/finance/statements"),
+    ("GET", "/console/member/benefits"): Row(("member",), lambda s: "/console/member/benefits"),
+    ("GET", "/console/member/payments"): Row(("member",), lambda s: "/console/member/payments"),
+    ("GET", "/console/member/payments/{item_id}"): Row(("member",), lambda s: "/console/member/payments/999999"),
+    ("GET", "/console/member/payments/{item_id}/print"): Row(("member",),
+                                                             lambda s: "/console/member/payments/999999/print"),
+    ("POST", "/console/admin/plans"): Row(("admin",), lambda s: "/console/admin/plans"),
+    ("GET", "/console/admin/plans/{plan_id}"): Row(("admin",), lambda s: "/console/admin/plans/1"),
+    ("POST", "/console/admin/plans/{plan_id}/document"): Row(("admin",), lambda s: "/console/admin/plans/1/document",
+                                                             lambda s: {"document": "name: x"}),
+    ("GET", "/console/admin/plans/{plan_id}/diff"): Row(("admin",), lambda s: "/console/admin/plans/1/diff"),
+    ("POST", "/console/admin/plans/{plan_id}/simulate"): Row(("admin",), lambda s: "/console/admin/plans/999999/simulate"),
+    ("POST", "/console/admin/plans/{plan_id}/publish"): Row(("admin",), lambda s: "/console/admin/plans/1/publish",
+                                                            lambda s: {"effective_from": ""}),
+    ("POST", "/console/admin/plans/{plan_id}/retire"): Row(("admin",), lambda s: "/console/admin/plans/999999/retire"),
+    ("GET", "/console/admin/jobs/{job_id}"): Row(("admin",), lambda s: "/console/admin/jobs/999999"),
 }
 
 

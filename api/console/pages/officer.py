@@ -18,7 +18,7 @@ from api.console.web import FormDep, attempt, form_errors, pages_router, redirec
 from api.deps import PlansDep, SessionDep
 from claims.dates import china_today
 from claims.members import HardshipCategory
-from service import claims, registry
+from service import benefits, claims, registry
 from service.auth import Role
 from service.errors import Invalid
 from service.schemas import ClaimCreate, ClaimReview, LineReview
@@ -55,12 +55,15 @@ def members(request: Request, session: SessionDep, visit: Officer,
 
 
 @router.get("/members/{member_id}")
-def member(request: Request, session: SessionDep, plans: PlansDep, visit: Officer, member_id: str):
-    """A member: enrollments, hardship registrations, claims."""
+def member(request: Request, session: SessionDep, plans: PlansDep, visit: Officer, member_id: str,
+           on: Annotated[dt.date | None, Query()] = None):
+    """A member: enrollments, hardship registrations, claims, what their benefits have left (today, or ``on``)."""
     row = registry.get_member(session, visit.principal, member_id, detail=True)
     rows, _ = claims.list_claims(session, visit.principal, status=None, member_id=member_id, hospital=None,
                                  submitted_from=None, submitted_to=None, page=1, page_size=100)
-    return render(request, "officer/member.html", member=row,
+    standing, _unplanned = attempt(session, lambda: benefits.member_benefits(session, visit.principal, plans,
+                                                                               member_id, on or china_today()))
+    return render(request, "officer/member.html", member=row, standing=standing,
                   claims=[claims.to_read(c, session, plans) for c in rows])
 
 
