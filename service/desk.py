@@ -36,7 +36,8 @@ from claims.decision import LineStatus
 from claims.money import AmountError, format_fen, parse_yuan
 from claims.settlement import Settlement, parse_settlement
 from rules.explain import explain, reason_text
-from service import audit, claims, settlements
+from claims.funding import funding_of
+from service import audit, claims, funds, settlements
 from service import claim_aggregate as aggregate
 from service.auth import Principal, Role
 from service.errors import Conflict, Forbidden, Invalid, NotFound
@@ -88,6 +89,11 @@ def preview(session: Session, who: Principal, plans: PlanBook, raw: Any,
     decided = claims.decide(session, plans, files, [(member.id, posted.bill, china_today())],
                             set(aggregate.decided_bills(session, [posted.bill.bill_key])))
     d = decided[0]
+    # What the funds would do to it now (a relief line they cannot pay waits: FUND_EXHAUSTED),
+    # read from the pools without locking or storing anything, as ``settle`` would charge it.
+    if not d.duplicate:
+        funds.fund_decisions(session, [(member.id, posted.bill.begndate.year, d.decision, funding_of(d.engine.plan))],
+                             {member.id: funds.leagues_of(session, {member.id}).get(member.id)}, read_only=True)
     return _answer(None, posted.bill, d.decision.status.value, d.decision.lines, d.decision.trace,
                    d.decision.plan_version or d.engine.version, plans, session)
 

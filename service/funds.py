@@ -32,7 +32,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select, update
+from sqlalchemy import String, cast, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -116,9 +116,11 @@ class Outcome:
 class Purse:
     """The relief pools one transaction charges: locked when first needed, then kept in memory."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, read_only: bool = False) -> None:
         self.session = session
         self.pools: dict[PoolKey, list[int]] = {}  # key -> [id, allocated, charged]
+        # A preview (the desk's 2303) reads the pools as they stand: nothing made, nothing locked.
+        self.read_only = read_only
 
     def lock(self, keys: Iterable[PoolKey]) -> None:
         """Lock (making them if need be) the pools not held yet: one statement, in key order."""
@@ -126,6 +128,15 @@ class Purse:
         if not missing:
             return
         table = models.FundPool.__table__
+        if self.read_only:
+            for key in missing:
+                self.pools[key] = [0, 0, 0]
+            for pid, source, year, league, allocated, charged in self.session.execute(
+                    select(table.c.id, table.c.source, table.c.fund_year, table.c.league_id, table.c.allocated,
+                           table.c.charged).where(tuple_(table.c.source, table.c.fund_year, table.c.league_id)
+                                                  .in_(missing))):
+                self.pools[(source, year, league)] = [pid, allocated, charged]
+            return
         insert = postgresql.insert if is_postgres(self.session) else sqlite.insert
         statement = insert(table).values([
             {"source": s, "fund_year": y, "league_id": league, "allocated": 0, "charged": 0} for s, y, league in missing])
@@ -301,7 +312,7 @@ class NewCharges:
 
 
 def fund_decisions(session: Session, items: Sequence[tuple[str, int, Decision, Funding]],
-                   leagues: Mapping[str, str | None]) -> NewCharges:
+                   leagues: Mapping[str, str | None], *, read_only: bool = False) -> NewCharges:
     """Charge the approved lines of new decisions, in order; a line that cannot be paid is pended.
 
     ``items``: (member, admission year, decision, funding). A pended line keeps its
@@ -312,7 +323,7 @@ def fund_decisions(session: Session, items: Sequence[tuple[str, int, Decision, F
              for i, (member, year, decision, funding) in enumerate(items)
              for position, line in enumerate(decision.lines)
              if line.status is LineStatus.APPROVED and line.amount > 0]
-    purse = Purse(session)
+    purse = Purse(session, read_only=read_only)
     outcome = purse.plan(wants)
     for i, position in outcome.unfunded:  # type: ignore[misc]
         decision = items[i][2]

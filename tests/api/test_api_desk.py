@@ -23,7 +23,7 @@ from claims.money import format_fen, parse_yuan
 from service import consistency
 from store import models
 from store.models import Base
-from tests.api.builders import HIGH_B, auth, enroll, line, settlement
+from tests.api.builders import HIGH_B, allocate, auth, enroll, line, register_hardship, settlement
 from tests.builders import certno_for
 
 TODAY = china_today()
@@ -219,6 +219,28 @@ def test_a_preview_stores_nothing_and_equals_the_direct_settlement_of_the_same_r
     assert line(done, "MA_IP")["amount"] == "1800.00" and line(done, "MA_CI")["amount"] == "10000.00"
     # Previewing it again now: the settlement is stored and decided, so the decision made.
     assert decision(preview(client, desk.hospital, record)) == decision(done)
+
+
+@pytest.mark.parametrize("relief", ["exhausted", "allocated"])
+def test_a_preview_of_a_relief_line_says_what_the_funds_would_do_as_the_settlement_then_does(
+        client: TestClient, desk, session: Session, relief: str) -> None:
+    """A hardship member's cancer stay: the CIR line is paid if the year's relief money covers it, else it waits
+    (FUND_EXHAUSTED); the preview reads the pools without taking or storing anything and tells the same."""
+    register_hardship(client, desk.officer, "M1", category="dibao", verified=True)
+    if relief == "allocated":
+        for source in ("central", "region", "charity"):
+            allocate(client, desk.finance, source, "100000.00", year=BEGNDATE.year)
+        allocate(client, desk.finance, "league", "100000.00", year=BEGNDATE.year, league_id="L1")
+    record = bill("20000.00", diag_code="C34.900")
+    before = counts(session)
+    seen = preview(client, desk.hospital, record)
+    assert counts(session) == before
+    cir = line(seen, "CIR")
+    if relief == "exhausted":
+        assert cir["status"] == "pended" and "FUND_EXHAUSTED" in [r["code"] for r in cir["reasons"]]
+    else:
+        assert cir["status"] == "approved" and parse_yuan(cir["amount"]) > 0
+    assert decision(direct(client, desk.hospital, record)) == decision(seen)
 
 
 def test_an_administrator_previews_for_any_hospital_and_others_may_not(client: TestClient, desk) -> None:
