@@ -15,8 +15,9 @@ pool never refuses a charge, so locking it would only put every claim in one que
 
 Public functions the other parts call:
 
-- ``Purse(session)``: ``plan(wants)`` then ``apply(outcome, ids)``; ``settle_lines`` for
-  stored lines (review, re-adjudication);
+- ``Purse(session, who)``: ``plan(wants)`` then ``apply(outcome, ids)``; ``settle_lines`` for
+  stored lines (review, re-adjudication); ``release_claim`` for a cancelled claim. A
+  reduction of a line the member was already paid leaves a recovery (``_reduction_legs``);
 - ``fund_decisions``: the charges of decisions about to be stored (submission);
 - ``held_by_line``: what lines hold charged, by source;
 - ``leagues_of``: the league of each member's union;
@@ -74,6 +75,7 @@ def _reduction_legs(session: Session, released: Mapping[int, tuple[int, int, str
     """
     from service import payments  # payments reads funds' entries; the import is one way at load time
 
+    payments.lock_runs_paying(session, released)
     held = held_by_line(session, released)
     after = {line_id: sum(f for f, _ in held.get(line_id, {}).values()) - fen
              for line_id, (fen, _c, _m, _b) in released.items()}

@@ -299,6 +299,22 @@ def paid_amounts(session: Session, line_ids: Iterable[int]) -> dict[int, int]:
 # ----------------------------------------------------------------------------- recoveries
 
 
+def lock_runs_paying(session: Session, line_ids: Iterable[int]) -> None:
+    """Lock the runs whose unsettled items hold these lines (PostgreSQL; SQLite has one writer at a time).
+
+    For a step that cuts lines (lock order: after the pools): a return file settling
+    one of those items at the same moment either finishes first, so the cut sees the
+    item paid, or waits, and then sees the cut; the overpayment is recovered once.
+    """
+    ids = list(set(line_ids))
+    if not ids or not is_postgres(session):
+        return
+    session.execute(select(models.PaymentRun.id).where(models.PaymentRun.id.in_(
+        select(models.PaymentItem.run_id).join(models.PaymentItemLine, models.PaymentItemLine.item_id == models.PaymentItem.id)
+        .where(models.PaymentItem.status == "pending", models.PaymentItemLine.line_id.in_(ids))))
+        .order_by(models.PaymentRun.id).with_for_update())
+
+
 def overpaid(session: Session, approved_after: dict[int, int]) -> dict[int, int]:
     """Of each line (line → fen it is approved for now, or is about to be): what the member was paid beyond it
     and does not owe back yet; lines paid no more than that are left out.
