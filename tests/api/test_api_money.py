@@ -251,3 +251,36 @@ def test_a_whole_money_story_leaves_claims_check_clean_and_the_ledger_passes_bea
     checked = subprocess.run([str(BEAN_CHECK), str(path)], capture_output=True, text=True, timeout=120)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert ledger.RECOVERIES in path.read_text(encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------- cuts
+
+
+def test_a_line_cut_while_with_the_bank_comes_off_payable_and_is_recovered_when_the_bank_pays(client, cast, session):
+    claim = b.claim_for(client, cast.admin, "M1")
+    put_account(client, cast.admin, "M1")
+    run = build(client, cast.finance)
+    approve(client, cast.finance_checker, run["id"])
+    bank_rows(client, cast.finance, run["id"])
+    assert pay_less_from_now_on(client, cast)["adjustments"] == 1
+    # With the bank, not paid: the cut comes off payable, nothing is owed back yet.
+    cut = -session.scalar(select(func.sum(models.LineCharge.amount)).where(models.LineCharge.amount < 0))
+    assert cut > 0 and session.scalar(select(func.count()).select_from(models.Recovery)) == 0
+    assert balance(session, ledger.PAYABLE_MEMBERS, "M1") == -(approved_total(claim) - cut)
+    clean(session)
+    [item] = run_detail(client, cast.finance, run["id"])["payment_items"]
+    returns(client, cast.finance, run["id"], [(item["id"], "paid", "", "B1", "2026-01-05")])
+    [recovery] = session.scalars(select(models.Recovery)).all()
+    assert (recovery.member_id, recovery.claim_id, recovery.amount) == ("M1", claim["id"], cut)
+    assert balance(session, ledger.PAYABLE_MEMBERS, "M1") == 0 and balance(session, ledger.RECOVERIES) == cut
+    clean(session)
+
+
+def test_a_reviewer_cannot_cut_an_approved_line(client, cast, session) -> None:
+    claim = b.claim_for(client, cast.admin, "M1")
+    entries = session.scalar(select(func.count()).select_from(models.JournalEntry))
+    refused = b.review(client, cast.officer, claim["id"],
+                       {"benefit": "MA_IP", "action": "adjust", "amount": "1.00", "note": "试图减少"}, expect=409)
+    assert "not pended" in refused["detail"]
+    assert session.scalar(select(func.count()).select_from(models.JournalEntry)) == entries
+    assert client.get(f"/v1/claims/{claim['id']}", headers=b.auth(cast.admin)).json()["lines"] == claim["lines"]
