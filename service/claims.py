@@ -368,7 +368,7 @@ def review_claim(session: Session, who: Principal, plans: PlanBook, claim_id: in
     # An approved line is charged to its fund now (lock order: after the totals); one its
     # fund cannot pay waits pended (FUND_EXHAUSTED) for the next allocation.
     funds.settle_lines(session, None, claim, lines.values(), funds.funding_of_version(session, plans, claim.plan_version),
-                       funds.leagues_of(session, [claim.member_id]).get(claim.member_id))
+                       funds.leagues_of(session, [claim.member_id]).get(claim.member_id), who=who)
     ordered = sorted(lines.values(), key=lambda ln: ln.position)
     domain_lines = [BenefitLine(ln.benefit, LineStatus(ln.status), ln.amount) for ln in ordered]
     claim.status = claim_status(domain_lines).value

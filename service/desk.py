@@ -37,7 +37,7 @@ from claims.money import AmountError, format_fen, parse_yuan
 from claims.settlement import Settlement, parse_settlement
 from rules.explain import explain, reason_text
 from claims.funding import funding_of
-from service import audit, claims, funds, settlements
+from service import audit, claims, funds, payments, settlements
 from service import claim_aggregate as aggregate
 from service.auth import Principal, Role
 from service.errors import Conflict, Forbidden, Invalid, NotFound
@@ -136,7 +136,7 @@ def _decide_and_store(session: Session, who: Principal, plans: PlanBook, member:
     decided = claims.decide(session, plans, files, [(member.id, bill, china_today())], decided_bills)
     [record] = claims.store_decisions(session, who, decided, [row], [""], also_audit=entries)
     return _answer(record.id, bill, record.status, record.lines, record.trace, record.plan_version, plans, session,
-                   settlement_id=row.id)
+                   settlement_id=row.id, just_made=True)
 
 
 def _patient(session: Session, certno: str, *, lock: bool) -> models.Member | None:
@@ -231,8 +231,11 @@ def _desk_trace(trace: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _answer(claim_id: int | None, bill: Settlement, status: str, lines: Iterable[Any], trace: list[dict[str, Any]],
             plan_version: str, plans: PlanBook, session: Session, *,
-            settlement_id: int | None = None) -> DeskDecisionRead:
+            settlement_id: int | None = None, just_made: bool = False) -> DeskDecisionRead:
     """A decision (stored lines or the engine's) as the desk reads it.
+
+    ``just_made``: the claim was stored in this request, so nothing of it is paid yet
+    (the patient at the cashier's waits for no payment query).
 
     ``patient_owes`` is the settlement's ``psn_cash_pay`` (the cash the patient bears
     after every fund and the personal account) minus what the plan pays now (the
@@ -261,10 +264,21 @@ def _answer(claim_id: int | None, bill: Settlement, status: str, lines: Iterable
             explanation_zh=said.zh if said else "", explanation_en=said.en if said else ""))
     if status == CANCELLED:
         paid = pended = 0  # a cancelled claim pays nothing
+    payment_status, paid_out = _payment(session, None if just_made else claim_id)
     return DeskDecisionRead(
         settlement_id=settlement_id, fixmedins_code=bill.fixmedins_code, setl_id=bill.setl_id, claim_made=True,
         claim_id=claim_id, status=status, lines=read_lines, paid=format_fen(paid), pended=format_fen(pended),
-        psn_cash_pay=format_fen(bill.psn_cash_pay), patient_owes=format_fen(max(0, bill.psn_cash_pay - paid)))
+        psn_cash_pay=format_fen(bill.psn_cash_pay), patient_owes=format_fen(max(0, bill.psn_cash_pay - paid)),
+        payment_status=payment_status, paid_out=format_fen(paid_out))
+
+
+def _payment(session: Session, claim_id: int | None) -> tuple[str | None, int]:
+    """A stored claim's payment status and what the bank paid of it (``payments``); a preview's: unpaid, nothing."""
+    if claim_id is None:
+        return "unpaid", 0
+    claim = session.scalar(select(models.Claim).where(models.Claim.id == claim_id)
+                           .options(selectinload(models.Claim.lines), selectinload(models.Claim.adjustments)))
+    return payments.payment_statuses(session, [claim])[claim_id], payments.paid_by_claim(session, [claim_id]).get(claim_id, 0)
 
 
 # ----------------------------------------------------------------------------- cancellation
@@ -296,6 +310,7 @@ def cancel(session: Session, who: Principal, plans: PlanBook, settlement_id: int
     standing = list(session.scalars(
         select(models.Claim).where(models.Claim.settlement_id == row.id, models.Claim.status != CANCELLED)
         .order_by(models.Claim.id)))
+    _refuse_while_in_live_run(session, standing)
     held = aggregate.holdings(session, [c.id for c in standing])
     entries: list[tuple[str, str, object, dict[str, Any]]] = [
         ("settlement.cancelled", "settlement", row.id,
@@ -308,7 +323,9 @@ def cancel(session: Session, who: Principal, plans: PlanBook, settlement_id: int
                         {"member_id": claim.member_id, "settlement_id": row.id, "from_status": claim.status,
                          "total": format_fen(claim.total), "released": [aggregate.change_json(c) for c in released]}))
         claim.status = CANCELLED
-        _on_claim_cancelled(session, who, claim)
+        recovered = _on_claim_cancelled(session, who, claim)
+        if recovered:
+            entries[-1][3]["recoveries"] = recovered
     session.execute(delete(models.AdjudicatedBill).where(models.AdjudicatedBill.fixmedins_code == row.fixmedins_code,
                                                          models.AdjudicatedBill.setl_id == row.setl_id))
     session.add(models.SettlementCancellation(settlement_id=row.id, reason=data.reason, cancelled_by=who.key_id,
@@ -318,13 +335,43 @@ def cancel(session: Session, who: Principal, plans: PlanBook, settlement_id: int
     return _stored_answer(session, plans, row)
 
 
-def _on_claim_cancelled(session: Session, who: Principal, claim: models.Claim) -> None:
-    """Reverses the claim's ledger entries and turns a paid amount into a recovery — wired by the lead.
+def _on_claim_cancelled(session: Session, who: Principal, claim: models.Claim) -> list[dict[str, Any]]:
+    """The claim's money reversed (``funds.release_claim``): its fund charges given back to the pools, the
+    unpaid part off the member's payable, the paid part a recovery netted from their next payment.
 
     Called once per claim that a cancellation turns ``cancelled``, in the cancellation's
     transaction, after its totals were released and before the audit entries are
-    written (the ledger's lock comes after the accumulators', before the audit chain).
+    written (lock order: the pools after the accumulators, the audit chain last).
+    Returns the recoveries made, for the claim's audit entry. An item of an exported
+    run stays with the bank: if the bank pays it, ``payments.recover_overpaid`` makes
+    that a recovery then (a line in a draft or approved run never gets here:
+    ``_refuse_while_in_live_run``).
     """
+    return [{"line_id": line_id, "amount": format_fen(fen)} for _c, line_id, fen in funds.release_claim(session, who, claim)]
+
+
+def _refuse_while_in_live_run(session: Session, claims_: list[models.Claim]) -> None:
+    """A line of these claims in a draft or approved payment run: the cancellation is refused (409, naming the run).
+
+    Refused rather than the line dropped from the run: a run's items are what its maker
+    built and its checker approved (maker–checker); finance cancels the run (its lines
+    are free again) or exports it, and the desk cancels then. An exported run is not
+    waited for: its item is with the bank, and what the bank pays of a cancelled line
+    becomes a recovery.
+    """
+    if not claims_:
+        return
+    run = session.execute(
+        select(models.PaymentRun.id, models.PaymentRun.status)
+        .join(models.LiveLineClaim, models.LiveLineClaim.run_id == models.PaymentRun.id)
+        .join(models.DecisionLine, models.DecisionLine.id == models.LiveLineClaim.line_id)
+        .where(models.DecisionLine.claim_id.in_([c.id for c in claims_]),
+               models.PaymentRun.status.in_(("draft", "approved")))
+        .order_by(models.PaymentRun.id).limit(1)).first()
+    if run is not None:
+        raise Conflict(f"claim lines of this settlement are in payment run {run.id} ({run.status}); finance cancels "
+                       f"that run, or exports it, before the settlement is cancelled",
+                       [{"field": "settlement_id", "message": f"in payment run {run.id}"}])
 
 
 # ----------------------------------------------------------------------------- the day's reconciliation

@@ -15,8 +15,9 @@ pool never refuses a charge, so locking it would only put every claim in one que
 
 Public functions the other parts call:
 
-- ``Purse(session)``: ``plan(wants)`` then ``apply(outcome, ids)``; ``settle_lines`` for
-  stored lines (review, re-adjudication);
+- ``Purse(session, who)``: ``plan(wants)`` then ``apply(outcome, ids)``; ``settle_lines`` for
+  stored lines (review, re-adjudication); ``release_claim`` for a cancelled claim. A
+  reduction of a line the member was already paid leaves a recovery (``_reduction_legs``);
 - ``fund_decisions``: the charges of decisions about to be stored (submission);
 - ``held_by_line``: what lines hold charged, by source;
 - ``leagues_of``: the league of each member's union;
@@ -49,6 +50,8 @@ from service.schemas import AllocationCreate
 from store import models
 from store.repositories import is_postgres, lock_members, paginate
 
+CANCELLED = "cancelled"  # claim_aggregate.CANCELLED: that module imports this one, so not from there
+
 FINANCE = (Role.ADMIN, Role.FINANCE)
 NO_LEAGUE = ""  # a pool's league key for money not kept per league
 
@@ -59,13 +62,34 @@ def pool_key(source: str, year: int, league_id: str | None) -> PoolKey:
     return (source, year, (league_id or NO_LEAGUE) if source == LEAGUE else NO_LEAGUE)
 
 
-def _reduction_account(session: Session, line_id: int) -> str:
-    """The account a reduction of an approved line is debited to: what the member is owed shrinks.
+def _reduction_legs(session: Session, released: Mapping[int, tuple[int, int, str, str]]) -> tuple[
+        dict[int, tuple[int, int]], list[Any]]:
+    """How reductions of approved lines are owed: line → (fen off payable, fen to recover), and the recoveries.
 
-    One place for the choice: a line already paid will owe a recovery instead
-    (``Assets:Receivable:Recoveries``) once payments are recorded.
+    ``released``: line → (fen given back, > 0; claim; member; benefit). The part of a
+    reduction the member was already paid (``payments.overpaid`` against what the line
+    holds once reduced) becomes a recovery, debited to ``Assets:Receivable:Recoveries``
+    (``funds.md`` §3-4); the unpaid part shrinks what the member is owed
+    (``Liabilities:Payable:Members``). Money still with the bank counts as unpaid: if
+    the bank pays it, ``payments.recover_overpaid`` finds it then.
     """
-    return ledger.PAYABLE_MEMBERS
+    from service import payments  # payments reads funds' entries; the import is one way at load time
+
+    payments.lock_runs_paying(session, released)
+    held = held_by_line(session, released)
+    after = {line_id: sum(f for f, _ in held.get(line_id, {}).values()) - fen
+             for line_id, (fen, _c, _m, _b) in released.items()}
+    over = payments.overpaid(session, after)
+    split, owed = {}, []
+    for line_id, (fen, claim_id, member, benefit) in released.items():
+        recover = min(fen, over.get(line_id, 0))
+        split[line_id] = (fen - recover, recover)
+        if recover:
+            owed.append(payments.Owed(member, claim_id, line_id, benefit, recover))
+    return split, owed
+
+
+REDUCED_AFTER_PAYMENT = "decision reduced after it was paid"
 
 
 # ----------------------------------------------------------------------------- charging
@@ -116,11 +140,13 @@ class Outcome:
 class Purse:
     """The relief pools one transaction charges: locked when first needed, then kept in memory."""
 
-    def __init__(self, session: Session, *, read_only: bool = False) -> None:
+    def __init__(self, session: Session, who: Principal | None = None, *, read_only: bool = False) -> None:
         self.session = session
+        self.actor = who.actor if who is not None else "system"  # who made the recoveries a reduction leaves
         self.pools: dict[PoolKey, list[int]] = {}  # key -> [id, allocated, charged]
         # A preview (the desk's 2303) reads the pools as they stand: nothing made, nothing locked.
         self.read_only = read_only
+        self.recovered: list[tuple[int, int, int]] = []  # (claim, line, fen) of the recoveries made
 
     def lock(self, keys: Iterable[PoolKey]) -> None:
         """Lock (making them if need be) the pools not held yet: one statement, in key order."""
@@ -219,6 +245,13 @@ class Purse:
         for mv in outcome.moves:
             line_id, claim_id = ids[mv.ref] if ids is not None else mv.ref  # type: ignore[misc]
             by_entry[(claim_id, mv.amount > 0)].append((line_id, mv))
+        released: dict[int, tuple[int, int, str, str]] = {}
+        for (claim_id, charged), moves in by_entry.items():
+            if not charged:
+                for line_id, mv in moves:
+                    fen = released.get(line_id, (0,))[0]
+                    released[line_id] = (fen - mv.amount, claim_id, mv.member_id, mv.benefit)
+        split, recoveries = _reduction_legs(self.session, released) if released else ({}, [])
         entries = []
         for (claim_id, charged), moves in by_entry.items():
             legs = [ledger.Leg(ledger.benefit_expense_account(mv.benefit, mv.source), mv.amount, mv.source, mv.year,
@@ -228,8 +261,12 @@ class Purse:
                 owed[line_id] += mv.amount
             member = moves[0][1].member_id
             for line_id, fen in owed.items():
-                account = ledger.PAYABLE_MEMBERS if charged else _reduction_account(self.session, line_id)
-                legs.append(ledger.Leg(account, -fen, member_id=member, claim_id=claim_id, line_id=line_id))
+                dims = {"member_id": member, "claim_id": claim_id, "line_id": line_id}
+                if charged:
+                    legs.append(ledger.Leg(ledger.PAYABLE_MEMBERS, -fen, **dims))
+                    continue
+                unpaid, recover = split[line_id]
+                legs += [ledger.Leg(ledger.PAYABLE_MEMBERS, unpaid, **dims), ledger.Leg(ledger.RECOVERIES, recover, **dims)]
             benefits = ", ".join(dict.fromkeys(mv.benefit for _, mv in moves))
             entries.append(ledger.Entry("line.charged" if charged else "line.released", legs, f"claim:{claim_id}",
                                         memo=benefits))
@@ -250,6 +287,11 @@ class Purse:
             changed.append({"id": pool[0], "charged": pool[2]})
         if changed:
             self.session.execute(update(models.FundPool), changed)
+        if recoveries:
+            from service import payments
+
+            payments.add_recoveries(self.session, self.actor, recoveries, REDUCED_AFTER_PAYMENT)
+            self.recovered += [(o.claim_id, o.line_id, o.amount) for o in recoveries]
 
 
 def _sources(funding: Funding) -> list[str]:
@@ -333,7 +375,8 @@ def fund_decisions(session: Session, items: Sequence[tuple[str, int, Decision, F
 
 
 def settle_lines(session: Session, purse: Purse | None, claim: models.Claim, lines: Iterable[models.DecisionLine],
-                 funding: Funding, league_id: str | None, gone: Iterable[models.DecisionLine] = ()) -> list[str]:
+                 funding: Funding, league_id: str | None, gone: Iterable[models.DecisionLine] = (),
+                 who: Principal | None = None) -> list[str]:
     """Bring stored lines' charges to what they now decide (review; re-adjudication of pended claims).
 
     An approved line is charged its amount, any other line nothing; an approved line
@@ -348,7 +391,7 @@ def settle_lines(session: Session, purse: Purse | None, claim: models.Claim, lin
     wants = [Want(ln.id, claim.member_id, ln.benefit, year, league_id, funding,
                   ln.amount if ln.status == LineStatus.APPROVED.value and ln not in gone else 0, held.get(ln.id, {}))
              for ln in [*lines, *gone]]
-    purse = purse or Purse(session)
+    purse = purse or Purse(session, who)
     outcome = purse.plan(wants)
     short = set(outcome.unfunded)
     for ln in lines:
@@ -358,6 +401,31 @@ def settle_lines(session: Session, purse: Purse | None, claim: models.Claim, lin
             _paid_again(ln)
     purse.apply(outcome, {ln.id: (ln.id, claim.id) for ln in [*lines, *gone]})
     return [ln.benefit for ln in lines if ln.id in short]
+
+
+def release_claim(session: Session, who: Principal, claim: models.Claim) -> list[tuple[int, int, int]]:
+    """Give back all a cancelled claim's lines hold: each pool gets its share back (negative line charges),
+    the unpaid part comes off payable, the paid part becomes a recovery (``Purse.apply``).
+
+    Lines are left as decided (the claim's status says it is cancelled). A line
+    pended for funds holds nothing, so nothing moves; it is no longer waiting
+    (``_waiting_lines`` skips cancelled claims). Returns the recoveries made:
+    (claim, line, fen). The caller holds the member's lock; the pools are locked here.
+    """
+    line_ids = list(session.scalars(select(models.DecisionLine.id).where(models.DecisionLine.claim_id == claim.id)))
+    held = held_by_line(session, line_ids)
+    if not held:
+        return []
+    benefits = dict(session.execute(select(models.DecisionLine.id, models.DecisionLine.benefit)
+                                    .where(models.DecisionLine.id.in_(list(held)))).all())
+    year = session.scalar(select(models.Settlement.begndate).where(models.Settlement.id == claim.settlement_id)).year
+    # Giving back needs no shares: the funding only orders the release (the fallback first).
+    funding = DEFAULT_FUNDING
+    wants = [Want(line_id, claim.member_id, benefits[line_id], year, None, funding, 0, sources)
+             for line_id, sources in held.items()]
+    purse = Purse(session, who)
+    purse.apply(purse.plan(wants), {w.ref: (w.ref, claim.id) for w in wants})
+    return purse.recovered
 
 
 # ----------------------------------------------------------------------------- allocations
@@ -451,7 +519,7 @@ def _waiting_lines(session: Session, year: int, source: str, league: str | None)
     query = (select(line.id, claim.id, claim.member_id)
              .join(claim, claim.id == line.claim_id)
              .join(settlement, settlement.id == claim.settlement_id)
-             .where(line.status == LineStatus.PENDED.value,
+             .where(line.status == LineStatus.PENDED.value, claim.status != CANCELLED,
                     cast(line.reasons, String).like(f'%"{FUND_EXHAUSTED}"%'),
                     settlement.begndate >= dt.date(year, 1, 1), settlement.begndate <= dt.date(year, 12, 31))
              .order_by(claim.submitted_on, claim.id, line.position))
@@ -601,7 +669,8 @@ def check(session: Session) -> list[str]:
     """The funds rules of ``claims check`` (``funds.md`` §2, §4), one problem a line.
 
     - each line holds charged exactly its amount when approved, nothing otherwise
-      (its amount as it stands: the decision, then every adjustment);
+      (its amount as it stands: the decision, then every adjustment; a line of a
+      cancelled claim nothing);
     - each relief pool's ``charged`` is the sum of its line charges, ``allocated`` the
       sum of its allocations, and charged never exceeds allocated;
     - each source's charges equal the ledger's ``Expenses:Benefits`` legs of that source
@@ -622,12 +691,13 @@ def check(session: Session) -> list[str]:
     for ln in lines:
         by_claim[ln.claim_id].append(ln)
     seen: set[int] = set()
+    cancelled = set(session.scalars(select(models.Claim.id).where(models.Claim.status == CANCELLED)))
     for claim_id, stored in by_claim.items():
         now = aggregate.lines_now(stored, adjustments.get(claim_id, []))
         for ln in stored:
             seen.add(ln.id)
             standing = now[ln.benefit].line
-            want = standing.amount if standing.status is LineStatus.APPROVED else 0
+            want = standing.amount if standing.status is LineStatus.APPROVED and claim_id not in cancelled else 0
             if held.get(ln.id, 0) != want:
                 problems.append(f"line {ln.id} (claim {claim_id} {ln.benefit}, {standing.status.value} "
                                 f"{format_fen(standing.amount)}): charged {format_fen(held.get(ln.id, 0))}, "

@@ -18,8 +18,16 @@ then sees the first one's lines as held.
 Ledger (``service.ledger``, in the same transaction): an item paid debits
 ``Liabilities:Payable:Members`` and credits the bank account of each line's fund; the
 recoveries it nets debit payable and credit ``Assets:Receivable:Recoveries``; an item
-that comes back returned after it was paid reverses both. A recovery recorded (a
-decision reduced after payment) debits recoveries and credits the benefit's expense.
+that comes back returned after it was paid reverses both. A decision reduced after
+payment (review, re-adjudication, cancellation) is booked by ``service.funds`` in the
+reduction's own entry: debit recoveries for the part already paid, debit payable for
+the rest, credit the benefit's expense. An item the bank pays *after* its lines were
+reduced (it was with the bank) leaves a recovery too (``recover_overpaid``): debit
+recoveries, credit payable, the reduction having gone through payable already.
+
+A line's money, one rule for all of it (``overpaid``): what paid items carry of a line
+less what was recovered of it is what the member kept; beyond what the line is
+approved for now it is owed back.
 
 Lock order: members (id order) → payment runs → audit chain.
 """
@@ -221,24 +229,55 @@ def _held(session: Session, line_ids) -> dict[int, int]:
         .group_by(models.PaymentItemLine.line_id)).all())
 
 
-def payable_lines(session: Session, claim_ids) -> list[Payable]:
-    """The lines of these claims (a SELECT of ids) approved now with something left to pay, in claim order."""
+def approved_now(session: Session, claim_ids) -> dict[int, tuple[int, str, str, int]]:
+    """Lines of these claims (a SELECT of ids or a list) approved now: line → (claim, member, benefit, fen).
+
+    Approved now: its status and amount after every re-adjudication adjustment
+    (``claim_aggregate.lines_now``); a line of a cancelled claim is approved for nothing.
+    """
     adjusted = select(models.Adjustment.claim_id).where(models.Adjustment.claim_id.in_(claim_ids))
     line = models.DecisionLine
     rows = session.execute(
         select(line.id, line.claim_id, models.Claim.member_id, line.benefit, line.status, line.amount)
         .join(models.Claim, models.Claim.id == line.claim_id)
-        .where(line.claim_id.in_(claim_ids), or_(line.status == "approved", line.claim_id.in_(adjusted)))
+        .where(line.claim_id.in_(claim_ids), models.Claim.status != aggregate.CANCELLED,
+               or_(line.status == "approved", line.claim_id.in_(adjusted)))
         .order_by(line.claim_id, line.position)).all()
     now = current_lines(session, claim_ids)
-    held = _held(session, select(line.id).where(line.claim_id.in_(claim_ids)))
-    out = []
+    out = {}
     for line_id, claim_id, member_id, benefit, status, amount in rows:
         status, amount = now.get(line_id, (status, amount))
-        left = amount - held.get(line_id, 0)
-        if status == "approved" and left > 0:
+        if status == "approved" and amount:
+            out[line_id] = (claim_id, member_id, benefit, amount)
+    return out
+
+
+def payable_lines(session: Session, claim_ids) -> list[Payable]:
+    """The lines of these claims (a SELECT of ids) approved now with something left to pay, in claim order.
+
+    Left to pay: approved now less what the member keeps of it (items holding it, less
+    what was recovered of it: a recovery is netted from the same item, so a line cut
+    after payment and raised again is paid its raise, net of what is owed back).
+    """
+    line = models.DecisionLine
+    approved = approved_now(session, claim_ids)
+    of_claims = select(line.id).where(line.claim_id.in_(claim_ids))
+    held = _held(session, of_claims)
+    recovered = _recovered(session, [line_id for line_id in approved if line_id in held])
+    out = []
+    for line_id, (claim_id, member_id, benefit, amount) in approved.items():
+        left = amount - held.get(line_id, 0) + recovered.get(line_id, 0)
+        if left > 0:
             out.append(Payable(line_id, claim_id, member_id, benefit, left))
     return out
+
+
+def _recovered(session: Session, line_ids: Iterable[int]) -> dict[int, int]:
+    ids = list(set(line_ids))
+    if not ids:
+        return {}
+    return _sums(session.execute(select(models.Recovery.line_id, func.sum(models.Recovery.amount))
+                                 .where(models.Recovery.line_id.in_(ids)).group_by(models.Recovery.line_id)))
 
 
 def paid_amount(session: Session, line_id: int) -> int:
@@ -260,32 +299,105 @@ def paid_amounts(session: Session, line_ids: Iterable[int]) -> dict[int, int]:
 # ----------------------------------------------------------------------------- recoveries
 
 
+def lock_runs_paying(session: Session, line_ids: Iterable[int]) -> None:
+    """Lock the runs whose unsettled items hold these lines (PostgreSQL; SQLite has one writer at a time).
+
+    For a step that cuts lines (lock order: after the pools): a return file settling
+    one of those items at the same moment either finishes first, so the cut sees the
+    item paid, or waits, and then sees the cut; the overpayment is recovered once.
+    """
+    ids = list(set(line_ids))
+    if not ids or not is_postgres(session):
+        return
+    session.execute(select(models.PaymentRun.id).where(models.PaymentRun.id.in_(
+        select(models.PaymentItem.run_id).join(models.PaymentItemLine, models.PaymentItemLine.item_id == models.PaymentItem.id)
+        .where(models.PaymentItem.status == "pending", models.PaymentItemLine.line_id.in_(ids))))
+        .order_by(models.PaymentRun.id).with_for_update())
+
+
+def overpaid(session: Session, approved_after: dict[int, int]) -> dict[int, int]:
+    """Of each line (line → fen it is approved for now, or is about to be): what the member was paid beyond it
+    and does not owe back yet; lines paid no more than that are left out.
+
+    Paid: what items the bank paid carry of the line (netted recoveries included); a
+    line's earlier recoveries are taken off, so a line cut twice is recovered once each.
+    """
+    paid = paid_amounts(session, approved_after)
+    recovered = _recovered(session, paid)
+    out = {}
+    for line_id, fen in paid.items():
+        over = fen - recovered.get(line_id, 0) - approved_after[line_id]
+        if over > 0:
+            out[line_id] = over
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """A recovery to store: ``amount`` fen of a line the member was paid and owes back."""
+
+    member_id: str
+    claim_id: int | None
+    line_id: int | None
+    benefit: str
+    amount: int
+
+
+def add_recoveries(session: Session, actor: str, owed: Iterable[Owed], reason: str) -> list[models.Recovery]:
+    """Store recoveries whose ledger legs the caller posts (the one place ``recoveries`` rows are made)."""
+    rows = []
+    for o in owed:
+        if type(o.amount) is not int or o.amount <= 0:  # noqa: E721
+            raise ValueError(f"a recovery is a positive number of fen, not {o.amount!r}")
+        rows.append(models.Recovery(member_id=o.member_id, claim_id=o.claim_id, line_id=o.line_id, benefit=o.benefit,
+                                    amount=o.amount, reason=reason, created_by=actor))
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
 def record_recovery(session: Session, who: Principal, member_id: str, claim_id: int | None, line_id: int | None,
                     amount: int, reason: str) -> models.Recovery:
-    """A decision reduced after it was paid: the member owes ``amount`` fen, netted before their next payment.
+    """The member owes ``amount`` fen the reduction of their payable already accounts for; netted before their next payment.
 
-    For the branches that reduce decisions (cancellation of a settlement, review,
-    re-adjudication): call it in the same transaction, under the member's lock, with
-    the part of the reduction already paid (``paid_amount``). Posts debit
-    ``Assets:Receivable:Recoveries`` / credit the benefit's expense account.
+    Debit ``Assets:Receivable:Recoveries`` / credit ``Liabilities:Payable:Members``: a
+    reduction booked while the money was with the bank went through payable (it was
+    unpaid then); the bank's payment left payable in debit, which this turns into what
+    the member owes. (A reduction of a line already paid is booked by ``service.funds``
+    in one entry with its expense, through ``add_recoveries``.) Call it under the
+    member's lock, in the transaction that finds the overpayment (``overpaid``).
     """
-    if type(amount) is not int or amount <= 0:  # noqa: E721
-        raise ValueError(f"a recovery is a positive number of fen, not {amount!r}")
     benefit = ""
     if line_id is not None:
         benefit = session.scalar(select(models.DecisionLine.benefit).where(models.DecisionLine.id == line_id)) or ""
-    recovery = models.Recovery(member_id=member_id, claim_id=claim_id, line_id=line_id, benefit=benefit,
-                               amount=amount, reason=reason, created_by=who.actor)
-    session.add(recovery)
-    session.flush()
+    [recovery] = add_recoveries(session, who.actor, [Owed(member_id, claim_id, line_id, benefit, amount)], reason)
     dims = {"member_id": member_id, "claim_id": claim_id, "line_id": line_id}
-    expense = ledger.benefit_expense_account(benefit) if benefit else "Expenses:Benefits"
     ledger.post(session, RECOVERY_RECORDED, [ledger.Leg(ledger.RECOVERIES, amount, **dims),
-                                             ledger.Leg(expense, -amount, **dims)],
+                                             ledger.Leg(ledger.PAYABLE_MEMBERS, -amount, **dims)],
                 ref=f"recovery:{recovery.id}", memo=reason)
     audit.record(session, who, RECOVERY_RECORDED, "member", member_id, recovery_id=recovery.id, claim_id=claim_id,
                  line_id=line_id, amount=format_fen(amount), reason=reason)
     return recovery
+
+
+PAID_AFTER_REDUCTION = "paid after its decision was reduced (it was with the bank)"
+
+
+def recover_overpaid(session: Session, who: Principal, line_ids: Iterable[int]) -> list[models.Recovery]:
+    """Recoveries for lines the bank just paid beyond what they are approved for now (reduced or cancelled while
+    their item was with the bank)."""
+    ids = sorted(set(line_ids))
+    if not ids:
+        return []
+    approved = approved_now(session, select(models.DecisionLine.claim_id).where(models.DecisionLine.id.in_(ids)))
+    over = overpaid(session, {i: approved.get(i, (0, "", "", 0))[3] for i in ids})
+    if not over:
+        return []
+    lines = {i: (c, m) for i, c, m in session.execute(
+        select(models.DecisionLine.id, models.DecisionLine.claim_id, models.Claim.member_id)
+        .join(models.Claim, models.Claim.id == models.DecisionLine.claim_id).where(models.DecisionLine.id.in_(list(over))))}
+    return [record_recovery(session, who, lines[i][1], lines[i][0], i, fen, PAID_AFTER_REDUCTION)
+            for i, fen in sorted(over.items())]
 
 
 # ----------------------------------------------------------------------------- runs
@@ -537,9 +649,11 @@ def _return_date(value: str) -> dt.date | None:
 def import_returns(session: Session, who: Principal, run_id: int, data: bytes | str) -> ReturnsResult:
     """The bank's return file: each item ``paid`` or ``returned``; all or nothing; the same file again changes nothing.
 
-    A paid item posts its payment (and the recoveries it netted) to the ledger; a
-    returned one frees its lines and recoveries (a paid one that comes back returned
-    reverses those entries). When every item is settled the run is ``closed``.
+    A paid item posts its payment (and the recoveries it netted) to the ledger, and a
+    line it paid beyond what it is approved for now (cut or cancelled while with the
+    bank) leaves a recovery (``recover_overpaid``); a returned one frees its lines and
+    recoveries (a paid one that comes back returned reverses those entries). When every
+    item is settled the run is ``closed``.
     """
     run = _run(session, who, run_id, lock=True)
     if run.status not in ("exported", "closed"):
@@ -608,6 +722,8 @@ def import_returns(session: Session, who: Principal, run_id: int, data: bytes | 
         {"id": c[0].id, "status": status, "reason": reason, "bank_ref": bank_ref, "settled_on": day,
          "entry_id": c[0].entry_id, "netting_entry_id": c[0].netting_entry_id}
         for c in changes for _s, status, reason, bank_ref, day in [c]])
+    if paid:  # a line reduced or cancelled while its item was with the bank: what it paid beyond is owed back
+        recover_overpaid(session, who, _cut_lines_paid(session, run.id))
     if changes:  # settled items hold no line claims; returned ones free their recoveries too
         session.execute(delete(models.LiveLineClaim).where(models.LiveLineClaim.run_id == run.id, models.LiveLineClaim.item_id.in_(
             select(models.PaymentItem.id).where(models.PaymentItem.run_id == run.id,
@@ -622,6 +738,20 @@ def import_returns(session: Session, who: Principal, run_id: int, data: bytes | 
         audit.record(session, who, "payment_run.returns_imported", "payment_run", run.id, paid=len(paid),
                      returned=len(returned), unchanged=unchanged, run_status=run.status)
     return ReturnsResult(paid=len(paid), returned=len(returned), unchanged=unchanged, run_status=run.status)
+
+
+def _cut_lines_paid(session: Session, run_id: int) -> list[int]:
+    """Lines that paid items of the run carry and that may have been cut since the run took them: of a cancelled
+    or re-adjudicated claim, no longer approved, or approved for less than the item carries. (Only candidates,
+    found by the run, one parameter, whatever its size: ``overpaid`` is the rule.)"""
+    il, line, claim = models.PaymentItemLine, models.DecisionLine, models.Claim
+    adjusted = select(models.Adjustment.claim_id)
+    return list(session.scalars(
+        select(il.line_id).join(models.PaymentItem, models.PaymentItem.id == il.item_id)
+        .join(line, line.id == il.line_id).join(claim, claim.id == il.claim_id)
+        .where(models.PaymentItem.run_id == run_id, models.PaymentItem.status == "paid",
+               or_(claim.status == aggregate.CANCELLED, line.status != "approved", line.amount < il.amount,
+                   il.claim_id.in_(adjusted)))))
 
 
 @dataclass(slots=True)
@@ -703,8 +833,9 @@ def payment_statuses(session: Session, claims: Iterable[models.Claim]) -> dict[i
     out = {}
     for claim in claims:
         held = sums.get(claim.id, {})
-        approved = sum(h.line.amount for h in aggregate.lines_now(claim.lines, claim.adjustments).values()
-                       if h.line.status.value == "approved")
+        approved = 0 if claim.status == aggregate.CANCELLED else sum(
+            h.line.amount for h in aggregate.lines_now(claim.lines, claim.adjustments).values()
+            if h.line.status.value == "approved")
         if held.get("pending"):
             out[claim.id] = "in_run"
         elif held.get("paid"):
@@ -714,6 +845,18 @@ def payment_statuses(session: Session, claims: Iterable[models.Claim]) -> dict[i
         else:
             out[claim.id] = "unpaid"
     return out
+
+
+def paid_by_claim(session: Session, claim_ids: Iterable[int]) -> dict[int, int]:
+    """What items the bank paid carry of each claim's lines (fen; netted recoveries included)."""
+    ids = list(set(claim_ids))
+    if not ids:
+        return {}
+    return _sums(session.execute(
+        select(models.PaymentItemLine.claim_id, func.sum(models.PaymentItemLine.amount))
+        .join(models.PaymentItem, models.PaymentItem.id == models.PaymentItemLine.item_id)
+        .where(models.PaymentItem.status == "paid", models.PaymentItemLine.claim_id.in_(ids))
+        .group_by(models.PaymentItemLine.claim_id)))
 
 
 # ----------------------------------------------------------------------------- remittance advice
@@ -838,19 +981,14 @@ def check(session: Session) -> list[str]:
                                  .where(item.status == "paid").group_by(il.line_id)))
     if paid:
         paid_lines = select(il.line_id).join(item, item.id == il.item_id).where(item.status == "paid")
-        lines = {i: (s, a) for i, s, a in session.execute(
-            select(models.DecisionLine.id, models.DecisionLine.status, models.DecisionLine.amount)
-            .where(models.DecisionLine.id.in_(paid_lines)))}
-        lines.update(current_lines(session, select(models.DecisionLine.claim_id)
-                                   .where(models.DecisionLine.id.in_(paid_lines))))
-        recovered = _sums(session.execute(select(models.Recovery.line_id, func.sum(models.Recovery.amount))
-                                          .where(models.Recovery.line_id.in_(paid_lines)).group_by(models.Recovery.line_id)))
+        approved = approved_now(session, select(models.DecisionLine.claim_id).where(models.DecisionLine.id.in_(paid_lines)))
+        recovered = _recovered(session, paid)
         for line_id, amount in sorted(paid.items()):
-            status, approved = lines.get(line_id, ("missing", 0))
-            allowed = (approved if status == "approved" else 0) + recovered.get(line_id, 0)
-            if amount > allowed:
-                problems.append(f"line {line_id}: paid {format_fen(amount)}, approved {format_fen(allowed if status == 'approved' else 0)}"
-                                f"{' plus recoveries' if recovered.get(line_id) else ''}: paid more than once")
+            allowed = approved.get(line_id, (0, "", "", 0))[3]
+            if amount > allowed + recovered.get(line_id, 0):
+                problems.append(f"line {line_id}: paid {format_fen(amount)}, approved {format_fen(allowed)}"
+                                f"{' plus recoveries ' + format_fen(recovered[line_id]) if recovered.get(line_id) else ''}"
+                                ": paid more than once")
     # The ledger's payments agree with the items: what payment events took off each member's payable
     # is the gross of their items the bank paid (cash and recoveries netted alike).
     booked = _sums(session.execute(
@@ -870,31 +1008,26 @@ def check(session: Session) -> list[str]:
 
 
 def _payable_per_member(session: Session, paid_gross: dict[str, int]) -> list[str]:
-    """Payable to each member per the ledger = approved lines − paid items (returned ones are not paid) + recoveries
-    recorded (a reduction after payment is owed back, not taken off payable).
+    """Payable to each member per the ledger = approved lines − paid items + returned items − recoveries netted
+    (``funds.md`` §4), the ledger's own legs against the lines and items.
 
-    Proved only once the ledger records approvals (``line.approved``, the charges of
-    the funds branch): before that every approved line would be reported.
+    Approved lines: what each line is approved for now (``approved_now``: 0 for a
+    cancelled claim) plus what was recovered of it: a line cut after it was paid owes
+    the paid part back (``Assets:Receivable:Recoveries``) instead of taking it off
+    payable. Paid items count their gross: the cash and the recoveries they netted; a
+    returned item is not paid (its entries are reversed).
     """
-    if session.scalar(select(models.JournalEntry.id).where(models.JournalEntry.event == "line.approved").limit(1)) is None:
-        return []
     ledger_payable = {m: -int(total) for m, total in session.execute(
         select(models.Posting.member_id, func.sum(models.Posting.amount))
         .where(models.Posting.account == ledger.PAYABLE_MEMBERS, models.Posting.member_id.is_not(None))
         .group_by(models.Posting.member_id))}
-    line = models.DecisionLine
     approved: dict[str, int] = defaultdict(int)
-    now = current_lines(session, select(models.Adjustment.claim_id))
-    for line_id, member_id, status, amount in session.execute(
-            select(line.id, models.Claim.member_id, line.status, line.amount)
-            .join(models.Claim, models.Claim.id == line.claim_id)):
-        status, amount = now.get(line_id, (status, amount))
-        if status == "approved":
-            approved[member_id] += amount
+    for _claim, member_id, _benefit, amount in approved_now(session, select(models.Claim.id)).values():
+        approved[member_id] += amount
     recovered = _sums(session.execute(select(models.Recovery.member_id, func.sum(models.Recovery.amount))
                                       .group_by(models.Recovery.member_id)))
     problems = []
-    for member_id in sorted(set(ledger_payable) | set(approved)):
+    for member_id in sorted(set(ledger_payable) | set(approved) | set(paid_gross) | set(recovered)):
         want = approved.get(member_id, 0) - paid_gross.get(member_id, 0) + recovered.get(member_id, 0)
         have = ledger_payable.get(member_id, 0)
         if want != have:

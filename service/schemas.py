@@ -509,6 +509,12 @@ class DeskDecisionRead(BaseModel):
     patient_owes: Annotated[str, Field(description=(
         "What the patient still pays at the desk: psn_cash_pay minus paid, never below 0.00"))]
     cancelled: CancellationRead | None = None
+    payment_status: Annotated[str | None, Field(description=(
+        "Where the member's money for this claim is: unpaid, in_run (in a payment run, not settled by the bank), "
+        "paid, partly_paid or returned (the bank sent it back; it is paid again by a later run); "
+        "null when no claim was made"))] = None
+    paid_out: Annotated[str, Field(description=(
+        "What the bank has paid the member for this claim so far (yuan), recoveries netted from it included"))] = "0.00"
 
 
 class CancellationCreate(_In):

@@ -204,7 +204,7 @@ def readjudicate(session: Session, who: Principal, plans: PlanBook, *, include_p
     engines = plans.engines_for(session, {b.begndate for b in bills.values()})
     targeted = set(target_ids)
     # Charges follow the lines (lock order: the pools after the totals, in the one Purse).
-    purse = funds.Purse(session)
+    purse = funds.Purse(session, who)
     charged = funds.held_by_line(session, [ln.id for c in claims.values() for ln in c.lines])
     leagues = funds.leagues_of(session, files)
     # The pools of the claims with a relief line, at once, in key order (the lines are

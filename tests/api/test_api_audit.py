@@ -99,7 +99,9 @@ def test_a_reviewed_decision_changed_in_the_database_is_reported(client: TestCli
     assert consistency.check(session) == [
         f"claim {claim['id']}: its lines are not the decision recorded in the audit log "
         f"(entry at position {entry.position}): changed outside the service",
-        # The funds see it too: the line no longer holds charged what it says it pays.
+        # The payments see it too: the ledger owes the member what was approved, not what the line says now.
+        "member M1: payable per the ledger 1000.00, approved lines less paid items plus recoveries give 101000.00",
+        # And the funds: the line no longer holds charged what it says it pays.
         f"line {line_id} (claim {claim['id']} MA_IP, approved 101000.00): charged 1000.00, should be 101000.00"]
 
 

@@ -21,7 +21,7 @@ from claims.money import format_fen, parse_yuan
 from service import consistency, ledger, payments
 from service.auth import CLI
 from store import models
-from tests.api.builders import auth, claim_for
+from tests.api.builders import YEAR, auth, claim_for
 
 ACCOUNTS = {"M1": "6222021234567890123", "M2": "6222029876543210987", "M3": "6217001111222233334"}
 
@@ -237,7 +237,8 @@ def test_a_paid_item_the_bank_returns_later_is_reversed_in_the_ledger(client, ca
     assert answer["returned"] == 1
     balance = session.scalar(select(func.sum(models.Posting.amount)).where(
         models.Posting.account == ledger.PAYABLE_MEMBERS, models.Posting.member_id == "M1"))
-    assert balance == 0  # paid, then reversed
+    # Paid, then reversed: the member is owed again what the approval booked (funds' line.charged).
+    assert balance == -approved_total(made["M1"]) != 0
     reversal = session.scalar(select(models.JournalEntry).where(models.JournalEntry.event == payments.PAID_RETURNED))
     assert reversal is not None and reversal.reverses_id == item_entry(session, item["id"])
     # A returned item is not paid again by a file: its lines go in a new run.
@@ -375,33 +376,73 @@ def test_the_maker_cannot_approve_even_as_an_administrator(client, cast) -> None
 # ----------------------------------------------------------------------------- recoveries
 
 
-def test_open_recoveries_are_netted_first_and_booked(client, cast, session, db) -> None:
+def pay_less_from_now_on(client: TestClient, cast) -> dict:
+    """Publish a version paying MA_IP's first band at 20% instead of 40% and re-adjudicate this year's claims."""
+    default = client.get("/v1/plans", headers=auth(cast.admin)).json()["items"][0]
+    draft = client.post(f"/v1/plans/{default['id']}/derive", headers=auth(cast.admin), json={
+        "patch": [{"op": "replace", "path": "/benefits/0/amount/bands/0/rate", "value": "0.20"}]})
+    assert draft.status_code == 201, draft.text
+    published = client.post(f"/v1/plans/{draft.json()['id']}/publish", json={"effective_from": f"{YEAR}-01-01"},
+                            headers=auth(cast.admin))
+    assert published.status_code == 200, published.text
+    report = client.post("/v1/readjudications", json={"submitted_from": f"{YEAR}-01-01"}, headers=auth(cast.admin))
+    assert report.status_code == 200, report.text
+    return report.json()
+
+
+def pay(client: TestClient, cast) -> dict:
+    """A run over everything payable, approved by the checker, exported and paid by the bank: its item."""
+    run = build(client, cast.finance)
+    approve(client, cast.finance_checker, run["id"])
+    bank_rows(client, cast.finance, run["id"])
+    [item] = run_detail(client, cast.finance, run["id"])["payment_items"]
+    returns(client, cast.finance, run["id"], [(item["id"], "paid", "", f"B{item['id']}", "2026-01-05")])
+    return item
+
+
+def balance(session: Session, account: str, member: str | None = None) -> int:
+    query = select(func.sum(models.Posting.amount)).where(models.Posting.account == account)
+    if member:
+        query = query.where(models.Posting.member_id == member)
+    return session.scalar(query) or 0
+
+
+def test_a_line_re_adjudicated_lower_after_it_was_paid_is_recovered_and_netted_first(client, cast, session) -> None:
     c1 = claim_for(client, cast.admin, "M1")
     put_account(client, cast.admin, "M1")
-    from store.db import session_factory
+    paid = pay(client, cast)
+    assert parse_yuan(paid["amount"]) == approved_total(c1)
+    assert pay_less_from_now_on(client, cast)["adjustments"] == 1
+    # The recovery: the paid part of the cut, in the cut's own entry (debit recoveries, credit the expense).
+    [recovery] = session.scalars(select(models.Recovery)).all()
+    ma_ip = next(ln for ln in paid["lines"] if ln["benefit"] == "MA_IP")
+    cut = -session.scalar(select(func.sum(models.LineCharge.amount)).where(
+        models.LineCharge.line_id == ma_ip["line_id"], models.LineCharge.amount < 0))
+    assert cut > 0 and (recovery.member_id, recovery.claim_id, recovery.line_id, recovery.amount, recovery.item_id) == (
+        "M1", c1["id"], ma_ip["line_id"], cut, None)
+    released = session.scalars(select(models.JournalEntry).where(models.JournalEntry.event == "line.released")).one()
+    legs = {(p.account, p.amount, p.line_id) for p in session.scalars(
+        select(models.Posting).where(models.Posting.entry_id == released.id))}
+    assert legs == {(ledger.benefit_expense_account("MA_IP"), -cut, ma_ip["line_id"]),
+                    (ledger.RECOVERIES, cut, ma_ip["line_id"])}  # nothing off payable: it was all paid
+    assert balance(session, ledger.PAYABLE_MEMBERS, "M1") == 0 and balance(session, ledger.RECOVERIES) == cut
+    assert consistency.check(session) == []
+    # The cut line is not paid again, and nothing is left to pay M1 but what they owe.
+    assert "no approved line" in build(client, cast.finance, expect=409)["detail"]
 
-    with session_factory(db)() as s:
-        line_id = s.scalar(select(models.DecisionLine.id).where(models.DecisionLine.claim_id == c1["id"],
-                                                                models.DecisionLine.status == "approved"))
-        payments.record_recovery(s, CLI, "M1", c1["id"], line_id, 5000, "复核减少给付")
-        s.commit()
-    recorded = session.execute(select(models.Posting.account, models.Posting.amount, models.Posting.line_id)
-                               .join(models.JournalEntry).where(models.JournalEntry.event == payments.RECOVERY_RECORDED)
-                               .order_by(models.Posting.amount)).all()
-    benefit = session.scalar(select(models.DecisionLine.benefit).where(models.DecisionLine.id == line_id))
-    assert recorded == [(ledger.benefit_expense_account(benefit), -5000, line_id), (ledger.RECOVERIES, 5000, line_id)]
+    # The member's next claim: the run nets the recovery first and the bank pays the rest.
+    c2 = claim_for(client, cast.admin, "M1", begndate=f"{YEAR}-03-01", enddate=f"{YEAR}-03-11")
     run = build(client, cast.finance)
     item = run_detail(client, cast.finance, run["id"])["payment_items"][0]
-    assert (parse_yuan(item["gross"]), item["netted"]) == (approved_total(c1), "50.00")
-    assert parse_yuan(item["amount"]) == approved_total(c1) - 5000
+    assert (parse_yuan(item["gross"]), parse_yuan(item["netted"])) == (approved_total(c2), cut)
+    assert parse_yuan(item["amount"]) == approved_total(c2) - cut
+    assert session.scalar(select(models.Recovery.item_id)) == item["id"]
     approve(client, cast.finance_checker, run["id"])
     assert bank_rows(client, cast.finance, run["id"])[0]["amount"] == item["amount"]
-    returns(client, cast.finance, run["id"], [(item["id"], "paid", "", "B1", "2026-01-05")])
-    recoveries = session.scalar(select(func.sum(models.Posting.amount)).where(models.Posting.account == ledger.RECOVERIES))
-    assert recoveries == 0  # recorded (+50.00), netted (-50.00)
-    assert session.scalar(select(func.sum(models.Posting.amount)).where(
-        models.Posting.account == ledger.PAYABLE_MEMBERS)) == approved_total(c1)
-    assert payments.check(session) == []
+    returns(client, cast.finance, run["id"], [(item["id"], "paid", "", "B2", "2026-01-05")])
+    assert balance(session, ledger.RECOVERIES) == 0  # recorded (+cut), netted (-cut)
+    assert balance(session, ledger.PAYABLE_MEMBERS, "M1") == 0
+    assert consistency.check(session) == []
 
 
 def test_a_member_owing_more_than_they_are_owed_gets_no_item(client, cast, session, db) -> None:
@@ -482,18 +523,11 @@ def test_claims_check_finds_a_line_paid_twice_and_a_ledger_that_disagrees(client
 def test_payable_per_the_ledger_is_approved_less_paid_once_approvals_are_booked(client, cast, session) -> None:
     run, made = exported_run(client, cast)
     item = run["payment_items"][0]
-    # What the funds branch books for each approved line (line.approved), made here by hand.
-    with Session(session.get_bind()) as s:
-        for ln in item["lines"]:
-            amount = parse_yuan(ln["amount"])
-            ledger.post(s, "line.approved", [
-                ledger.Leg(ledger.benefit_expense_account(ln["benefit"]), amount, member_id="M1",
-                           claim_id=ln["claim_id"], line_id=ln["line_id"]),
-                ledger.Leg(ledger.PAYABLE_MEMBERS, -amount, member_id="M1", claim_id=ln["claim_id"],
-                           line_id=ln["line_id"])], ref=f"line:{ln['line_id']}")
-        s.commit()
+    # The approval is booked with the claim (funds' line.charged): the member is owed the approved lines.
+    assert balance(session, ledger.PAYABLE_MEMBERS, "M1") == -approved_total(made["M1"]) != 0
     assert payments.check(session) == []
     returns(client, cast.finance, run["id"], [(item["id"], "paid", "", "B1", "2026-01-05")])
+    assert balance(session, ledger.PAYABLE_MEMBERS, "M1") == 0
     assert payments.check(session) == []
     # A payment booked without its item: the ledger and the items disagree.
     with Session(session.get_bind()) as s:
@@ -502,7 +536,12 @@ def test_payable_per_the_ledger_is_approved_less_paid_once_approvals_are_booked(
         s.commit()
     found = payments.check(session)
     assert any("member M1: payable per the ledger" in p for p in found), found
-    assert format_fen(100) == "1.00"
+    # And an approval booked without its line (payable credited behind the service): found as well.
+    with Session(session.get_bind()) as s:
+        ledger.post(s, "line.charged", [ledger.Leg(ledger.benefit_expense_account("MA_IP"), 100, member_id="M2"),
+                                        ledger.Leg(ledger.PAYABLE_MEMBERS, -100, member_id="M2")], ref="forged")
+        s.commit()
+    assert any("member M2: payable per the ledger 1.00" in p for p in payments.check(session))
 
 
 def test_paid_amount_is_what_paid_items_carry_of_a_line(client, cast, session) -> None:
