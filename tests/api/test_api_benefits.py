@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from claims.dates import china_today
 from store import models
 from tests.api.builders import (
+    allocate,
     HIGH_B,
     LUNG_CANCER,
     YEAR,
@@ -78,6 +79,9 @@ def test_after_claims_each_benefit_shows_what_the_claims_paid_and_what_is_left(c
     # M1 renews (second membership year): MA_IP 40% of B, MA_DA 20.00 a day, MA_CI 10,000.00 once.
     first = claim_for(client, cast.admin, "M1", b="1000.00", diag_code=LUNG_CANCER)
     register_hardship(client, cast.admin, "M1", category="near_dibao")  # CIR: 70%, 40,000.00 a year
+    for source in ("central", "region"):  # the year's relief money (without it a CIR line waits: FUND_EXHAUSTED)
+        allocate(client, cast.finance, source, "10000.00")
+    allocate(client, cast.finance, "league", "10000.00", league_id="L1")
     second = claim_for(client, cast.admin, "M1", b="2000.00", diag_code=LUNG_CANCER,
                        begndate=f"{YEAR}-06-01", enddate=f"{YEAR}-06-11")
     assert (first["status"], second["status"]) == ("approved", "approved")

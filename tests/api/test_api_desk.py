@@ -504,3 +504,14 @@ def test_a_settlement_never_claimed_is_cancelled_and_reads_as_cancelled(client: 
         cancel(client, desk.hospital, settlement_id, expect=409)
     assert session.scalar(select(func.count()).select_from(models.Claim)) == 0
     assert consistency.check(session) == []
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1999-12-31"])
+def test_a_reconciliation_day_out_of_range_is_refused_naming_the_date(client: TestClient, desk, day: str) -> None:
+    # The fuzzer found 9999-12-31: its next midnight does not exist (a 500 before this check).
+    read = client.get("/v1/reconciliation", params={"date": day}, headers=auth(desk.hospital))
+    sent = client.post("/v1/reconciliation", json={"date": day, "hospital": "H1", "settlements": []},
+                       headers=auth(desk.hospital))
+    for answer in (read, sent):
+        assert answer.status_code == 422, answer.text
+        assert [e["field"] for e in answer.json()["errors"]] == ["date"]

@@ -239,14 +239,18 @@ def test_a_decision_raised_in_the_database_is_reported_by_check(audited):
             line.amount += 10_000_000  # 100,000.00 yuan
             claim.total += 10_000_000
             s.commit()
-            claim_id = claim.id
+            claim_id, line_id, member_id = claim.id, line.id, claim.member_id
     finally:
         engine.dispose()
     run = run_cli("check", "--db", url)
     assert run.returncode == 1, run.stdout + run.stderr
-    assert run.stdout.splitlines() == [
+    found = run.stdout.splitlines()
+    assert found[0] == (
         f"claim {claim_id}: its lines are not the decision recorded in the audit log (entry at position "
-        f"{_adjudicated_at(url, claim_id)}): changed outside the service"]
+        f"{_adjudicated_at(url, claim_id)}): changed outside the service")
+    # The money checks see it too (the line is charged, and the member's payable is, less than it now says), and nothing else.
+    assert len(found) > 1 and all(f"claim {claim_id}" in problem or f"line {line_id}" in problem
+                                  or problem.startswith(f"member {member_id}:") for problem in found[1:]), found
     # The chain itself is untouched: the audit log is not where this shows.
     assert run_cli("audit", "verify", "--db", url).returncode == 0
 
