@@ -5,8 +5,8 @@ services write it: enrollments (each books its contribution), the hardship regis
 relief allocations (central, region, league L1 before the claims; league L2 after one
 of L2's relief lines waited with FUND_EXHAUSTED), claims with CIR lines split by
 source, one pended for review and approved, a desk cancellation, and two payment runs
-paid through the bank's return files, one item paid and then returned by the bank and
-paid again by the next run. The test then counts every figure with plain Python over
+paid through the bank's return files: two items paid and then returned by the bank, one
+of them paid by the next run, the other returned again. The test then counts every figure with plain Python over
 what it made (the claims' answers, the split of relief shares) and compares it with
 the report, and compares the report's money with the ledger's own sums.
 
@@ -185,18 +185,23 @@ def build_history(client: TestClient, cast, db) -> History:
     assert set(items) == {"M1", "M2", "M3"}
     day = TODAY.isoformat()
     returns(client, cast.finance, run["id"], [(items[m]["id"], "paid", "", f"B{m}", day) for m in items])
-    # The bank sends M3's payment back (the account was closed): M3 is paid by the next run.
-    returns(client, cast.finance, run["id"], [(items["M3"]["id"], "returned", "账户已销户", "BM3", day)])
+    # The bank sends M2's and M3's payments back (closed accounts): the next run pays M3 and M2's comes back
+    # again unpaid, so M3's claim is paid once (by the second run) and M2's not at all.
+    returns(client, cast.finance, run["id"], [(items[m]["id"], "returned", "账户已销户", f"B{m}", day)
+                                              for m in ("M2", "M3")])
+    put_account(client, admin, "M2", number="6222020000000000001")
     put_account(client, admin, "M3", number="6217009999888877776")
     rerun = build(client, cast.finance_checker)
     approve(client, cast.finance, rerun["id"])
     bank_rows(client, cast.finance, rerun["id"])
-    again = run_detail(client, cast.finance, rerun["id"])["payment_items"]
-    assert [i["member_id"] for i in again] == ["M3"]
-    returns(client, cast.finance, rerun["id"], [(again[0]["id"], "paid", "", "BM3-2", day)])
-    for made in (c1, c2, c3, c0):
+    again = {i["member_id"]: i for i in run_detail(client, cast.finance, rerun["id"])["payment_items"]}
+    assert set(again) == {"M2", "M3"}
+    returns(client, cast.finance, rerun["id"], [(again["M3"]["id"], "paid", "", "BM3-2", day),
+                                                (again["M2"]["id"], "returned", "户名不符", "BM2-2", day)])
+    for made in (c1, c2, c0):
         assert _claim(client, admin, made["id"])["payment_status"] == "paid"
         h.paid[made["id"]] = TODAY  # the ledger books a payment on the day the return file is read
+    assert _claim(client, admin, c3["id"])["payment_status"] == "returned"
     return h
 
 
@@ -371,8 +376,9 @@ def test_every_figure_of_the_region_report_agrees_with_a_count_of_what_was_made(
     assert ma["L1"]["members_enrolled"] == 3  # M1, M2 (U1) and M5 (L1's own); M6 was enrolled the year before
     assert ma["L2"]["claims"] == 2
     assert table(report, "hardship_register")["total"]["share"] == "100.00"
-    # M3's claim, paid, returned by the bank and paid again, counts once among the claims paid.
-    assert rows_by(table(report, "processing_times"), "stage")["decided_paid"]["claims"] == 3
+    # M3's claim, paid, returned by the bank and paid again, counts once among the claims paid; M2's,
+    # paid and returned, not at all.
+    assert rows_by(table(report, "processing_times"), "stage")["decided_paid"]["claims"] == 2
     # c1 holds MA and CIR lines in one ledger entry: each is counted as its own benefit.
     c1 = next(cid for cid, c in history.claims.items() if c["member"] == "M1" and c["icd"] == LUNG_CANCER)
     assert {b for (cid, b) in e["lines"] if cid == c1} >= {"CIR", "MA_IP"}
