@@ -52,7 +52,7 @@ from service import ledger
 from service import report_labels as L
 from service.auth import Principal, Role
 from service.errors import Invalid, NotFound
-from service.report_facts import ALLOCATIONS_ROOT, CIR_EXPENSES, EXPENSE_ROOT, PAID_EVENT
+from service.report_facts import ALLOCATIONS_ROOT, CIR_EXPENSES, EXPENSE_ROOT
 from store import models
 
 MAX_YEARS = 5
