@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from claims.dates import china_today
-from claims.funding import DEFAULT_FUNDING, relief_shares
+from claims.funding import DEFAULT_FUNDING, release, relief_shares
 from claims.money import format_fen, parse_yuan
 from service import ledger, reports
 from store import models
@@ -71,12 +71,21 @@ class History:
         for claim_id, c in self.claims.items():
             if claim_id in self.cancelled and self.cancellation_booked:
                 continue
+            now = {a["benefit"]: a for adjustment in c["answer"]["adjustments"] for a in adjustment["lines"]}
             for ln in c["answer"]["lines"]:
-                fen = parse_yuan(ln["amount"])
-                if ln["status"] != "approved" or not fen:
+                decided = parse_yuan(ln["amount"]) if ln["status"] == "approved" else 0
+                # A re-adjudication's latest amount stands; a line paying less gives back, the fallback
+                # first, then the sources last to first (funds.md §2).
+                later = now.get(ln["benefit"])
+                fen = (parse_yuan(later["to_amount"]) if later["to_status"] == "approved" else 0) if later else decided
+                if not fen:
                     continue
                 league = LEAGUE[self.union[c["member"]]]
-                sources = dict(relief_shares(fen, DEFAULT_FUNDING.relief_shares)) if ln["benefit"] == "CIR" else {}
+                sources = {}
+                if ln["benefit"] == "CIR":
+                    sources = dict(relief_shares(decided, DEFAULT_FUNDING.relief_shares))
+                    for source, back in release(sources, decided - fen, DEFAULT_FUNDING.release_order):
+                        sources[source] -= back
                 out.append({"member": c["member"], "claim": claim_id, "benefit": ln["benefit"], "fen": fen,
                             "sources": sources, "league": league})
         return out
@@ -164,6 +173,25 @@ def build_history(client: TestClient, cast, db) -> History:
     h.allocations.append(("league", "L2", 10_000_000, dt.date(YEAR, 2, 3)))
     h.claims[c2["id"]]["answer"] = c2 = _claim(client, admin, c2["id"])
     assert _line(c2, "CIR")["status"] == "approved"
+
+    # The plan pays dibao households 80% of CIR from YEAR on, not 90%: re-adjudication pays M1's CIR line less,
+    # and the difference is given back (a line.released entry) before anything is paid.
+    default = client.get("/v1/plans", headers=auth(admin)).json()["items"][0]
+    draft = client.post(f"/v1/plans/{default['id']}/derive", headers=auth(admin), json={
+        "patch": [{"op": "replace", "path": "/benefits/3/amount/by_hardship_category/dibao/rate", "value": "0.80"}]})
+    assert draft.status_code == 201, draft.text
+    published = client.post(f"/v1/plans/{draft.json()['id']}/publish", json={"effective_from": f"{YEAR}-01-01"},
+                            headers=auth(admin))
+    assert published.status_code == 200, published.text
+    redone = client.post("/v1/readjudications", json={"submitted_from": f"{YEAR}-01-01"}, headers=auth(admin))
+    assert redone.status_code == 200 and redone.json()["adjustments"] >= 1, redone.text
+    for claim_id in h.claims:
+        h.claims[claim_id]["answer"] = _claim(client, admin, claim_id)
+    c1 = h.claims[c1["id"]]["answer"]
+    reduced = next(a for adj in c1["adjustments"] for a in adj["lines"] if a["benefit"] == "CIR")
+    assert 0 < parse_yuan(reduced["to_amount"]) < parse_yuan(reduced["from_amount"])
+    with session_factory(db)() as s:
+        assert s.scalar(select(func.count()).where(models.JournalEntry.event == "line.released")) == 1
 
     # A settlement posted in error is cancelled at the desk: its claim is cancelled. Once the cancellation
     # reverses the claim's charges in the ledger (the lead wires service.desk._on_claim_cancelled), the
