@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, false, insert, select
 from sqlalchemy.orm import Session
 
 from claims.catalog import normalise_icd
@@ -43,15 +43,28 @@ def record_claims(session: Session, claims: Sequence[models.Claim], settlements:
 
 # ----------------------------------------------------------------------------- the ledger's report rows
 #
-# ``ledger.post`` calls ``record_entry`` for every entry it writes, in the same
-# transaction, so the report tables hold exactly what the ledger holds; ``rebuild``
-# makes the same rows from the ledger with a few INSERT ... SELECT (the migration runs
-# it for entries posted before these tables existed; a test compares the two).
+# ``ledger.post`` and ``ledger.post_many`` call ``record_entries`` for the entries they
+# write, in the same transaction, so the report tables hold exactly what the ledger
+# holds; ``rebuild`` makes the same rows from the ledger with a few INSERT ... SELECT
+# (the migration runs it for entries posted before these tables existed; a test
+# compares the two).
+#
+# The shapes read (funds.md §4):
+# - a claim's charges (``line.charged``) and give-backs (``line.released``): one entry a
+#   claim, its lines possibly of several benefits; each line's expense legs
+#   (``Expenses:Benefits:<B>``, or ``…:CIR:<Source>`` per relief source) carry the line
+#   and the claim, so a line's benefit is read from ITS expense legs, never the entry's.
+#   Any other entry with expense legs naming a line (a reversal, a recovery booked
+#   against the expense) adjusts that line the same way, so the report's payouts are the
+#   ledger's expense accounts to the fen;
+# - ``item.paid``: the claims whose payable legs it debits were paid that day;
+#   ``item.returned`` reverses one: those claims were not paid by it after all.
 
 EXPENSE_ROOT = "Expenses:Benefits:"
 CIR_EXPENSES = "Expenses:Benefits:CIR:"
 ALLOCATIONS_ROOT = "Income:Allocations:"
 PAID_EVENT = "item.paid"  # the payment of an item (funds.md §4): its payable legs name the claims paid
+RETURNED_EVENT = "item.returned"  # the bank sent a paid item back: the reversal of its item.paid entry
 
 
 def _money_account(account: str) -> bool:
@@ -59,6 +72,26 @@ def _money_account(account: str) -> bool:
 
     return account in (ledger.CONTRIBUTIONS_MEMBERS, ledger.CONTRIBUTIONS_UNION_SUBSIDY) or \
         account.startswith(ALLOCATIONS_ROOT)
+
+
+def _line_charges(legs: Sequence) -> dict[int, tuple[int, str, int]]:
+    """line id → (claim id, its benefit's expense account, fen charged) of an entry's expense legs naming a line.
+
+    A CIR line has a leg per relief source (``…:CIR:Central``, ``…:CIR:Region``): the
+    least of its accounts names it, as ``rebuild``'s ``min(account)`` does. A line whose
+    legs add up to nothing (a source swapped for another) moved no money: left out.
+    """
+    found: dict[int, list] = {}
+    for leg in legs:
+        if leg.line_id is None or leg.claim_id is None or not leg.account.startswith(EXPENSE_ROOT):
+            continue
+        got = found.get(leg.line_id)
+        if got is None:
+            found[leg.line_id] = [leg.claim_id, leg.account, leg.amount]
+        else:
+            got[1] = min(got[1], leg.account)
+            got[2] += leg.amount
+    return {line: (claim, account, fen) for line, (claim, account, fen) in found.items() if fen}
 
 
 def record_entry(session: Session, entry_id: int, event: str, booked_on, legs: Sequence) -> None:
@@ -70,55 +103,62 @@ def record_entries(session: Session, entries: Sequence[tuple[int, str, object, S
     """The report rows of journal entries just posted ``(entry id, event, booked_on, legs)``, in bulk.
 
     A few statements for the whole batch, whatever its size (``ledger.post_many`` writes
-    an import's or a payment run's thousands of entries at once).
+    an import's or a payment run's thousands of entries at once). A claim's charge at
+    the desk costs three: its facts with the lines charged before (one select), the
+    charges, and the relief shares when it has any.
     """
     from service import ledger
 
     wanted_claims: set[int] = set()
     wanted_lines: set[int] = set()
+    returned: list[int] = []
     parsed = []
     for entry_id, event, booked_on, legs in entries:
-        expense = [leg for leg in legs if leg.account.startswith(EXPENSE_ROOT)]
-        payable = [leg for leg in legs if leg.account == ledger.PAYABLE_MEMBERS and leg.claim_id is not None]
+        lines = _line_charges(legs)
+        relief = [leg for leg in legs if leg.account.startswith(CIR_EXPENSES) and leg.claim_id is not None]
+        paid = sorted({leg.claim_id for leg in legs if event == PAID_EVENT and leg.account == ledger.PAYABLE_MEMBERS
+                       and leg.claim_id is not None and leg.amount > 0})
         money = [leg for leg in legs if _money_account(leg.account)]
-        if payable and (expense or event == PAID_EVENT):
-            wanted_claims.update(leg.claim_id for leg in payable)
-            if expense:
-                wanted_lines.update(leg.line_id for leg in payable if leg.line_id is not None)
-        parsed.append((entry_id, event, booked_on, expense, payable, money))
-    facts = {f.claim_id: f for f in session.scalars(
-        select(models.ClaimFact).where(models.ClaimFact.claim_id.in_(sorted(wanted_claims))))} if wanted_claims else {}
-    charged = set(session.scalars(select(models.ReportCharge.line_id)
-                                  .where(models.ReportCharge.line_id.in_(sorted(wanted_lines))).distinct())) \
-        if wanted_lines else set()
+        if event == RETURNED_EVENT:
+            returned.append(entry_id)
+        wanted_claims.update(claim for claim, _a, _f in lines.values())
+        wanted_claims.update(leg.claim_id for leg in relief)
+        wanted_claims.update(paid)
+        wanted_lines.update(lines)
+        parsed.append((entry_id, booked_on, lines, relief, paid, money))
+    facts: dict[int, models.ClaimFact] = {}
+    charged: set[int] = set()
+    if wanted_claims:
+        # The claims' facts and, beside them, which of the lines were charged before (a later row adjusts a line).
+        cf, rc = models.ClaimFact, models.ReportCharge
+        before = (rc.claim_id == cf.claim_id) & rc.line_id.in_(sorted(wanted_lines)) if wanted_lines else false()
+        for fact, line_id in session.execute(select(cf, rc.line_id).outerjoin(rc, before)
+                                             .where(cf.claim_id.in_(sorted(wanted_claims))).distinct()):
+            facts[fact.claim_id] = fact
+            if line_id is not None:
+                charged.add(line_id)
     members = {leg.member_id for *_, money in parsed for leg in money if leg.member_id}
     unions = dict(session.execute(select(models.Member.id, models.Member.union_id)
                                   .where(models.Member.id.in_(sorted(members)))).all()) if members else {}
     charges, reliefs, payments = [], [], []
     summed: dict[tuple, int] = {}
-    for entry_id, event, booked_on, expense, payable, money in parsed:
-        if payable and expense:
-            account = min(leg.account for leg in expense)
-            for leg in payable:
-                if leg.line_id is None or leg.claim_id not in facts:
-                    continue
-                fact = facts[leg.claim_id]
-                # A line's rows after its first entry adjust it (a re-charge, a reversal).
-                charges.append({"entry_id": entry_id, "booked_on": booked_on, "line_id": leg.line_id,
-                                "claim_id": leg.claim_id, "adjusts": leg.line_id in charged,
-                                "member_id": fact.member_id, "union_id": fact.union_id, "account": account,
-                                "main_diagnosis": fact.main_diagnosis, "hosp_lv": fact.hosp_lv, "amount": -leg.amount})
-            charged.update(leg.line_id for leg in payable if leg.line_id is not None and leg.claim_id in facts)
-            claim = facts.get(min(leg.claim_id for leg in payable))
-            if claim:
-                reliefs += [{"entry_id": entry_id, "booked_on": booked_on, "claim_id": claim.claim_id,
-                             "member_id": claim.member_id, "union_id": claim.union_id,
-                             "fund_source": leg.fund_source or "", "league_id": leg.league_id or "", "amount": leg.amount}
-                            for leg in expense if leg.account.startswith(CIR_EXPENSES)]
-        elif payable and event == PAID_EVENT:
-            for c in sorted({leg.claim_id for leg in payable if leg.amount > 0 and leg.claim_id in facts}):
-                payments.append({"entry_id": entry_id, "claim_id": c, "union_id": facts[c].union_id, "paid_on": booked_on,
-                                 "submitted_on": facts[c].submitted_on, "decided_on": facts[c].decided_on})
+    for entry_id, booked_on, lines, relief, paid, money in parsed:
+        for line_id, (claim_id, account, fen) in sorted(lines.items()):
+            fact = facts.get(claim_id)
+            if fact is None:
+                continue
+            charges.append({"entry_id": entry_id, "booked_on": booked_on, "line_id": line_id, "claim_id": claim_id,
+                            "adjusts": line_id in charged, "member_id": fact.member_id, "union_id": fact.union_id,
+                            "account": account, "main_diagnosis": fact.main_diagnosis, "hosp_lv": fact.hosp_lv,
+                            "amount": fen})
+            charged.add(line_id)
+        reliefs += [{"entry_id": entry_id, "booked_on": booked_on, "claim_id": leg.claim_id,
+                     "member_id": facts[leg.claim_id].member_id, "union_id": facts[leg.claim_id].union_id,
+                     "fund_source": leg.fund_source or "", "league_id": leg.league_id or "", "amount": leg.amount}
+                    for leg in relief if leg.claim_id in facts]
+        payments += [{"entry_id": entry_id, "claim_id": c, "union_id": facts[c].union_id, "paid_on": booked_on,
+                      "submitted_on": facts[c].submitted_on, "decided_on": facts[c].decided_on}
+                     for c in paid if c in facts]
         for leg in money:
             key = (booked_on, leg.account, leg.fund_source or "", leg.league_id or "", unions.get(leg.member_id, ""))
             summed[key] = summed.get(key, 0) - leg.amount
@@ -128,6 +168,11 @@ def record_entries(session: Session, entries: Sequence[tuple[int, str, object, S
         session.execute(insert(models.ReportRelief), reliefs)
     if payments:
         session.execute(insert(models.ReportPayment), payments)
+    if returned:
+        # A returned item paid nobody: the rows of the payment it reverses go (the ledger keeps both entries).
+        session.execute(delete(models.ReportPayment).where(models.ReportPayment.entry_id.in_(
+            select(models.JournalEntry.reverses_id).where(models.JournalEntry.id.in_(returned),
+                                                          models.JournalEntry.reverses_id.is_not(None)))))
     if summed:
         _add_money(session, summed)
 
@@ -148,7 +193,7 @@ def _add_money(session: Session, summed: dict[tuple, int]) -> None:
 
 def rebuild(connection) -> None:
     """Every report row of the ledger made again from the ledger itself (a Session or a Connection)."""
-    from sqlalchemy import delete, func
+    from sqlalchemy import func
     from sqlalchemy.orm import aliased
 
     from service import ledger
@@ -156,33 +201,32 @@ def rebuild(connection) -> None:
     p, e, cf, m = models.Posting, models.JournalEntry, models.ClaimFact, models.Member
     for model in (models.ReportCharge, models.ReportRelief, models.ReportPayment, models.ReportMoney):
         connection.execute(delete(model))
-    x = aliased(models.Posting)
-    charge_entries = (select(x.entry_id.label("entry_id"), func.min(x.account).label("account"))
-                      .where(x.account.startswith(EXPENSE_ROOT)).group_by(x.entry_id).subquery())
-    # A line's rows after its first entry adjust it (as record_entry marks them, entry by entry).
-    later = func.row_number().over(partition_by=p.line_id, order_by=(p.entry_id, p.id)) > 1
+    # Each entry's charge of each line: its expense legs naming the line, summed (as _line_charges does).
+    per_line = (select(p.entry_id.label("entry_id"), p.line_id.label("line_id"), p.claim_id.label("claim_id"),
+                       func.min(p.account).label("account"), func.sum(p.amount).label("amount"))
+                .where(p.account.startswith(EXPENSE_ROOT), p.line_id.is_not(None), p.claim_id.is_not(None))
+                .group_by(p.entry_id, p.line_id, p.claim_id).having(func.sum(p.amount) != 0).subquery())
+    # A line's rows after its first entry adjust it (as record_entries marks them, entry by entry).
+    later = func.row_number().over(partition_by=per_line.c.line_id, order_by=per_line.c.entry_id) > 1
     connection.execute(insert(models.ReportCharge).from_select(
         ["entry_id", "booked_on", "line_id", "adjusts", "claim_id", "member_id", "union_id", "account",
          "main_diagnosis", "hosp_lv", "amount"],
-        select(p.entry_id, e.booked_on, p.line_id, later, p.claim_id, cf.member_id, cf.union_id,
-               charge_entries.c.account, cf.main_diagnosis, cf.hosp_lv, -p.amount)
-        .join(e, e.id == p.entry_id).join(charge_entries, charge_entries.c.entry_id == p.entry_id)
-        .join(cf, cf.claim_id == p.claim_id)
-        .where(p.account == ledger.PAYABLE_MEMBERS, p.line_id.is_not(None)).order_by(p.id)))
-    y = aliased(models.Posting)
-    claim_of_entry = (select(y.entry_id.label("entry_id"), func.min(y.claim_id).label("claim_id"))
-                      .where(y.account == ledger.PAYABLE_MEMBERS, y.claim_id.is_not(None))
-                      .group_by(y.entry_id).subquery())
+        select(per_line.c.entry_id, e.booked_on, per_line.c.line_id, later, per_line.c.claim_id, cf.member_id,
+               cf.union_id, per_line.c.account, cf.main_diagnosis, cf.hosp_lv, per_line.c.amount)
+        .join(e, e.id == per_line.c.entry_id).join(cf, cf.claim_id == per_line.c.claim_id)
+        .order_by(per_line.c.entry_id, per_line.c.line_id)))
     connection.execute(insert(models.ReportRelief).from_select(
         ["entry_id", "booked_on", "claim_id", "member_id", "union_id", "fund_source", "league_id", "amount"],
         select(p.entry_id, e.booked_on, cf.claim_id, cf.member_id, cf.union_id, func.coalesce(p.fund_source, ""),
                func.coalesce(p.league_id, ""), p.amount)
-        .join(e, e.id == p.entry_id).join(claim_of_entry, claim_of_entry.c.entry_id == p.entry_id)
-        .join(cf, cf.claim_id == claim_of_entry.c.claim_id)
+        .join(e, e.id == p.entry_id).join(cf, cf.claim_id == p.claim_id)
         .where(p.account.startswith(CIR_EXPENSES)).order_by(p.id)))
+    back = aliased(models.JournalEntry)
+    returned = select(back.id).where(back.reverses_id == e.id, back.event == RETURNED_EVENT).exists()
     paid = (select(p.entry_id.label("entry_id"), p.claim_id.label("claim_id"), e.booked_on.label("paid_on"))
             .join(e, e.id == p.entry_id)
-            .where(e.event == PAID_EVENT, p.account == ledger.PAYABLE_MEMBERS, p.claim_id.is_not(None), p.amount > 0)
+            .where(e.event == PAID_EVENT, p.account == ledger.PAYABLE_MEMBERS, p.claim_id.is_not(None), p.amount > 0,
+                   ~returned)
             .group_by(p.entry_id, p.claim_id, e.booked_on).subquery())
     connection.execute(insert(models.ReportPayment).from_select(
         ["entry_id", "claim_id", "union_id", "paid_on", "submitted_on", "decided_on"],

@@ -13,12 +13,14 @@ year, or a range of at most five years):
 - processing times: received → decided → paid, median and 90th percentile in days;
 - fund statements by source: received, charged, balance.
 
-Where each figure comes from (and what to change when the money branch lands):
+Where each figure comes from:
 
-- **Money is read from the ledger**, one function per figure, so the report agrees with
-  the ledger to the fen: ``contributions``, ``line_charges``, ``relief_charges``,
-  ``allocations``, and ``paid_on`` (the date a claim was paid; the payment entries'
-  ``booked_on`` today, the payments tables after the merge). The period is the
+- **Money is read from the ledger's report rows** (``service.report_facts``, kept by
+  every posting in its transaction), one function per figure, so the report agrees
+  with the ledger to the fen: ``contributions``, ``line_charges`` (each line's own
+  expense legs: its benefit, its relief sources; releases and reversals net it),
+  ``relief_charges``, ``allocations``, and ``paid_on`` (the day of a claim's last
+  payment that stands: an item the bank returned paid nobody). The period is the
   entries' ``booked_on``.
 - **Claims** are counted and dated from ``claim_facts`` (written with each decision,
   ``service.report_facts``); a claim belongs to the period it was received in.
@@ -50,7 +52,7 @@ from service import ledger
 from service import report_labels as L
 from service.auth import Principal, Role
 from service.errors import Invalid, NotFound
-from service.report_facts import ALLOCATIONS_ROOT, CIR_EXPENSES, EXPENSE_ROOT, PAID_EVENT
+from service.report_facts import ALLOCATIONS_ROOT, CIR_EXPENSES, EXPENSE_ROOT
 from store import models
 
 MAX_YEARS = 5
@@ -259,11 +261,11 @@ class Payouts:
 
 
 def line_charges(session: Session, scope: Scope, period: Period) -> Payouts:
-    """What each benefit line was charged in the period (credits to Liabilities:Payable:Members by line), grouped.
+    """What each benefit line was charged in the period (its Expenses:Benefits legs), grouped.
 
-    A line's net charge is the sum of the payable legs naming it in entries that charge
-    a benefit (so a reversal nets out); a line whose net is zero paid nothing. Its
-    benefit is read from the entry's expense account, its union, diagnosis and hospital
+    A line's net charge is the sum of its expense legs in every entry naming it (so a
+    release or a reversal nets out); a line whose net is zero paid nothing. Its
+    benefit is read from its own expense account, its union, diagnosis and hospital
     grade from the claim's facts. One statement: the lines once (a CTE), four groupings.
     """
     r = models.ReportCharge
@@ -318,7 +320,7 @@ def line_charges(session: Session, scope: Scope, period: Period) -> Payouts:
 def relief_charges(session: Session, scope: Scope, period: Period) -> dict[tuple[str, str, str, str], int]:
     """Fen of relief charged by (union, member, source, league): the Expenses:Benefits:CIR:<Source> legs in the period.
 
-    An entry is placed by the claim its payable legs name (an entry charges one claim's line).
+    Each leg names its claim (and line): placed by that claim's union and member.
     """
     r = models.ReportRelief
     rows = session.execute(
@@ -346,16 +348,15 @@ def allocations(session: Session, scope: Scope, period: Period) -> dict[tuple[st
 
 
 def paid_on(scope: Scope, period: Period):
-    """A selectable (claim_id, submitted_on, decided_on, paid_on): the first day each claim received in the
-    period had money paid to the member.
+    """A selectable (claim_id, submitted_on, decided_on, paid_on): the day each claim received in the
+    period was last paid (its ``item.paid`` entries that no ``item.returned`` took back).
 
-    The ledger's payment entries today (``report_payments``, kept by ``ledger.post``); at
-    the merge, point this at the payment runs' items (the one place processing times
-    learn when a claim was paid).
+    A claim returned by the bank and paid by a later run counts once, on the later day;
+    a claim whose lines went in two runs is paid when the last of them was.
     """
     r = models.ReportPayment
     return (select(r.claim_id.label("claim_id"), r.submitted_on.label("submitted_on"),
-                   r.decided_on.label("decided_on"), func.min(r.paid_on).label("paid_on"))
+                   r.decided_on.label("decided_on"), func.max(r.paid_on).label("paid_on"))
             .where(r.submitted_on.between(period.start, period.end), scope.contains(r.union_id))
             .group_by(r.claim_id, r.submitted_on, r.decided_on).subquery("paid"))
 

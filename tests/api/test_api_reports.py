@@ -1,16 +1,18 @@
 """The federation report: every figure agrees with an independent count of a known history.
 
-``history`` builds, on each database, members in three unions of the cast's tree, the
-hardship register, claims through the API (one pended and reviewed), and the money
-through ``service.ledger.post`` in the shapes the money branch writes (contributions,
-allocations, charges per line, CIR split by source, a reduced charge reversed and
-charged again, payments). The test then counts every figure with plain Python over
-what it made and compares it with the report, and compares the report's money with
-the ledger's own sums.
+``history`` builds, on each database, a known history through the API only, as the
+services write it: enrollments (each books its contribution), the hardship register,
+relief allocations (central, region, league L1 before the claims; league L2 after one
+of L2's relief lines waited with FUND_EXHAUSTED), claims with CIR lines split by
+source, one pended for review and approved, a desk cancellation, and two payment runs
+paid through the bank's return files: two items paid and then returned by the bank, one
+of them paid by the next run, the other returned again. The test then counts every figure with plain Python over
+what it made (the claims' answers, the split of relief shares) and compares it with
+the report, and compares the report's money with the ledger's own sums.
 
-No cancellation route exists on main yet: the reduced decision (a reversal and a new
-charge) stands in for it, and a cancelled settlement should be added here when the
-money branch brings one.
+Every posting of the ledger is booked on the day it is made (today), the allocations on
+the day the money was received, so the report read is the range from the first day of
+``YEAR`` (when the claims were received) to the end of this year (when they were booked).
 """
 
 from __future__ import annotations
@@ -32,18 +34,22 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from claims.dates import china_today
-from claims.funding import DEFAULT_FUNDING, relief_shares
+from claims.funding import DEFAULT_FUNDING, release, relief_shares
 from claims.money import format_fen, parse_yuan
 from service import ledger, reports
-from service.ledger import Leg
 from store import models
 from store.db import session_factory
 from tests.api.builders import (
-    HIGH_B, LUNG_CANCER, PNEUMONIA, YEAR, auth, create_hospital, create_member, enroll, post_settlement,
-    register_hardship, review, submit_claim,
+    HIGH_B, LUNG_CANCER, PNEUMONIA, YEAR, allocate, auth, codes, create_hospital, create_member, enroll,
+    post_settlement, register_hardship, review, submit_claim,
 )
+from tests.api.test_api_payments import approve, bank_rows, build, put_account, returns, run_detail
+from tests.builders import certno_for
 
 LEAGUE = {"U1": "L1", "L1": "L1", "U2": "L2", "C2": "L2"}
+TODAY = china_today()
+FIRST, LAST = dt.date(YEAR, 1, 1), dt.date(TODAY.year, 12, 31)  # the range every check reads
+CONTRIBUTION = DEFAULT_FUNDING.contribution + DEFAULT_FUNDING.union_subsidy
 
 
 @dataclass
@@ -53,33 +59,51 @@ class History:
     union: dict[str, str] = field(default_factory=dict)  # member -> union
     enrolled: list[tuple[str, int]] = field(default_factory=list)  # (member, year)
     register: dict[str, tuple[str, bool, bool]] = field(default_factory=dict)  # member -> (category, verified, active)
-    claims: dict[int, dict] = field(default_factory=dict)  # claim id -> {member, submitted_on, grade, icd}
-    charges: list[dict] = field(default_factory=list)  # {member, claim, line, benefit, fen, on, sources}
-    paid: dict[int, dt.date] = field(default_factory=dict)  # claim -> first paid
-    contributions: list[tuple[str, dt.date, int, int]] = field(default_factory=list)  # member, on, members, subsidy
+    claims: dict[int, dict] = field(default_factory=dict)  # claim id -> {member, submitted_on, grade, icd, answer}
+    cancelled: set[int] = field(default_factory=set)  # claims whose settlement was cancelled
+    cancellation_booked: bool = False  # the cancellation reversed the claim's charges in the ledger
+    paid: dict[int, dt.date] = field(default_factory=dict)  # claim -> the day it was (last) paid
     allocations: list[tuple[str, str | None, int, dt.date]] = field(default_factory=list)  # source, league, fen, on
 
+    def charges(self) -> list[dict]:
+        """Every line that holds money now, as the claims' own answers say: {member, claim, benefit, fen, sources}."""
+        out = []
+        for claim_id, c in self.claims.items():
+            if claim_id in self.cancelled and self.cancellation_booked:
+                continue
+            now = {a["benefit"]: a for adjustment in c["answer"]["adjustments"] for a in adjustment["lines"]}
+            for ln in c["answer"]["lines"]:
+                decided = parse_yuan(ln["amount"]) if ln["status"] == "approved" else 0
+                # A re-adjudication's latest amount stands; a line paying less gives back, the fallback
+                # first, then the sources last to first (funds.md §2).
+                later = now.get(ln["benefit"])
+                fen = (parse_yuan(later["to_amount"]) if later["to_status"] == "approved" else 0) if later else decided
+                if not fen:
+                    continue
+                league = LEAGUE[self.union[c["member"]]]
+                sources = {}
+                if ln["benefit"] == "CIR":
+                    sources = dict(relief_shares(decided, DEFAULT_FUNDING.relief_shares))
+                    for source, back in release(sources, decided - fen, DEFAULT_FUNDING.release_order):
+                        sources[source] -= back
+                out.append({"member": c["member"], "claim": claim_id, "benefit": ln["benefit"], "fen": fen,
+                            "sources": sources, "league": league})
+        return out
 
-def _line_ids(s: Session, claim_id: int) -> dict[str, int]:
-    return dict(s.execute(select(models.DecisionLine.benefit, models.DecisionLine.id)
-                          .where(models.DecisionLine.claim_id == claim_id)).all())
+
+def _claim(client: TestClient, key: str, claim_id: int) -> dict:
+    answer = client.get(f"/v1/claims/{claim_id}", headers=auth(key))
+    assert answer.status_code == 200, answer.text
+    return answer.json()
 
 
-def _charge(s: Session, h: History, member: str, claim: int, line: int, benefit: str, fen: int, on: dt.date) -> int:
-    league = LEAGUE[h.union[member]]
-    payable = Leg(ledger.PAYABLE_MEMBERS, -fen, member_id=member, claim_id=claim, line_id=line)
-    if benefit == "CIR":
-        parts = relief_shares(fen, DEFAULT_FUNDING.relief_shares) if fen > 0 else \
-            [(src, -part) for src, part in relief_shares(-fen, DEFAULT_FUNDING.relief_shares)]
-        legs = [Leg(ledger.benefit_expense_account("CIR", src), part, fund_source=src, fund_year=on.year,
-                    league_id=league) for src, part in parts]
-    else:
-        parts = []
-        legs = [Leg(ledger.benefit_expense_account(benefit), fen, fund_source="contributions", fund_year=on.year,
-                    league_id=league)]
-    h.charges.append({"member": member, "claim": claim, "line": line, "benefit": benefit, "fen": fen, "on": on,
-                      "sources": dict(parts), "league": league})
-    return ledger.post(s, "line.approved", [*legs, payable], ref=f"line:{line}", booked_on=on)
+def _line(claim: dict, benefit: str) -> dict:
+    return next(ln for ln in claim["lines"] if ln["benefit"] == benefit)
+
+
+def _entries(db) -> int:
+    with session_factory(db)() as s:
+        return s.scalar(select(func.count()).select_from(models.JournalEntry))
 
 
 def build_history(client: TestClient, cast, db) -> History:
@@ -89,8 +113,9 @@ def build_history(client: TestClient, cast, db) -> History:
     for member, union in (("M4", "U2"), ("M5", "L1"), ("M6", "U1")):
         create_member(client, admin, member, union_id=union)
         h.union[member] = union
-    for member in ("M1", "M2", "M3"):
-        h.enrolled += [(member, YEAR - 1), (member, YEAR)]
+    # Enrollments: each books its contribution (service.contributions) on the day it is made. The cast
+    # enrolled M1, M2 and M3 the year before YEAR and in YEAR through the same service.
+    h.enrolled += [(member, year) for member in ("M1", "M2", "M3") for year in (YEAR - 1, YEAR)]
     for member, years in (("M4", [YEAR]), ("M5", [YEAR]), ("M6", [YEAR - 1])):
         for year in years:
             enroll(client, admin, member, year)
@@ -107,77 +132,104 @@ def build_history(client: TestClient, cast, db) -> History:
     h.register = {"M1": ("dibao", True, True), "M2": ("near_dibao", False, True), "M3": ("near_dibao", True, True),
                   "M4": ("accident", True, True), "M5": ("dibao", True, False)}
 
+    # Relief money of YEAR: central and region for the whole region (finance of R), league money for L1
+    # (its own finance officer); none for L2 yet and no charity, so L2's relief lines wait. And money
+    # of the year before, received then: outside the range.
+    for key, source, league, yuan, on in ((cast.finance, "central", None, "1000000.00", dt.date(YEAR, 2, 1)),
+                                          (cast.finance, "region", None, "500000.00", dt.date(YEAR, 2, 1)),
+                                          (cast.finance_league, "league", "L1", "200000.00", dt.date(YEAR, 2, 3)),
+                                          (admin, "central", None, "70000.00", dt.date(YEAR - 1, 2, 1))):
+        allocate(client, key, source, yuan, year=on.year, league_id=league, received_on=on.isoformat())
+        h.allocations.append((source, league, parse_yuan(yuan), on))
+
     def claim(member: str, icd: str, b: str, submitted: str, *, hospital: str = "H1", grade: str = "02",
               begndate: str = f"{YEAR}-05-02", enddate: str = f"{YEAR}-05-12") -> dict:
         posted = post_settlement(client, admin, patient=member, b=b, diag_code=icd, fixmedins_code=hospital,
                                  hosp_lv=grade, begndate=begndate, enddate=enddate)
         made = submit_claim(client, admin, member, posted["id"], submitted_on=submitted)
         h.claims[made["id"]] = {"member": member, "submitted_on": dt.date.fromisoformat(submitted), "grade": grade,
-                                "icd": icd}
+                                "icd": icd, "settlement": posted["id"], "answer": made}
         return made
 
-    c1 = claim("M1", LUNG_CANCER, "20000.00", f"{YEAR}-06-30")
+    c1 = claim("M1", LUNG_CANCER, "20000.00", f"{YEAR}-06-30")  # mutual aid and CIR in one entry
     c2 = claim("M3", LUNG_CANCER, "8000.00", f"{YEAR}-07-15", hospital="H3", grade="05")
     c3 = claim("M2", PNEUMONIA, HIGH_B, f"{YEAR}-06-20")
-    c3 = review(client, admin, c3["id"], {"benefit": "MA_IP", "action": "approve", "note": "核实无误"},
-                {"benefit": "MA_DA", "action": "approve", "note": "核实无误"})
     c4 = claim("M4", PNEUMONIA, "3000.00", f"{YEAR}-08-20", hospital="H3", grade="05",
                begndate=f"{YEAR}-08-01", enddate=f"{YEAR}-08-05")
     c0 = claim("M1", PNEUMONIA, "5000.00", f"{YEAR - 1}-10-20", begndate=f"{YEAR - 1}-10-01",
-               enddate=f"{YEAR - 1}-10-05")  # received the year before: in no figure of YEAR
+               enddate=f"{YEAR - 1}-10-05")  # received the year before: counted as no claim of the range, paid in it
+    assert _line(c1, "CIR")["status"] == "approved" and parse_yuan(_line(c1, "CIR")["amount"]) > 0
+    assert any(ln["benefit"] != "CIR" and ln["status"] == "approved" for ln in c1["lines"])
+    # L2 has no league money and there is no charity to pass its share on to: the relief line waits.
+    assert (_line(c2, "CIR")["status"], codes(_line(c2, "CIR"))) == ("pended", ["FUND_EXHAUSTED"])
+    assert [ln["status"] for ln in c3["lines"] if ln["benefit"] in ("MA_IP", "MA_DA")] == ["pended", "pended"]
+    c3 = review(client, admin, c3["id"], {"benefit": "MA_IP", "action": "approve", "note": "核实无误"},
+                {"benefit": "MA_DA", "action": "approve", "note": "核实无误"})
     assert [ln["status"] for ln in c3["lines"] if ln["benefit"] in ("MA_IP", "MA_DA")] == ["approved", "approved"]
-    assert parse_yuan(next(ln for ln in c1["lines"] if ln["benefit"] == "CIR")["amount"]) > 0
-    assert parse_yuan(next(ln for ln in c2["lines"] if ln["benefit"] == "CIR")["amount"]) > 0
+    h.claims[c3["id"]]["answer"] = c3
 
-    today = china_today()
+    # L2's league money arrives (its finance officer records it): the waiting line is charged now.
+    allocate(client, cast.finance_other, "league", "100000.00", league_id="L2", received_on=f"{YEAR}-02-03")
+    h.allocations.append(("league", "L2", 10_000_000, dt.date(YEAR, 2, 3)))
+    h.claims[c2["id"]]["answer"] = c2 = _claim(client, admin, c2["id"])
+    assert _line(c2, "CIR")["status"] == "approved"
+
+    # The plan pays dibao households 80% of CIR from YEAR on, not 90%: re-adjudication pays M1's CIR line less,
+    # and the difference is given back (a line.released entry) before anything is paid.
+    default = client.get("/v1/plans", headers=auth(admin)).json()["items"][0]
+    draft = client.post(f"/v1/plans/{default['id']}/derive", headers=auth(admin), json={
+        "patch": [{"op": "replace", "path": "/benefits/3/amount/by_hardship_category/dibao/rate", "value": "0.80"}]})
+    assert draft.status_code == 201, draft.text
+    published = client.post(f"/v1/plans/{draft.json()['id']}/publish", json={"effective_from": f"{YEAR}-01-01"},
+                            headers=auth(admin))
+    assert published.status_code == 200, published.text
+    redone = client.post("/v1/readjudications", json={"submitted_from": f"{YEAR}-01-01"}, headers=auth(admin))
+    assert redone.status_code == 200 and redone.json()["adjustments"] >= 1, redone.text
+    for claim_id in h.claims:
+        h.claims[claim_id]["answer"] = _claim(client, admin, claim_id)
+    c1 = h.claims[c1["id"]]["answer"]
+    reduced = next(a for adj in c1["adjustments"] for a in adj["lines"] if a["benefit"] == "CIR")
+    assert 0 < parse_yuan(reduced["to_amount"]) < parse_yuan(reduced["from_amount"])
     with session_factory(db)() as s:
-        for member, year in h.enrolled:
-            on = dt.date(year, 1, 5)
-            league = LEAGUE[h.union[member]]
-            ledger.post(s, "contribution.received", [
-                Leg(ledger.BANK_MUTUAL_AID, 10000),
-                Leg(ledger.CONTRIBUTIONS_MEMBERS, -9000, "contributions", year, league, member),
-                Leg(ledger.CONTRIBUTIONS_UNION_SUBSIDY, -1000, "union_subsidy", year, league, member)],
-                ref=f"enrollment:{member}:{year}", booked_on=on)
-            h.contributions.append((member, on, 9000, 1000))
-        for source, league, fen, on in (("central", None, 100_000_000, dt.date(YEAR, 2, 1)),
-                                        ("region", None, 50_000_000, dt.date(YEAR, 2, 1)),
-                                        ("league", "L1", 20_000_000, dt.date(YEAR, 2, 3)),
-                                        ("league", "L2", 10_000_000, dt.date(YEAR, 2, 3)),
-                                        ("central", None, 7_000_000, dt.date(YEAR - 1, 2, 1))):
-            ledger.post(s, "allocation.received", [
-                Leg(ledger.BANK_RELIEF, fen),
-                Leg(ledger.allocation_account(source, league), -fen, source, on.year, league)],
-                ref=f"allocation:{source}:{league}:{on}", booked_on=on)
-            h.allocations.append((source, league, fen, on))
-        reduced = None
-        for made in (c1, c2, c3, c4, c0):
-            ids = _line_ids(s, made["id"])
-            on = h.claims[made["id"]]["submitted_on"]
-            for ln in made["lines"]:
-                fen = parse_yuan(ln["amount"])
-                if ln["status"] == "approved" and fen > 0:
-                    entry = _charge(s, h, made["member_id"], made["id"], ids[ln["benefit"]], ln["benefit"], fen, on)
-                    if made is c4 and ln["benefit"] == "MA_IP":
-                        reduced = (entry, ln, ids[ln["benefit"]], fen)
-        # A decision reduced before payment: the charge reversed, half of it charged again.
-        entry, ln, line_id, fen = reduced
-        ledger.reverse(s, entry, "line.reduced", ref=f"line:{line_id}", booked_on=dt.date(YEAR, 9, 1))
-        h.charges.append({"member": "M4", "claim": c4["id"], "line": line_id, "benefit": "MA_IP", "fen": -fen,
-                          "on": dt.date(YEAR, 9, 1), "sources": {}, "league": "L2"})
-        _charge(s, h, "M4", c4["id"], line_id, "MA_IP", fen // 2, dt.date(YEAR, 9, 1))
-        # Payments: claims 1, 2 and 3 paid 3, 10 and 20 days after today (the day they were decided).
-        for made, days in ((c1, 3), (c2, 10), (c3, 20)):
-            paid_on = today + dt.timedelta(days=days)
-            legs = []
-            for c in h.charges:
-                if c["claim"] == made["id"]:
-                    legs += [Leg(ledger.PAYABLE_MEMBERS, c["fen"], member_id=c["member"], claim_id=c["claim"],
-                                 line_id=c["line"]),
-                             Leg(ledger.bank_account_for(c["benefit"]), -c["fen"])]
-            ledger.post(s, reports.PAID_EVENT, legs, ref=f"item:{made['id']}", booked_on=paid_on)
-            h.paid[made["id"]] = paid_on
-        s.commit()
+        assert s.scalar(select(func.count()).where(models.JournalEntry.event == "line.released")) == 1
+
+    # A settlement posted in error is cancelled at the desk: its claim is cancelled. Once the cancellation
+    # reverses the claim's charges in the ledger (the lead wires service.desk._on_claim_cancelled), the
+    # claim holds nothing; until then its charges stand, and the report must say what the ledger says.
+    before = _entries(db)
+    answer = client.post(f"/v1/settlements/{h.claims[c4['id']]['settlement']}/cancel",
+                         json={"reason": "收费员录入错误"}, headers=auth(admin))
+    assert answer.status_code == 200 and answer.json()["status"] == "cancelled", answer.text
+    h.cancelled.add(c4["id"])
+    h.cancellation_booked = _entries(db) > before
+
+    # Payment run 1 (finance makes it, finance_checker approves): M1, M2 and M3 are paid; M4 has no account.
+    for member in ("M1", "M2", "M3"):
+        put_account(client, admin, member)
+    run = build(client, cast.finance)
+    approve(client, cast.finance_checker, run["id"])
+    bank_rows(client, cast.finance, run["id"])
+    items = {i["member_id"]: i for i in run_detail(client, cast.finance, run["id"])["payment_items"]}
+    assert set(items) == {"M1", "M2", "M3"}
+    day = TODAY.isoformat()
+    returns(client, cast.finance, run["id"], [(items[m]["id"], "paid", "", f"B{m}", day) for m in items])
+    # The bank sends M2's and M3's payments back (closed accounts): the next run pays M3 and M2's comes back
+    # again unpaid, so M3's claim is paid once (by the second run) and M2's not at all.
+    returns(client, cast.finance, run["id"], [(items[m]["id"], "returned", "账户已销户", f"B{m}", day)
+                                              for m in ("M2", "M3")])
+    put_account(client, admin, "M2", number="6222020000000000001")
+    put_account(client, admin, "M3", number="6217009999888877776")
+    rerun = build(client, cast.finance_checker)
+    approve(client, cast.finance, rerun["id"])
+    bank_rows(client, cast.finance, rerun["id"])
+    again = {i["member_id"]: i for i in run_detail(client, cast.finance, rerun["id"])["payment_items"]}
+    assert set(again) == {"M2", "M3"}
+    returns(client, cast.finance, rerun["id"], [(again["M3"]["id"], "paid", "", "BM3-2", day),
+                                                (again["M2"]["id"], "returned", "户名不符", "BM2-2", day)])
+    for made in (c1, c2, c0):
+        assert _claim(client, admin, made["id"])["payment_status"] == "paid"
+        h.paid[made["id"]] = TODAY  # the ledger books a payment on the day the return file is read
+    assert _claim(client, admin, c3["id"])["payment_status"] == "returned"
     return h
 
 
@@ -195,16 +247,11 @@ def avg(total: int, n: int) -> str:
 
 
 def expected(h: History, members_in: set[str], root_is_tree_root: bool, leagues_in: set[str]) -> dict:
-    start, end = dt.date(YEAR, 1, 1), dt.date(YEAR, 12, 31)
-    inside = lambda d: start <= d <= end  # noqa: E731
-    charges = [c for c in h.charges if c["member"] in members_in and inside(c["on"])]
-    line_net: dict[int, int] = defaultdict(int)
-    line_of: dict[int, dict] = {}
-    for c in charges:
-        line_net[c["line"]] += c["fen"]
-        line_of[c["line"]] = c
-    lines = {ln: fen for ln, fen in line_net.items() if fen}
-    ma = {ln: fen for ln, fen in lines.items() if line_of[ln]["benefit"] != "CIR"}
+    inside = lambda d: FIRST <= d <= LAST  # noqa: E731
+    charges = [c for c in h.charges() if c["member"] in members_in]  # every charge is booked today: inside
+    lines = {(c["claim"], c["benefit"]): c["fen"] for c in charges}
+    line_of = {(c["claim"], c["benefit"]): c for c in charges}
+    ma = {ln: fen for ln, fen in lines.items() if ln[1] != "CIR"}
     relief_by_member: dict[str, int] = defaultdict(int)
     relief_by_source: dict[str, int] = defaultdict(int)
     for c in charges:
@@ -212,12 +259,12 @@ def expected(h: History, members_in: set[str], root_is_tree_root: bool, leagues_
             relief_by_member[c["member"]] += c["fen"]
             for src, part in c["sources"].items():
                 relief_by_source[src] += part
-    contributions = sum(m + u for member, on, m, u in h.contributions if member in members_in and inside(on))
+    enrolled = [(m, y) for m, y in h.enrolled if m in members_in]
+    contributions = CONTRIBUTION * len(enrolled)  # every enrollment's contribution is booked today
     received = [cid for cid, c in h.claims.items() if c["member"] in members_in and inside(c["submitted_on"])]
     active = {m: r for m, r in h.register.items() if m in members_in and r[2]}
-    today = china_today()
-    decided = sorted((today - h.claims[c]["submitted_on"]).days for c in received)
-    to_paid = sorted((h.paid[c] - today).days for c in received if c in h.paid)
+    decided = sorted((TODAY - h.claims[c]["submitted_on"]).days for c in received)
+    to_paid = sorted((h.paid[c] - TODAY).days for c in received if c in h.paid)
     whole = sorted((h.paid[c] - h.claims[c]["submitted_on"]).days for c in received if c in h.paid)
     allocated = sum(fen for src, league, fen, on in h.allocations if inside(on)
                     and ((league is None and root_is_tree_root) or league in leagues_in))
@@ -229,13 +276,12 @@ def expected(h: History, members_in: set[str], root_is_tree_root: bool, leagues_
         "helped": {m for m, fen in relief_by_member.items() if fen},
         "relief": sum(relief_by_member.values()),
         "relief_by_source": dict(relief_by_source),
-        "members_enrolled": len({m for m, y in h.enrolled if m in members_in and y == YEAR}),
-        "member_periods": sum(1 for m, y in h.enrolled if m in members_in and y == YEAR),
+        "members_enrolled": len({m for m, y in enrolled if y >= YEAR}),
+        "member_periods": sum(1 for m, y in enrolled if y >= YEAR),
         "contributions": contributions,
         "claims": len(received),
         "ma_payouts": len(ma), "ma_paid": sum(ma.values()), "ma_largest": max(ma.values(), default=0),
-        "by_benefit": {b: [fen for ln, fen in lines.items() if line_of[ln]["benefit"] == b]
-                       for b in ("MA_IP", "MA_DA", "MA_CI", "CIR")},
+        "by_benefit": {b: [fen for ln, fen in lines.items() if ln[1] == b] for b in ("MA_IP", "MA_DA", "MA_CI", "CIR")},
         "lines": lines, "line_of": line_of,
         "stages": {"received_decided": decided, "decided_paid": to_paid, "received_paid": whole},
         "allocated": allocated,
@@ -243,7 +289,8 @@ def expected(h: History, members_in: set[str], root_is_tree_root: bool, leagues_
 
 
 def get_report(client: TestClient, key: str, union: str, **params) -> dict:
-    asked = {k: v for k, v in {"union": union, "year": YEAR, **params}.items() if v is not None}
+    asked = {k: v for k, v in {"union": union, "from": FIRST.isoformat(), "to": LAST.isoformat(), **params}.items()
+             if v is not None}
     answer = client.get("/v1/reports/federation", params=asked, headers=auth(key))
     assert answer.status_code == 200, answer.text
     return answer.json()
@@ -315,8 +362,7 @@ def check(report: dict, e: dict, h: History) -> None:
     grades: dict[str, int] = defaultdict(int)
     for ln, fen in e["lines"].items():
         c = e["line_of"][ln]
-        first = min(x["on"] for x in e["all_charges"] if x["line"] == ln and x["on"].year == YEAR)
-        months[f"{first:%Y-%m}"] += fen
+        months[f"{TODAY:%Y-%m}"] += fen  # a line counts in the month it was charged: every one today
         grades[h.claims[c["claim"]]["grade"]] += fen
     assert {k: r["paid"] for k, r in rows_by(table(report, "payouts_by_month"), "month").items()} == \
         {k: format_fen(v) for k, v in months.items()}
@@ -345,7 +391,6 @@ def _expected_for(h: History, unions: set[str], root: bool, leagues: set[str]) -
     members = {m for m, u in h.union.items() if u in unions}
     e = expected(h, members, root, leagues)
     e["members_in"] = members
-    e["all_charges"] = h.charges
     return e
 
 
@@ -359,6 +404,12 @@ def test_every_figure_of_the_region_report_agrees_with_a_count_of_what_was_made(
     assert ma["L1"]["members_enrolled"] == 3  # M1, M2 (U1) and M5 (L1's own); M6 was enrolled the year before
     assert ma["L2"]["claims"] == 2
     assert table(report, "hardship_register")["total"]["share"] == "100.00"
+    # M3's claim, paid, returned by the bank and paid again, counts once among the claims paid; M2's,
+    # paid and returned, not at all.
+    assert rows_by(table(report, "processing_times"), "stage")["decided_paid"]["claims"] == 2
+    # c1 holds MA and CIR lines in one ledger entry: each is counted as its own benefit.
+    c1 = next(cid for cid, c in history.claims.items() if c["member"] == "M1" and c["icd"] == LUNG_CANCER)
+    assert {b for (cid, b) in e["lines"] if cid == c1} >= {"CIR", "MA_IP"}
 
 
 def test_a_league_report_counts_its_subtree_and_only_its_own_league_money(client, cast, db, history) -> None:
@@ -380,17 +431,74 @@ def test_a_county_officer_sees_the_county_subtree(client, cast, db, history) -> 
 def test_report_money_equals_the_ledgers_sums(client, cast, db, history) -> None:
     report = get_report(client, cast.admin, "R")
     with session_factory(db)() as s:
-        sums = reports.ledger_totals(s, reports.Period(dt.date(YEAR, 1, 1), dt.date(YEAR, 12, 31)))
+        sums = reports.ledger_totals(s, reports.Period(FIRST, LAST))
+        # The ledger's own sums by account and dimension, over the range.
+        p, e = models.Posting, models.JournalEntry
+        by_account = dict(s.execute(select(p.account, func.sum(p.amount)).join(e, e.id == p.entry_id)
+                                    .where(e.booked_on.between(FIRST, LAST)).group_by(p.account)).all())
+        relief_by_source = dict(s.execute(
+            select(p.fund_source, func.sum(p.amount)).join(e, e.id == p.entry_id)
+            .where(e.booked_on.between(FIRST, LAST), p.account.startswith(ledger.benefit_expense_account("CIR") + ":"))
+            .group_by(p.fund_source)).all())
+        allocated = {(src, league or ""): -fen for src, league, fen in s.execute(
+            select(p.fund_source, p.league_id, func.sum(p.amount)).join(e, e.id == p.entry_id)
+            .where(e.booked_on.between(FIRST, LAST), p.account.startswith("Income:Allocations:"))
+            .group_by(p.fund_source, p.league_id))}
     assert sums["relief"] > 0 and sums["mutual_aid"] > 0
     assert table(report, "relief_by_source")["total"]["relief_paid"] == format_fen(sums["relief"])
+    for row in table(report, "relief_by_source")["rows"]:
+        assert parse_yuan(row["relief_paid"]) == relief_by_source.get(row["source"]["code"], 0), row
+    benefits = rows_by(table(report, "payouts_by_benefit"), "benefit")
+    for benefit in ("MA_IP", "MA_DA", "MA_CI"):
+        assert parse_yuan(benefits[benefit]["paid"]) == by_account.get(ledger.benefit_expense_account(benefit), 0)
     ma_paid = sum(parse_yuan(r["paid"]) for r in table(report, "payouts_by_benefit")["rows"]
                   if r["benefit"]["code"] != "CIR")
     assert ma_paid == sums["mutual_aid"]
     assert table(report, "payouts_by_benefit")["total"]["paid"] == format_fen(sums["relief"] + sums["mutual_aid"])
     assert table(report, "mutual_aid_by_union")["total"]["contributions"] == format_fen(sums["contributions"])
+    assert sums["contributions"] == -by_account[ledger.CONTRIBUTIONS_MEMBERS] - by_account[
+        ledger.CONTRIBUTIONS_UNION_SUBSIDY]
     funds = table(report, "fund_statements")
     assert sum(parse_yuan(r["received"]) for r in funds["rows"]
                if r["source"]["code"] not in ("contributions", "union_subsidy")) == sums["allocations"]
+    assert {(r["source"]["code"], r["league"]): parse_yuan(r["received"]) for r in funds["rows"]
+            if r["source"]["code"] not in ("contributions", "union_subsidy")} == allocated
+    # What the members are owed less what they were paid: every standing line is paid, the return reversed.
+    assert by_account.get(ledger.PAYABLE_MEMBERS, 0) == -sum(
+        c["fen"] for c in history.charges() if c["claim"] not in history.paid)
+
+
+def test_contributions_of_an_imported_enrollment_file_are_in_the_report(client, cast, db) -> None:
+    scopes = ((cast.officer, "U1"), (cast.finance_league, "L1"), (cast.admin, "R"), (cast.officer_other, "U2"))
+
+    def totals() -> dict[str, dict]:
+        return {union: table(get_report(client, key, union), "mutual_aid_by_union")["total"] for key, union in scopes}
+
+    def ledger_contributions() -> int:
+        with session_factory(db)() as s:
+            return reports.ledger_totals(s, reports.Period(FIRST, LAST))["contributions"]
+
+    before, booked = totals(), ledger_contributions()
+    # More rows than ledger.post_many writes with RETURNING: the bulk path (COPY on PostgreSQL).
+    members = [f"M{n}" for n in range(100, 160)]
+    rows = [[m, certno_for(m), "新会员", "F", "1985/7/1", f"{YEAR}/1/1", f"{YEAR}/12/31", f"{YEAR - 1}/12/1"]
+            for m in members]
+    text = "".join(",".join(r) + "\r\n" for r in [["member_id", "certno", "name", "gender", "birth_date",
+                                                      "period_start", "period_end", "enrolled_on"], *rows])
+    answer = client.post("/v1/enrollments/import", content=text.encode("utf-8-sig"),
+                         headers={**auth(cast.officer), "content-type": "text/csv"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["enrollments_created"] == len(members)
+    after = totals()
+    n = len(members)
+    for union in ("U1", "L1", "R"):  # the importing officer's union, and each union above it
+        assert parse_yuan(after[union]["contributions"]) - parse_yuan(before[union]["contributions"]) == \
+            CONTRIBUTION * n, union
+        assert after[union]["members_enrolled"] - before[union]["members_enrolled"] == n, union
+        assert after[union]["member_periods"] - before[union]["member_periods"] == n, union
+    assert after["U2"] == before["U2"]  # another union's report holds none of it
+    assert ledger_contributions() - booked == CONTRIBUTION * n
+    assert after["R"]["contributions"] == format_fen(ledger_contributions())
 
 
 def test_a_range_counts_what_the_range_holds(client, cast, db, history) -> None:
@@ -481,7 +589,8 @@ def test_the_workbook_opens_with_a_sheet_per_table_number_formats_and_charts(cli
     from openpyxl import load_workbook
 
     _evil_union(client, cast)
-    answer = client.get("/v1/reports/federation", params={"union": "R", "year": YEAR, "format": "xlsx"},
+    answer = client.get("/v1/reports/federation", params={"union": "R", "from": FIRST.isoformat(),
+                                                          "to": LAST.isoformat(), "format": "xlsx"},
                         headers=auth(cast.admin))
     assert answer.status_code == 200, answer.text
     book = load_workbook(io.BytesIO(answer.content))
