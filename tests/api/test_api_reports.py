@@ -193,15 +193,15 @@ def build_history(client: TestClient, cast, db) -> History:
     with session_factory(db)() as s:
         assert s.scalar(select(func.count()).where(models.JournalEntry.event == "line.released")) == 1
 
-    # A settlement posted in error is cancelled at the desk: its claim is cancelled. Once the cancellation
-    # reverses the claim's charges in the ledger (the lead wires service.desk._on_claim_cancelled), the
-    # claim holds nothing; until then its charges stand, and the report must say what the ledger says.
+    # A settlement posted in error is cancelled at the desk: its claim is cancelled and its charges are
+    # given back in the ledger (service.desk._on_claim_cancelled), so it holds nothing in the report.
     before = _entries(db)
     answer = client.post(f"/v1/settlements/{h.claims[c4['id']]['settlement']}/cancel",
                          json={"reason": "收费员录入错误"}, headers=auth(admin))
     assert answer.status_code == 200 and answer.json()["status"] == "cancelled", answer.text
     h.cancelled.add(c4["id"])
     h.cancellation_booked = _entries(db) > before
+    assert h.cancellation_booked, "the cancellation booked nothing: its charges would still count"
 
     # Payment run 1 (finance makes it, finance_checker approves): M1, M2 and M3 are paid; M4 has no account.
     for member in ("M1", "M2", "M3"):
