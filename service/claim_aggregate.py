@@ -36,7 +36,7 @@ from claims.members import Enrollment, Gender, HardshipCategory, HardshipRegistr
 from claims.settlement import Settlement
 from service import funds, report_facts
 from store import models
-from store.repositories import apply_members_changes, load_accumulators, lock_members
+from store.repositories import apply_members_changes, is_postgres, load_accumulators, lock_members
 
 
 # A claim whose settlement its hospital cancelled: its lines stay as decided (the record
@@ -253,7 +253,12 @@ def insert_claims(session: Session, claim_rows: list[dict], decisions: list[Deci
     # The lines' ids, for their charges: read back in one statement (RETURNING with
     # rows in order is a statement per row on SQLite).
     line_ids: dict[tuple[int, int], int] = {}
-    if line_rows:
+    if line_rows and is_postgres(session):
+        # PostgreSQL returns the ids of an executemany in the rows' order in one statement.
+        made = session.scalars(insert(models.DecisionLine).returning(models.DecisionLine.id, sort_by_parameter_order=True),
+                               line_rows).all()
+        line_ids = {(row["claim_id"], row["position"]): line_id for row, line_id in zip(line_rows, made)}
+    elif line_rows:
         session.execute(insert(models.DecisionLine), line_rows)
         line_ids = {(claim_id, position): line_id for line_id, claim_id, position in session.execute(
             select(models.DecisionLine.id, models.DecisionLine.claim_id, models.DecisionLine.position)

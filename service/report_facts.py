@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, false, insert, select
+from sqlalchemy import delete, false, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from claims.catalog import normalise_icd
@@ -29,16 +29,47 @@ def record_claims(session: Session, claims: Sequence[models.Claim], settlements:
     """Write the report facts of newly decided claims (their ids set), with their settlements in the same order."""
     if not claims:
         return
-    member_ids = sorted({c.member_id for c in claims})
-    unions = dict(session.execute(select(models.Member.id, models.Member.union_id)
-                                  .where(models.Member.id.in_(member_ids))).all())
+    unions = _unions_of(session, {c.member_id for c in claims})
     today = china_today()
-    session.execute(insert(models.ClaimFact), [
-        {"claim_id": c.id, "member_id": c.member_id, "union_id": unions[c.member_id], "submitted_on": c.submitted_on,
-         "decided_on": today, "admitted_on": s.begndate, "hosp_lv": str(s.record.get("hosp_lv", ""))[:2],
-         "main_diagnosis": main_diagnosis(s.record)}
-        for c, s in zip(claims, settlements)
-    ])
+    rows = [{"claim_id": c.id, "member_id": c.member_id, "union_id": unions[c.member_id], "submitted_on": c.submitted_on,
+             "decided_on": today, "admitted_on": s.begndate, "hosp_lv": str(s.record.get("hosp_lv", ""))[:2],
+             "main_diagnosis": main_diagnosis(s.record)}
+            for c, s in zip(claims, settlements)]
+    session.execute(insert(models.ClaimFact), rows)
+    # The ledger entries charging these claims come next in this transaction: they find the
+    # facts here instead of reading back what was just written (a statement at the desk).
+    fresh = _this_transaction(session)["facts"]
+    for row in rows:
+        fresh[row["claim_id"]] = models.ClaimFact(**row)
+
+
+def _unions_of(session: Session, member_ids: set[str]) -> dict[str, str]:
+    """Each member's union: from the members the transaction already loaded (locked), the rest read."""
+    mapper = inspect(models.Member)
+    found: dict[str, str] = {}
+    for member_id in member_ids:
+        loaded = session.identity_map.get(mapper.identity_key_from_primary_key((member_id,)))
+        if loaded is not None:
+            found[member_id] = loaded.union_id
+    missing = sorted(member_ids - found.keys())
+    if missing:
+        found.update(session.execute(select(models.Member.id, models.Member.union_id)
+                                     .where(models.Member.id.in_(missing))).all())
+    return found
+
+
+def _this_transaction(session: Session) -> dict:
+    """What this transaction wrote of the report (the facts of its new claims, the lines it charged).
+
+    Kept per transaction: after a rollback or a commit the next one starts empty, so
+    nothing a rolled-back transaction wrote is believed.
+    """
+    transaction = session.get_transaction()
+    kept = session.info.get("report_facts")
+    if kept is None or kept[0] is not transaction:
+        kept = (transaction, {"facts": {}, "charged": set()})
+        session.info["report_facts"] = kept
+    return kept[1]
 
 
 # ----------------------------------------------------------------------------- the ledger's report rows
@@ -126,8 +157,12 @@ def record_entries(session: Session, entries: Sequence[tuple[int, str, object, S
         wanted_claims.update(paid)
         wanted_lines.update(lines)
         parsed.append((entry_id, booked_on, lines, relief, paid, money))
-    facts: dict[int, models.ClaimFact] = {}
-    charged: set[int] = set()
+    kept = _this_transaction(session)
+    # Claims decided in this transaction: their facts are known, and their lines can only
+    # have been charged in it.
+    facts: dict[int, models.ClaimFact] = {c: kept["facts"][c] for c in wanted_claims if c in kept["facts"]}
+    charged: set[int] = set(kept["charged"])
+    wanted_claims = wanted_claims - facts.keys()
     if wanted_claims:
         # The claims' facts and, beside them, which of the lines were charged before (a later row adjusts a line).
         cf, rc = models.ClaimFact, models.ReportCharge
@@ -138,8 +173,7 @@ def record_entries(session: Session, entries: Sequence[tuple[int, str, object, S
             if line_id is not None:
                 charged.add(line_id)
     members = {leg.member_id for *_, money in parsed for leg in money if leg.member_id}
-    unions = dict(session.execute(select(models.Member.id, models.Member.union_id)
-                                  .where(models.Member.id.in_(sorted(members)))).all()) if members else {}
+    unions = _unions_of(session, members) if members else {}
     charges, reliefs, payments = [], [], []
     summed: dict[tuple, int] = {}
     for entry_id, booked_on, lines, relief, paid, money in parsed:
@@ -152,6 +186,7 @@ def record_entries(session: Session, entries: Sequence[tuple[int, str, object, S
                             "account": account, "main_diagnosis": fact.main_diagnosis, "hosp_lv": fact.hosp_lv,
                             "amount": fen})
             charged.add(line_id)
+            kept["charged"].add(line_id)
         reliefs += [{"entry_id": entry_id, "booked_on": booked_on, "claim_id": leg.claim_id,
                      "member_id": facts[leg.claim_id].member_id, "union_id": facts[leg.claim_id].union_id,
                      "fund_source": leg.fund_source or "", "league_id": leg.league_id or "", "amount": leg.amount}
