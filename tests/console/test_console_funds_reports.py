@@ -152,3 +152,4 @@ def test_a_bad_period_is_shown_at_its_field(params, field, signed_in) -> None:
     answer = signed_in("finance").get("/console/reports", params={"union": "R", **params})
     assert answer.status_code == 422 and f'id="e-{field}"' in answer.text
     assert 'id="report-data"' not in answer.text
+

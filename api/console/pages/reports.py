@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import re
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request, Response
 from sqlalchemy import select
@@ -151,7 +152,7 @@ def report_page(request: Request, session: SessionDep, visit: Reader, union: Uni
     return render(request, "reports/federation.html", status=error.status if error else 200, report=report,
                   tables=tables, chart_data=_script_json(charts), values=query, assets=ASSETS,
                   errors=_errors(error) if error else {},
-                  download_query="&".join(f"{k}={v}" for k, v in query.items() if v))
+                  download_query=urlencode({k: v for k, v in query.items() if v}))
 
 
 @router.get("/export")
