@@ -22,6 +22,7 @@ Public functions the other parts call:
 - ``held_by_line``: what lines hold charged, by source;
 - ``leagues_of``: the league of each member's union;
 - ``record_allocation``, ``list_allocations``, ``pools``: the finance API;
+- ``funds_left``: the pools of a year that pay an officer's unions' claims (read-only);
 - ``check``: the ``claims check`` rules of the funds.
 """
 
@@ -640,26 +641,66 @@ def pools(session: Session, who: Principal, *, year: int | None, page: int, page
     rows = [{"fund": RELIEF, "source": s, "year": y, "league_id": league or None, "allocated": al, "charged": ch}
             for s, y, league, al, ch in session.execute(query)]
     if region:
-        c = models.LineCharge
-        charged = select(c.fund_year, func.sum(c.amount)).where(c.fund == MUTUAL_AID).group_by(c.fund_year)
-        if year is not None:
-            charged = charged.where(c.fund_year == year)
-        income = select(models.Posting.fund_year, func.sum(models.Posting.amount)).where(
-            models.Posting.account.in_((ledger.CONTRIBUTIONS_MEMBERS, ledger.CONTRIBUTIONS_UNION_SUBSIDY)),
-            models.Posting.fund_year.is_not(None)).group_by(models.Posting.fund_year)
-        if year is not None:
-            income = income.where(models.Posting.fund_year == year)
-        allocated = {y: -int(fen) for y, fen in session.execute(income)}
-        spent = {y: int(fen) for y, fen in session.execute(charged)}
-        for y in sorted(allocated.keys() | spent.keys()):
-            rows.append({"fund": MUTUAL_AID, "source": None, "year": y, "league_id": None,
-                         "allocated": allocated.get(y, 0), "charged": spent.get(y, 0)})
+        rows += _mutual_aid_rows(session, year)
+    _sort_pools(rows)
+    total = len(rows)
+    return [_pool_read(r) for r in rows[(page - 1) * page_size: page * page_size]], total
+
+
+def _mutual_aid_rows(session: Session, year: int | None) -> list[dict]:
+    """The mutual-aid pool of each year (or of ``year``): contributions credited for it, and its charges."""
+    c = models.LineCharge
+    charged = select(c.fund_year, func.sum(c.amount)).where(c.fund == MUTUAL_AID).group_by(c.fund_year)
+    if year is not None:
+        charged = charged.where(c.fund_year == year)
+    income = select(models.Posting.fund_year, func.sum(models.Posting.amount)).where(
+        models.Posting.account.in_((ledger.CONTRIBUTIONS_MEMBERS, ledger.CONTRIBUTIONS_UNION_SUBSIDY)),
+        models.Posting.fund_year.is_not(None)).group_by(models.Posting.fund_year)
+    if year is not None:
+        income = income.where(models.Posting.fund_year == year)
+    allocated = {y: -int(fen) for y, fen in session.execute(income)}
+    spent = {y: int(fen) for y, fen in session.execute(charged)}
+    return [{"fund": MUTUAL_AID, "source": None, "year": y, "league_id": None,
+             "allocated": allocated.get(y, 0), "charged": spent.get(y, 0)} for y in sorted(allocated.keys() | spent.keys())]
+
+
+def _sort_pools(rows: list[dict]) -> None:
     order = {s: i for i, s in enumerate(RELIEF_SOURCES)}
     rows.sort(key=lambda r: (r["year"], r["fund"] != MUTUAL_AID, order.get(r["source"], -1), r["league_id"] or ""))
-    total = len(rows)
-    shown = rows[(page - 1) * page_size: page * page_size]
-    return [{**r, "available": format_fen(r["allocated"] - r["charged"]), "allocated": format_fen(r["allocated"]),
-             "charged": format_fen(r["charged"])} for r in shown], total
+
+
+def _pool_read(row: dict) -> dict:
+    return {**row, "available": format_fen(row["allocated"] - row["charged"]), "allocated": format_fen(row["allocated"]),
+            "charged": format_fen(row["charged"]), "short": row["allocated"] - row["charged"] <= 0}
+
+
+def funds_left(session: Session, who: Principal, year: int) -> list[dict]:
+    """What is left in ``year`` of the money that pays the claims of the caller's unions (an officer's dashboard).
+
+    Every relief source that pays them, each shown even before money came (0.00):
+    central, region and charity money (one pool each for the whole tree), the league
+    money of each league above or within the caller's subtree; and the mutual-aid pool
+    (one for the whole tree; its ``available`` may be negative, a deficit that blocks
+    no claim). Read-only: the pools are read as they stand, never made or locked.
+    """
+    who.require(Role.OFFICER, *FINANCE)
+    u = models.Union
+    leagues_query = select(u.league_id).where(u.league_id.is_not(None)).distinct()
+    if who.role is not Role.ADMIN:
+        leagues_query = leagues_query.where(who.union_scope(u.id))
+    leagues = sorted(session.scalars(leagues_query))
+    keys = [pool_key(s, year, None) for s in RELIEF_SOURCES if s != LEAGUE] + [pool_key(LEAGUE, year, lg) for lg in leagues]
+    p = models.FundPool
+    found = {(s, y, lg): (al, ch) for s, y, lg, al, ch in session.execute(
+        select(p.source, p.fund_year, p.league_id, p.allocated, p.charged)
+        .where(tuple_(p.source, p.fund_year, p.league_id).in_(keys)))}
+    rows = [{"fund": RELIEF, "source": s, "year": y, "league_id": lg or None,
+             "allocated": found.get((s, y, lg), (0, 0))[0], "charged": found.get((s, y, lg), (0, 0))[1]}
+            for s, y, lg in keys]
+    rows += _mutual_aid_rows(session, year) or [{"fund": MUTUAL_AID, "source": None, "year": year, "league_id": None,
+                                                 "allocated": 0, "charged": 0}]
+    _sort_pools(rows)
+    return [_pool_read(r) for r in rows]
 
 
 # ----------------------------------------------------------------------------- claims check

@@ -1,6 +1,7 @@
 """The web console: pages for officers, hospitals, finance, administrators and members, under /console.
 
-Server-rendered (Jinja2, ``templates/``) with htmx for partial updates; every file it
+Pages: ``pages/<audience>.py``; the federation report (officers, finance, administrators) in
+``pages/reports.py``. Server-rendered (Jinja2, ``templates/``) with htmx for partial updates; every file it
 needs is served from ``static/`` (``htmx.min.js`` is htmx 2.0.11, 0BSD licence, as the
 npm package ``htmx.org`` ships it in ``dist/``; ``console.css`` is ours), so it works with no internet. Chinese by default, English through the
 catalog (``i18n.py``). People sign in with a username and password (``service.users``)
@@ -21,10 +22,10 @@ from importlib.resources import files
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.console.pages import admin, auth, finance, hospital, member, officer
+from api.console.pages import admin, auth, finance, hospital, member, officer, reports
 from api.console.settings import ConsoleSettings
 
-PAGES = (auth.router, officer.router, hospital.router, admin.router, member.router, finance.router)
+PAGES = (auth.router, officer.router, hospital.router, admin.router, member.router, finance.router, reports.router)
 STATIC = "/console/static"
 
 

@@ -14,6 +14,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("/console/officer/enrollments/import", N_("参保名单导入")),
         ("/console/officer/hardship", N_("困难职工登记")),
         ("/console/officer/review", N_("待审核")),
+        ("/console/reports", N_("统计报表")),
     ],
     "hospital": [
         ("/console/hospital", N_("结算单")),
@@ -25,6 +26,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("/console/admin", N_("方案版本")),
         ("/console/admin/users", N_("用户")),
         ("/console/admin/keys", N_("接口密钥")),
+        ("/console/reports", N_("统计报表")),
     ],
     "member": [
         ("/console/member", N_("我的申请")),
@@ -33,8 +35,10 @@ NAV: dict[str, list[tuple[str, str]]] = {
     ],
     "finance": [
         ("/console/finance", N_("财务首页")),
+        ("/console/finance/allocations", N_("资金拨入")),
         ("/console/finance/runs", N_("支付批次")),
         ("/console/finance/statements", N_("基金报表")),
+        ("/console/reports", N_("统计报表")),
     ],
 }
 

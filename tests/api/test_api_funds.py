@@ -414,3 +414,37 @@ def test_claims_check_finds_a_pool_or_a_charge_changed_behind_the_service(client
     assert any(p.startswith("line ") and "charged 540.02, should be 540.03" in p for p in problems)
     assert f"pool region {b.YEAR}: charged 162.01, its line charges add up to 162.00" in problems
     assert any(p.startswith(f"region {b.YEAR}: line charges 162.00, ledger expenses 162.01") for p in problems)
+
+
+def test_funds_left_shows_an_officer_the_pools_that_pay_their_unions_claims(client, cast, session):
+    # console3: the officer's dashboard. Every relief source (0.00 before money came), the league
+    # money of the leagues above or within the officer's subtree only, and the mutual-aid pool.
+    import pytest
+
+    from service import funds
+    from service.auth import Role, principal_for
+    from service.errors import Forbidden
+
+    b.allocate(client, cast.finance, "region", "500.00")
+    b.allocate(client, cast.finance, "league", "200.00", league_id="L1")
+    b.allocate(client, cast.finance, "league", "300.00", league_id="L2")
+
+    def left(role: Role, union_id: str | None, year: int = b.YEAR) -> dict[tuple, str]:
+        who = principal_for(session, None, role, union_id=union_id)
+        return {(r["fund"], r["source"], r["league_id"]): r["available"] for r in funds.funds_left(session, who, year)}
+
+    u1 = left(Role.OFFICER, "U1")  # under L1
+    assert u1 == {("mutual_aid", None, None): u1[("mutual_aid", None, None)], ("relief", "central", None): "0.00",
+                  ("relief", "region", None): "500.00", ("relief", "league", "L1"): "200.00",
+                  ("relief", "charity", None): "0.00"}
+    assert ("relief", "league", "L2") in left(Role.OFFICER, "C2") and ("relief", "league", "L1") not in left(
+        Role.OFFICER, "C2")  # a county under L2 sees L2's money, not L1's
+    region = left(Role.OFFICER, "R")
+    assert region[("relief", "league", "L1")] == "200.00" and region[("relief", "league", "L2")] == "300.00"
+    assert left(Role.OFFICER, "U1", b.YEAR - 5)[("relief", "region", None)] == "0.00"  # another year's pools
+    before = session.scalar(select(func.count()).select_from(models.FundPool))
+    left(Role.OFFICER, "U1", b.YEAR + 1)
+    assert session.scalar(select(func.count()).select_from(models.FundPool)) == before  # read-only: no pool made
+    for role in (Role.MEMBER, Role.HOSPITAL):
+        with pytest.raises(Forbidden):
+            left(role, None)

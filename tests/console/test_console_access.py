@@ -113,6 +113,12 @@ MATRIX: dict[tuple[str, str], Row] = {
                                                             lambda s: {"effective_from": ""}),
     ("POST", "/console/admin/plans/{plan_id}/retire"): Row(("admin",), lambda s: "/console/admin/plans/999999/retire"),
     ("GET", "/console/admin/jobs/{job_id}"): Row(("admin",), lambda s: "/console/admin/jobs/999999"),
+    # console3: allocations, the federation report (officers, finance, administrators)
+    ("GET", "/console/finance/allocations"): Row(("finance",), lambda s: "/console/finance/allocations"),
+    ("POST", "/console/finance/allocations"): Row(("finance",), lambda s: "/console/finance/allocations",
+                                                  lambda s: {"source": "region", "amount": "not-money"}),
+    ("GET", "/console/reports"): Row(("officer", "finance", "admin"), lambda s: "/console/reports"),
+    ("GET", "/console/reports/export"): Row(("officer", "finance", "admin"), lambda s: "/console/reports/export?format=csv"),
 }
 
 

@@ -1,5 +1,5 @@
-"""A finance officer's pages: payment runs (build, approve as the second person, the bank's
-files) and fund statements. Allocations of relief money have no service yet, so no page."""
+"""A finance officer's pages: the pools on the home page, relief allocations (list, record),
+payment runs (build, approve as the second person, the bank's files) and fund statements."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from fastapi import Depends, Form, Query, Request, Response
 from pydantic import ValidationError
 
 from api.console.web import FormDep, attempt, form_errors, pages_router, redirect, render, requires
-from api.deps import SessionDep
+from api.deps import PlansDep, SessionDep
+from claims.dates import china_today
 from claims.money import format_fen
-from service import ledger_reports, payments
+from service import funds, ledger_reports, payments
 from service.auth import Role
 from service.errors import Invalid
-from service.schemas import PaymentRunCreate
+from service.schemas import AllocationCreate, PaymentRunCreate
 from service.users import Visit
 
 router = pages_router("/console/finance")
@@ -24,15 +25,62 @@ Finance = Annotated[Visit, Depends(requires(Role.FINANCE))]
 PAGE_SIZE = 20
 ROW_FIELD = re.compile(r"row (\d+)\.\w+")
 RUN_STATUSES = ("draft", "approved", "exported", "closed", "cancelled")
+ALLOCATION_SOURCES = ("central", "region", "league", "charity")
+ALLOCATION_FIELDS = ("source", "year", "league_id", "amount", "reference", "received_on")
+POOLS_SHOWN = 200  # a year's pools: four sources, a league pool per league, the mutual-aid pool
 
 
 @router.get("")
-def home(request: Request, session: SessionDep, visit: Finance):
-    """Runs waiting for a second person's approval, and those with the bank."""
+def home(request: Request, session: SessionDep, visit: Finance,
+         year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
+    """Runs waiting for a second person's approval, those with the bank, and each pool of the year."""
     waiting, waiting_total = payments.list_runs(session, visit.principal, status="draft", page=1, page_size=10)
     at_bank, at_bank_total = payments.list_runs(session, visit.principal, status="exported", page=1, page_size=10)
+    chosen = year or china_today().year
+    pools, _ = funds.pools(session, visit.principal, year=chosen, page=1, page_size=POOLS_SHOWN)
     return render(request, "finance/home.html", waiting=waiting, waiting_total=waiting_total, at_bank=at_bank,
-                  at_bank_total=at_bank_total, fen=format_fen)
+                  at_bank_total=at_bank_total, fen=format_fen, pools=pools, year=chosen)
+
+
+def _allocations_page(request: Request, session, visit: Visit, *, year: int | None, page: int = 1, status: int = 200,
+                      values: dict | None = None, errors: dict | None = None, recorded=None, redecided=()):
+    rows, total = funds.list_allocations(session, visit.principal, year=year, source=None, league_id=None,
+                                         page=page, page_size=PAGE_SIZE)
+    return render(request, "finance/allocations.html", status=status, rows=rows, total=total, page=page,
+                  pages=max(1, -(-total // PAGE_SIZE)), filter_year=year or "", sources=ALLOCATION_SOURCES,
+                  values=values or {"year": china_today().year, "received_on": china_today().isoformat()},
+                  errors=errors or {}, recorded=recorded, redecided=list(redecided), fen=format_fen)
+
+
+@router.get("/allocations")
+def allocations(request: Request, session: SessionDep, visit: Finance,
+                year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+                page: Annotated[int, Query(ge=1, le=100_000)] = 1):
+    """Relief allocations the finance officer sees (all to the region's, a league's own to its), newest first;
+    the form to record one."""
+    return _allocations_page(request, session, visit, year=year, page=page)
+
+
+@router.post("/allocations")
+def record_allocation(request: Request, session: SessionDep, plans: PlansDep, visit: Finance, form: FormDep):
+    """Record money a relief source gave; the lines waiting for it are paid. A refusal shows each error at its
+    field and stores nothing."""
+    values = {name: str(form.get(name, ""))[:100].strip() for name in ALLOCATION_FIELDS}
+
+    def record():
+        try:
+            data = AllocationCreate(**{**values, "league_id": values["league_id"] or None})
+        except ValidationError as err:
+            raise Invalid("the allocation is not valid", [
+                {"field": str(e["loc"][0]) if e["loc"] else "", "message": e["msg"]} for e in err.errors()]) from None
+        return funds.record_allocation(session, visit.principal, plans, data)
+
+    made, error = attempt(session, record)
+    if error is not None:
+        return _allocations_page(request, session, visit, year=None, status=error.status, values=values,
+                                 errors=form_errors(error))
+    row, redecided = made
+    return _allocations_page(request, session, visit, year=None, status=201, recorded=row, redecided=redecided)
 
 
 @router.get("/runs")

@@ -18,7 +18,7 @@ from api.console.web import FormDep, attempt, form_errors, pages_router, redirec
 from api.deps import PlansDep, SessionDep
 from claims.dates import china_today
 from claims.members import HardshipCategory
-from service import benefits, claims, registry
+from service import benefits, claims, funds, registry
 from service.auth import Role
 from service.errors import Invalid
 from service.schemas import ClaimCreate, ClaimReview, LineReview
@@ -31,7 +31,7 @@ PAGE_SIZE = 20
 
 @router.get("")
 def dashboard(request: Request, session: SessionDep, plans: PlansDep, visit: Officer):
-    """The pend queue (count and the oldest), and today's claims."""
+    """The pend queue (count and the oldest), today's claims, and the funds left this year (read-only)."""
     who = visit.principal
     pended, pended_total = claims.list_claims(
         session, who, status="pended", member_id=None, hospital=None, submitted_from=None, submitted_to=None,
@@ -40,7 +40,7 @@ def dashboard(request: Request, session: SessionDep, plans: PlansDep, visit: Off
     todays, todays_total = claims.list_claims(
         session, who, status=None, member_id=None, hospital=None, submitted_from=today, submitted_to=today,
         page=1, page_size=50)
-    return render(request, "officer/dashboard.html", today=today,
+    return render(request, "officer/dashboard.html", today=today, funds_left=funds.funds_left(session, who, today.year),
                   pended=[claims.to_read(c, session, plans) for c in pended], pended_total=pended_total,
                   todays=[claims.to_read(c, session, plans) for c in todays], todays_total=todays_total)
 
