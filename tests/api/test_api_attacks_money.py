@@ -1,0 +1,63 @@
+"""An attacker's pass over the money routes (funds, payment runs, the bank's files), both databases.
+
+Each finding is refused with the field named, nothing is stored, and ``claims check``
+stays clean: allocations of ten quadrillion yuan overflowed a pool's 64-bit total (a
+500 on SQLite); a payment run's window ending 9999-12-31 or starting 0001-01-01 had
+no midnight (a 500); a return file's reference in superscript digits passed
+``isdigit`` and not ``int`` (a 500); and a bank could settle an item in year 1 or
+9999, a day a report then counts as the payment's date; allocations could be booked
+in year 1.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service import consistency
+from store import models
+from tests.api.builders import YEAR, auth, claim_for
+from tests.api.test_api_identity import refused
+from tests.api.test_api_payments import exported_run, put_account, run_detail
+
+MONEY = (models.ReliefAllocation, models.FundPool, models.JournalEntry, models.Posting, models.PaymentRun,
+         models.PaymentItem, models.Recovery, models.AuditEntry)
+
+
+def stored(session: Session) -> dict[str, int]:
+    return {m.__tablename__: session.scalar(select(func.count()).select_from(m)) for m in MONEY}
+
+
+def allocate(client, key: str, **fields):
+    body = {"source": "central", "year": YEAR, "amount": "100.00", "reference": "CZ-1",
+            "received_on": f"{YEAR}-01-02", **fields}
+    return client.post("/v1/funds/allocations", json=body, headers=auth(key))
+
+
+# ----------------------------------------------------------------------------- allocations
+
+
+def test_an_allocation_too_large_for_any_fund_is_refused_naming_amount(client, cast, session) -> None:
+    before = stored(session)
+    refused(allocate(client, cast.finance, amount="9999999999999999.99"), 422, "amount")
+    assert stored(session) == before
+
+
+def test_allocations_that_would_overflow_a_pool_are_refused_naming_amount(client, cast, session) -> None:
+    """Each below the cap, together beyond what a pool can hold: the one that would overflow is refused."""
+    answers = [allocate(client, cast.finance, amount="100000000000.00", reference=f"CZ-{i}") for i in range(101)]
+    assert all(a.status_code == 201 for a in answers[:100]), [a.text for a in answers if a.status_code != 201][:1]
+    before = stored(session)
+    refused(answers[100], 422, "amount")
+    refused(allocate(client, cast.finance, amount="0.01", reference="CZ-X"), 422, "amount")
+    assert stored(session) == before
+    assert allocate(client, cast.finance, amount="0.01", reference="CZ-Y", year=YEAR - 1).status_code == 201
+    assert consistency.check(session) == []
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1999-12-31"])
+def test_an_allocation_received_before_2000_is_refused_naming_received_on(client, cast, session, day) -> None:
+    before = stored(session)
+    refused(allocate(client, cast.finance, received_on=day), 422, "received_on")
+    assert stored(session) == before
