@@ -47,6 +47,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from claims.dates import FIRST_DAY, LAST_DAY
 from claims.money import format_fen
 from claims.remittance import ADVICE, ITEM_STATUS
 from rules.explain import reason_text
@@ -431,6 +432,10 @@ def create_run(session: Session, who: Principal, data: PaymentRunCreate) -> tupl
     union = session.get(models.Union, union_id)
     if union is None or not who.sees_union(union.id):
         raise NotFound(f"no union {union_id}")
+    for name in ("decided_from", "decided_to"):
+        day = getattr(data, name)
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise Invalid.at(name, f"must be a day from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}")
     if data.decided_from and data.decided_to and data.decided_to < data.decided_from:
         raise Invalid.at("decided_to", f"is before decided_from {data.decided_from.isoformat()}")
     claims_in = _claims_in(union.path, data.decided_from, data.decided_to)

@@ -61,3 +61,30 @@ def test_an_allocation_received_before_2000_is_refused_naming_received_on(client
     before = stored(session)
     refused(allocate(client, cast.finance, received_on=day), 422, "received_on")
     assert stored(session) == before
+
+
+# ----------------------------------------------------------------------------- payment runs
+
+
+@pytest.mark.parametrize(("window", "field"), [
+    ({"decided_to": "9999-12-31"}, "decided_to"),
+    ({"decided_from": "0001-01-01"}, "decided_from"),
+    ({"decided_from": "0001-01-01", "decided_to": "9999-12-31"}, "decided_from"),
+    ({"decided_from": "1999-12-31"}, "decided_from"),
+    ({"decided_to": "2101-01-01"}, "decided_to"),
+])
+def test_a_run_window_beyond_any_plan_is_refused_naming_the_day(client, cast, session, window, field) -> None:
+    claim_for(client, cast.admin, "M1")
+    put_account(client, cast.admin, "M1")
+    before = stored(session)
+    refused(client.post("/v1/payment-runs", json=window, headers=auth(cast.finance)), 422, field)
+    assert stored(session) == before
+
+
+def test_a_run_window_to_the_end_of_the_month_is_built(client, cast) -> None:
+    """A window reaching past today (a finance officer types the month's end) is fine."""
+    claim_for(client, cast.admin, "M1")
+    put_account(client, cast.admin, "M1")
+    answer = client.post("/v1/payment-runs", json={"decided_from": "2000-01-01", "decided_to": "2100-12-31"},
+                         headers=auth(cast.finance))
+    assert answer.status_code == 201, answer.text
