@@ -47,7 +47,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from claims.dates import FIRST_DAY, LAST_DAY
+from claims.dates import FIRST_DAY, LAST_DAY, happened
 from claims.money import format_fen
 from claims.remittance import ADVICE, ITEM_STATUS
 from rules.explain import reason_text
@@ -688,7 +688,8 @@ def import_returns(session: Session, who: Principal, run_id: int, data: bytes | 
                 return (row.get(name) or "").strip()
 
             reference, status, reason, bank_ref, day_text = (cell(c) for c in RETURN_COLUMNS)
-            item = items.get(int(reference)) if reference.isdigit() and len(reference) < 10 else None
+            # isascii: '²' is a digit to isdigit and not to int.
+            item = items.get(int(reference)) if reference.isascii() and reference.isdigit() and len(reference) < 10 else None
             day = _return_date(day_text)
             if item is None:
                 errors.append({"field": f"row {n}.reference", "message": f"no item {reference!r} in payment run {run.id}"})
@@ -698,6 +699,9 @@ def import_returns(session: Session, who: Principal, run_id: int, data: bytes | 
                 errors.append({"field": f"row {n}.status", "message": "paid or returned"})
             elif day is None:
                 errors.append({"field": f"row {n}.date", "message": f"not a date (YYYY-MM-DD): {day_text!r}"})
+            elif not happened(day):
+                errors.append({"field": f"row {n}.date", "message": (
+                    f"{day.isoformat()}: the bank settles on a day from {FIRST_DAY.isoformat()} to today")})
             elif status == "returned" and not reason:
                 errors.append({"field": f"row {n}.reason", "message": "a returned item needs the bank's reason"})
             elif len(reason) > 500 or len(bank_ref) > 100:

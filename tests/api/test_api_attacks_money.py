@@ -88,3 +88,35 @@ def test_a_run_window_to_the_end_of_the_month_is_built(client, cast) -> None:
     answer = client.post("/v1/payment-runs", json={"decided_from": "2000-01-01", "decided_to": "2100-12-31"},
                          headers=auth(cast.finance))
     assert answer.status_code == 201, answer.text
+
+
+# ----------------------------------------------------------------------------- the bank's return file
+
+
+def post_returns(client, key: str, run_id: int, text: str):
+    return client.post(f"/v1/payment-runs/{run_id}/returns", content=text.encode(),
+                       headers={**auth(key), "Content-Type": "text/csv"})
+
+
+@pytest.mark.parametrize("reference", ["²", "¹²", "①"])
+def test_a_reference_in_digits_that_are_not_0_to_9_is_an_unknown_item_not_a_500(client, cast, session,
+                                                                                  reference) -> None:
+    run, _ = exported_run(client, cast)
+    before = stored(session)
+    refused(post_returns(client, cast.finance, run["id"],
+                         f"reference,status,reason,bank_ref,date\r\n{reference},paid,,B1,2026-01-05\r\n"),
+            422, "row 2.reference")
+    assert stored(session) == before
+    assert {i["status"] for i in run_detail(client, cast.finance, run["id"])["payment_items"]} == {"pending"}
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1999-12-31", "9999-12-31", "2100-01-01"])
+def test_a_bank_date_before_2000_or_in_the_future_is_refused_naming_the_row(client, cast, session, day) -> None:
+    run, _ = exported_run(client, cast)
+    item = run["payment_items"][0]["id"]
+    before = stored(session)
+    refused(post_returns(client, cast.finance, run["id"],
+                         f"reference,status,reason,bank_ref,date\r\n{item},paid,,B1,{day}\r\n"), 422, "row 2.date")
+    assert stored(session) == before
+    assert run_detail(client, cast.finance, run["id"])["status"] == "exported"
+    assert consistency.check(session) == []
