@@ -69,3 +69,31 @@ def test_an_id_no_row_can_have_is_unknown_to_a_form_too_and_changes_nothing(sign
     answer = _post(signed_in("finance"), url.format(id=HUGE), {"text": "reference,status,reason,bank_ref,date\n"})
     assert answer.status_code == 404, answer.text[:300]
     assert _count(seeded_db, models.AuditEntry) == before
+
+
+@pytest.mark.parametrize("path", ["/console/hospital/settlements", "/console/hospital/desk/preview",
+                                  "/console/hospital/desk/settle"])
+def test_a_record_nested_too_deep_is_refused_at_its_field(signed_in, seeded_db, path) -> None:
+    before = _count(seeded_db, models.Settlement), _count(seeded_db, models.AuditEntry)
+    deep = b"[" * 100_000 + b"]" * 100_000
+    answer = _post(signed_in("hospital"), path, files={"record": ("r.json", deep, "application/json")})
+    assert answer.status_code == 422, answer.text[:300]
+    assert re.search(r'id="e-record"[^>]*>nested deeper than 64 levels', answer.text), answer.text[:300]
+    assert (_count(seeded_db, models.Settlement), _count(seeded_db, models.AuditEntry)) == before
+
+
+def test_a_return_file_above_5_mb_is_read_whole_all_or_nothing_as_through_the_api(signed_in, seeded_db) -> None:
+    """A good row, then 5 MB of blank lines, then a row naming no item: the whole file is refused."""
+    maker, checker = signed_in("finance"), signed_in("finance_checker")
+    made = _post(maker, "/console/finance/runs", {"union_id": "U2"})
+    assert made.status_code == 201, made.text[:500]
+    run_id = int(re.search(r"支付批次 (\d+)", made.text).group(1))
+    assert _post(checker, f"/console/finance/runs/{run_id}/approve").status_code == 303
+    bank = _post(checker, f"/console/finance/runs/{run_id}/bank-file", {"encoding": "utf-8"})
+    reference = bank.content.decode("utf-8-sig").splitlines()[1].split(",")[6]
+    body = (f"reference,status,reason,bank_ref,date\r\n{reference},paid,,B1,2026-01-05\r\n" + "\r\n" * 2_600_000
+            + "999999,paid,,B2,2026-01-05\r\n").encode()
+    assert len(body) > 5_000_000
+    answer = _post(checker, f"/console/finance/runs/{run_id}/returns", files={"file": ("r.csv", body)})
+    assert answer.status_code == 422, answer.text[:300]
+    assert _run_status(seeded_db, run_id) == "exported"  # nothing imported
