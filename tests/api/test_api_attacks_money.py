@@ -120,3 +120,31 @@ def test_a_bank_date_before_2000_or_in_the_future_is_refused_naming_the_row(clie
     assert stored(session) == before
     assert run_detail(client, cast.finance, run["id"])["status"] == "exported"
     assert consistency.check(session) == []
+
+
+# ----------------------------------------------------------------------------- payee accounts
+
+
+@pytest.mark.parametrize(("fields", "field"), [
+    ({"holder_name": " "}, "holder_name"),
+    ({"holder_name": "\u3000"}, "holder_name"),  # the ideographic space: a blank payee in the bank file
+    ({"bank_name": "  \u3000 "}, "bank_name"),
+])
+def test_a_blank_payee_or_bank_name_is_refused_and_nothing_stored(client, cast, session, fields, field) -> None:
+    body = {"holder_name": "王秀英", "bank_name": "中国工商银行", "account_no": "6222021234567890123", **fields}
+    before = stored(session), session.scalar(select(func.count()).select_from(models.PayeeAccount))
+    refused(client.put("/v1/members/M1/payee-account", json=body, headers=auth(cast.admin)), 422, field)
+    assert (stored(session), session.scalar(select(func.count()).select_from(models.PayeeAccount))) == before
+
+
+def test_a_name_behind_spaces_is_stored_trimmed_so_the_bank_file_neutralises_its_formula(client, cast) -> None:
+    """' =1+2' would reach the bank file as a cell no apostrophe guards; trimmed, it starts with '=' and is guarded."""
+    claim_for(client, cast.admin, "M1")
+    put_account(client, cast.admin, "M1", holder=" =1+2 ", bank="\u3000@SUM(A1)")
+    answer = client.get("/v1/members/M1/payee-account", headers=auth(cast.admin)).json()
+    assert (answer["holder_name"], answer["bank_name"]) == ("=1+2", "@SUM(A1)")
+    run = client.post("/v1/payment-runs", json={}, headers=auth(cast.finance)).json()
+    assert client.post(f"/v1/payment-runs/{run['id']}/approve", headers=auth(cast.finance_checker)).status_code == 200
+    text = client.get(f"/v1/payment-runs/{run['id']}/bank-file", headers=auth(cast.finance)).content.decode("utf-8-sig")
+    row = text.splitlines()[1].split(",")
+    assert (row[1], row[3]) == ("'=1+2", "'@SUM(A1)")
