@@ -97,3 +97,64 @@ def test_a_return_file_above_5_mb_is_read_whole_all_or_nothing_as_through_the_ap
     answer = _post(checker, f"/console/finance/runs/{run_id}/returns", files={"file": ("r.csv", body)})
     assert answer.status_code == 422, answer.text[:300]
     assert _run_status(seeded_db, run_id) == "exported"  # nothing imported
+
+
+def test_guesses_sent_at_once_are_counted_as_they_arrive_so_no_more_than_the_limit_are_checked(seeded_db) -> None:
+    """The lockout asked "locked?" before the slow password check and counted the failure after it: twenty
+    guesses sent together all passed the question, twenty passwords were tried where the limit is three."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service import users
+    from service.errors import TooManyRequests, Unauthorized
+    from service.users import Lockout
+
+    guard = Lockout.make("3/15 minutes", "1000/15 minutes")
+    engine = make_engine(seeded_db[0])
+    barrier = __import__("threading").Barrier(20)
+
+    def guess(n: int) -> str:
+        with session_factory(engine)() as s:
+            barrier.wait()
+            try:
+                users.sign_in(s, "finance_checker", f"wrong-guess-{n}", f"10.9.0.{n}", guard)
+            except Unauthorized:
+                return "checked"
+            except TooManyRequests:
+                return "locked"
+            finally:
+                s.rollback()
+        return "signed in"
+
+    try:
+        with ThreadPoolExecutor(20) as pool:
+            outcomes = list(pool.map(guess, range(20)))
+    finally:
+        engine.dispose()
+    assert outcomes.count("checked") <= 3, outcomes
+    assert outcomes.count("locked") >= 17
+
+
+def test_a_right_password_still_signs_in_many_times_and_clears_the_names_failures(seeded_db) -> None:
+    from service import users
+    from service.errors import TooManyRequests, Unauthorized
+    from service.users import Lockout
+    from tests.console.cast import PASSWORD
+
+    guard = Lockout.make("3/15 minutes", "1000/15 minutes")
+    engine = make_engine(seeded_db[0])
+    try:
+        with session_factory(engine)() as s:
+            for _ in range(5):  # more than the limit: a success is not a failure
+                assert users.sign_in(s, "member_other", PASSWORD, "10.8.0.1", guard).user.username == "member_other"
+            for n in range(2):
+                with pytest.raises(Unauthorized):
+                    users.sign_in(s, "member_other", f"wrong-{n}", "10.8.0.1", guard)
+            users.sign_in(s, "member_other", PASSWORD, "10.8.0.1", guard)  # clears the two
+            for n in range(3):
+                with pytest.raises(Unauthorized):
+                    users.sign_in(s, "member_other", f"wrong-again-{n}", "10.8.0.1", guard)
+            with pytest.raises(TooManyRequests):
+                users.sign_in(s, "member_other", PASSWORD, "10.8.0.1", guard)
+            s.rollback()
+    finally:
+        engine.dispose()
