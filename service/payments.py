@@ -689,7 +689,8 @@ def import_returns(session: Session, who: Principal, run_id: int, data: bytes | 
 
             reference, status, reason, bank_ref, day_text = (cell(c) for c in RETURN_COLUMNS)
             # isascii: '²' is a digit to isdigit and not to int.
-            item = items.get(int(reference)) if reference.isascii() and reference.isdigit() and len(reference) < 10 else None
+            known = reference.isascii() and reference.isdigit() and len(reference) < 10
+            item = items.get(int(reference)) if known else None
             day = _return_date(day_text)
             if item is None:
                 errors.append({"field": f"row {n}.reference", "message": f"no item {reference!r} in payment run {run.id}"})
@@ -701,7 +702,8 @@ def import_returns(session: Session, who: Principal, run_id: int, data: bytes | 
                 errors.append({"field": f"row {n}.date", "message": f"not a date (YYYY-MM-DD): {day_text!r}"})
             elif not happened(day):
                 errors.append({"field": f"row {n}.date", "message": (
-                    f"{day.isoformat()}: the bank settles on a day from {FIRST_DAY.isoformat()} to today")})
+                    f"{day.isoformat()}: the bank settles on a day from {FIRST_DAY.isoformat()} "
+                    "to tomorrow in China")})
             elif status == "returned" and not reason:
                 errors.append({"field": f"row {n}.reason", "message": "a returned item needs the bank's reason"})
             elif len(reason) > 500 or len(bank_ref) > 100:
