@@ -895,10 +895,14 @@ def member_items(session: Session, who: Principal, member_id: str, limit: int = 
 def advice(session: Session, who: Principal, plans, item_id: int) -> RemittanceAdvice:
     """What an item paid: to the member, their officers, finance of their union's tree, administrators."""
     who.require(*ADVICE_READERS)
+    # Only of a run that reached the bank (as ``member_items`` lists them): an advice of a
+    # draft, approved or cancelled run would be a printable paper for money never sent.
     found = session.execute(select(models.PaymentItem, models.Member, models.PayeeAccount)
                             .join(models.Member, models.Member.id == models.PaymentItem.member_id)
                             .join(models.PayeeAccount, models.PayeeAccount.id == models.PaymentItem.payee_account_id)
-                            .where(models.PaymentItem.id == item_id)).first()
+                            .join(models.PaymentRun, models.PaymentRun.id == models.PaymentItem.run_id)
+                            .where(models.PaymentItem.id == item_id,
+                                   models.PaymentRun.status.in_(("exported", "closed")))).first()
     if found is None:
         raise NotFound(f"no payment item {item_id}")
     item, member, account = found

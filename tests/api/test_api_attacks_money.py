@@ -148,3 +148,30 @@ def test_a_name_behind_spaces_is_stored_trimmed_so_the_bank_file_neutralises_its
     text = client.get(f"/v1/payment-runs/{run['id']}/bank-file", headers=auth(cast.finance)).content.decode("utf-8-sig")
     row = text.splitlines()[1].split(",")
     assert (row[1], row[3]) == ("'=1+2", "'@SUM(A1)")
+
+
+# ----------------------------------------------------------------------------- remittance advice
+
+
+@pytest.mark.parametrize("then", ["draft", "approved", "cancelled"])
+def test_no_advice_of_a_payment_the_bank_never_had_it_is_unknown(client, cast, then) -> None:
+    """A remittance advice says what a payment paid: one of a draft, approved or cancelled run would be a
+    printable paper for money never sent (the member's list already leaves those runs out)."""
+    claim_for(client, cast.admin, "M1")
+    put_account(client, cast.admin, "M1")
+    run = client.post("/v1/payment-runs", json={}, headers=auth(cast.finance)).json()
+    item = run_detail(client, cast.finance, run["id"])["payment_items"][0]["id"]
+    if then != "draft":
+        assert client.post(f"/v1/payment-runs/{run['id']}/approve", headers=auth(cast.finance_checker)).status_code == 200
+    if then == "cancelled":
+        assert client.post(f"/v1/payment-runs/{run['id']}/cancel", headers=auth(cast.finance)).status_code == 200
+    for key in (cast.member, cast.officer, cast.finance, cast.admin):
+        for url in (f"/v1/payment-items/{item}/advice", f"/v1/payment-items/{item}/advice.html"):
+            answer = client.get(url, headers=auth(key))
+            assert answer.status_code == 404, (url, answer.text[:200])
+
+
+def test_the_advice_of_an_exported_item_is_read(client, cast) -> None:
+    run, _ = exported_run(client, cast)
+    item = run["payment_items"][0]["id"]
+    assert client.get(f"/v1/payment-items/{item}/advice", headers=auth(cast.member)).json()["status"] == "pending"
