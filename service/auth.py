@@ -366,5 +366,12 @@ class SignInLimiter:
             return None
         return max(1, math.ceil(reset_at - time.time()))
 
+    def forget(self, key: str) -> None:
+        """Forget what ``key`` (a username) has counted: it signed in with the right password."""
+        try:
+            self.limiter.clear(self.item, key)
+        except Exception:  # noqa: BLE001 - the counter is a guard, not a gate
+            log.warning("sign-in limiter storage failed; not cleared", exc_info=True)
+
     def reset(self) -> None:
         self.storage.reset()

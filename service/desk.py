@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from claims.dates import CHINA, china_today
+from claims.dates import CHINA, FIRST_DAY, china_today, happened
 from claims.decision import LineStatus
 from claims.money import AmountError, format_fen, parse_yuan
 from claims.settlement import Settlement, parse_settlement
@@ -377,16 +377,13 @@ def _refuse_while_in_live_run(session: Session, claims_: list[models.Claim]) -> 
 # ----------------------------------------------------------------------------- the day's reconciliation
 
 
-FIRST_DAY = dt.date(2000, 1, 1)  # no settlement is posted before the service's oldest plan
-
-
 def day_window(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """The day as the desk counts it: from midnight to midnight in China (UTC+8), as UTC instants.
 
     A day before 2000 or after tomorrow holds nothing and is refused naming ``date``
     (``9999-12-31`` would not even have a next midnight).
     """
-    if not FIRST_DAY <= day <= china_today() + dt.timedelta(days=1):
+    if not happened(day):
         raise Invalid.at("date", f"must be a day from {FIRST_DAY} to tomorrow in China")
     start = dt.datetime.combine(day, dt.time(), tzinfo=CHINA).astimezone(dt.timezone.utc)
     return start, start + dt.timedelta(days=1)

@@ -38,7 +38,7 @@ from sqlalchemy import String, cast, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from claims.dates import china_today
+from claims.dates import FIRST_DAY, china_today
 from claims.decision import BenefitLine, Decision, LineStatus, claim_status
 from claims.funding import (DEFAULT_FUNDING, FUND_EXHAUSTED, LEAGUE, MUTUAL_AID, RELIEF, RELIEF_SOURCES, Funding,
                             cover, funding_of, release)
@@ -432,6 +432,13 @@ def release_claim(session: Session, who: Principal, claim: models.Claim) -> list
 # ----------------------------------------------------------------------------- allocations
 
 
+# Far beyond any source's year (the central fund gives tens of millions of yuan), and low
+# enough that no pool, nor the sum of every pool in a ledger account, leaves a 64-bit
+# integer (the database's BIGINT; SQLite cannot even be handed a larger one).
+MAX_ALLOCATION = 100_000_000_000_00  # fen: 100 billion yuan
+MAX_POOL = 10_000_000_000_000_00  # fen: 10 trillion yuan a source, year and league
+
+
 def _is_region_finance(session: Session, who: Principal) -> bool:
     """Administrators, and finance officers of a region-level union: all relief money is theirs."""
     if who.role is Role.ADMIN:
@@ -477,6 +484,10 @@ def record_allocation(session: Session, who: Principal, plans: PlanBook,
         raise Invalid.at("amount", str(err)) from None
     if amount <= 0:
         raise Invalid.at("amount", "must be above 0.00")
+    if amount > MAX_ALLOCATION:
+        raise Invalid.at("amount", f"must be at most {format_fen(MAX_ALLOCATION)}")
+    if data.received_on < FIRST_DAY:
+        raise Invalid.at("received_on", f"is before {FIRST_DAY.isoformat()}")
     if data.received_on > china_today():
         raise Invalid.at("received_on", f"is in the future (today in China is {china_today().isoformat()})")
     reference = data.reference.strip()
@@ -499,6 +510,9 @@ def record_allocation(session: Session, who: Principal, plans: PlanBook,
     leagues = leagues_of(session, locked)
     purse.lock_all({(data.year, leagues.get(m)) for m in locked}, also=[key])
     pool = purse.pools[key]
+    if pool[1] + amount > MAX_POOL:
+        raise Invalid.at("amount", f"the {data.source} pool of {data.year} would hold more than "
+                         f"{format_fen(MAX_POOL)}; nothing was recorded")
     pool[1] += amount
     session.execute(update(models.FundPool), [{"id": pool[0], "allocated": pool[1]}])
     ledger.post(session, "allocation.received", [

@@ -47,6 +47,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from claims.dates import FIRST_DAY, LAST_DAY, happened
 from claims.money import format_fen
 from claims.remittance import ADVICE, ITEM_STATUS
 from rules.explain import reason_text
@@ -431,6 +432,10 @@ def create_run(session: Session, who: Principal, data: PaymentRunCreate) -> tupl
     union = session.get(models.Union, union_id)
     if union is None or not who.sees_union(union.id):
         raise NotFound(f"no union {union_id}")
+    for name in ("decided_from", "decided_to"):
+        day = getattr(data, name)
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise Invalid.at(name, f"must be a day from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}")
     if data.decided_from and data.decided_to and data.decided_to < data.decided_from:
         raise Invalid.at("decided_to", f"is before decided_from {data.decided_from.isoformat()}")
     claims_in = _claims_in(union.path, data.decided_from, data.decided_to)
@@ -683,7 +688,9 @@ def import_returns(session: Session, who: Principal, run_id: int, data: bytes | 
                 return (row.get(name) or "").strip()
 
             reference, status, reason, bank_ref, day_text = (cell(c) for c in RETURN_COLUMNS)
-            item = items.get(int(reference)) if reference.isdigit() and len(reference) < 10 else None
+            # isascii: '²' is a digit to isdigit and not to int.
+            known = reference.isascii() and reference.isdigit() and len(reference) < 10
+            item = items.get(int(reference)) if known else None
             day = _return_date(day_text)
             if item is None:
                 errors.append({"field": f"row {n}.reference", "message": f"no item {reference!r} in payment run {run.id}"})
@@ -693,6 +700,10 @@ def import_returns(session: Session, who: Principal, run_id: int, data: bytes | 
                 errors.append({"field": f"row {n}.status", "message": "paid or returned"})
             elif day is None:
                 errors.append({"field": f"row {n}.date", "message": f"not a date (YYYY-MM-DD): {day_text!r}"})
+            elif not happened(day):
+                errors.append({"field": f"row {n}.date", "message": (
+                    f"{day.isoformat()}: the bank settles on a day from {FIRST_DAY.isoformat()} "
+                    "to tomorrow in China")})
             elif status == "returned" and not reason:
                 errors.append({"field": f"row {n}.reason", "message": "a returned item needs the bank's reason"})
             elif len(reason) > 500 or len(bank_ref) > 100:
@@ -884,10 +895,14 @@ def member_items(session: Session, who: Principal, member_id: str, limit: int = 
 def advice(session: Session, who: Principal, plans, item_id: int) -> RemittanceAdvice:
     """What an item paid: to the member, their officers, finance of their union's tree, administrators."""
     who.require(*ADVICE_READERS)
+    # Only of a run that reached the bank (as ``member_items`` lists them): an advice of a
+    # draft, approved or cancelled run would be a printable paper for money never sent.
     found = session.execute(select(models.PaymentItem, models.Member, models.PayeeAccount)
                             .join(models.Member, models.Member.id == models.PaymentItem.member_id)
                             .join(models.PayeeAccount, models.PayeeAccount.id == models.PaymentItem.payee_account_id)
-                            .where(models.PaymentItem.id == item_id)).first()
+                            .join(models.PaymentRun, models.PaymentRun.id == models.PaymentItem.run_id)
+                            .where(models.PaymentItem.id == item_id,
+                                   models.PaymentRun.status.in_(("exported", "closed")))).first()
     if found is None:
         raise NotFound(f"no payment item {item_id}")
     item, member, account = found

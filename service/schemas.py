@@ -579,12 +579,24 @@ class ReconciliationResult(BaseModel):
 AccountNumber = Annotated[str, Field(pattern=r"^[0-9]{10,30}$", description="The bank account number: 10 to 30 digits")]
 
 
+def _trimmed(value: str) -> str:
+    # A name the bank reads: a blank one (' ', the ideographic space) pays no one, and a
+    # leading space would hide a formula from the bank file's guard (payments._cell).
+    value = value.strip()
+    if not value:
+        raise ValueError("is blank")
+    return value
+
+
+BankName = Annotated[VisibleText, AfterValidator(_trimmed)]
+
+
 class PayeeAccountWrite(BaseModel):
     """The account a member is paid into; it replaces the active one (which is kept, deactivated)."""
 
     model_config = ConfigDict(extra="forbid")
-    holder_name: Annotated[VisibleText, Field(min_length=1, max_length=100)]
-    bank_name: Annotated[VisibleText, Field(min_length=1, max_length=100, description="Bank and branch (开户行)")]
+    holder_name: Annotated[BankName, Field(min_length=1, max_length=100)]
+    bank_name: Annotated[BankName, Field(min_length=1, max_length=100, description="Bank and branch (开户行)")]
     account_no: AccountNumber
 
 

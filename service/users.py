@@ -12,10 +12,10 @@ A session is kept on the server (``user_sessions``): the browser holds only a ra
 token whose SHA-256 finds the row. It ends at its absolute expiry, after an idle gap,
 or when the user signs out (the row is ended, so a copied cookie is dead too).
 
-Lockout: failed sign-ins are counted per username and per client address
-(``SignInLimiter``, the ``limits`` package, as API keys are); past either limit a
-sign-in is refused before the password is looked at, even the right one, until the
-window has passed.
+Lockout: sign-ins are counted per username (every attempt, as it arrives, until one
+with the right password) and failed ones per client address (``SignInLimiter``, the
+``limits`` package, as API keys are); past either limit a sign-in is refused before
+the password is looked at, even the right one, until the window has passed.
 """
 
 from __future__ import annotations
@@ -149,15 +149,23 @@ def sign_in(session: Session, username: str, password: str, address: str, lockou
         retry = limiter.locked(key)
         if retry is not None:
             raise TooManyRequests("too many failed sign-ins; try again later", retry_after=retry)
+    # The name's attempt is counted before its slow password check, not after: guesses sent
+    # at once then pass one by one (asked "locked?" first and counted after the check,
+    # twenty sent together were twenty passwords tried). A right password forgets them.
+    try:
+        lockout.by_username.failed(username.lower())
+    except TooManyRequests as exc:
+        raise TooManyRequests("too many failed sign-ins; try again later", retry_after=exc.retry_after) from None
     user = session.scalar(select(models.User).where(models.User.username == username)) if username else None
     ok = _hasher.verify((password or "")[:MAX_PASSWORD], user.password_hash if user else _DUMMY_HASH)
     if user is None or not ok or user.disabled_at is not None:
-        for limiter, key in ((lockout.by_username, username.lower()), (lockout.by_address, address)):
-            try:
-                limiter.failed(key)
-            except TooManyRequests:
-                pass  # counted; the next attempt is refused as locked
+        # The address counts failures only: an office's people behind one address sign in all day.
+        try:
+            lockout.by_address.failed(address)
+        except TooManyRequests:
+            pass  # counted; the next attempt is refused as locked
         raise Unauthorized("wrong username or password")
+    lockout.by_username.forget(username.lower())
     token = secrets.token_urlsafe(32)
     row = models.UserSession(token_hash=_token_hash(token), user_id=user.id, csrf_token=secrets.token_urlsafe(32),
                              address=address[:64], created_at=now, last_seen_at=now,

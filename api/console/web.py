@@ -31,10 +31,10 @@ from starlette.datastructures import FormData
 
 from api.console.i18n import DEFAULT_LOCALE, LOCALES, environment
 from api.console.nav import nav_for
-from api.deps import READ_METHODS, SessionDep
+from api.deps import MAX_ROW_ID, READ_METHODS, SessionDep
 from service import users
 from service.auth import Role
-from service.errors import ServiceError
+from service.errors import NotFound, ServiceError
 from service.users import Visit
 
 PREFIX = "/console"
@@ -168,9 +168,17 @@ class ConsoleRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        # The rows a page names by number (run_id, claim_id...): as the API's RowId, a
+        # number no row can have is unknown (a page, not a 64-bit overflow in the
+        # database), and so is "abc" (a page, not the API's problem+json).
+        row_ids = [p.name for p in self.dependant.path_params if p.field_info.annotation is int]
 
         async def page(request: Request) -> Response:
             try:
+                for name in row_ids:
+                    value = request.path_params.get(name, "")
+                    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_ROW_ID):
+                        raise NotFound(f"no {name.removesuffix('_id')} {value[:20]}")
                 return await handler(request)
             except (SignInRequired, CsrfRefused, WrongRole, ServiceError) as exc:
                 return error_page(request, exc)

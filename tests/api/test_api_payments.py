@@ -492,6 +492,8 @@ def test_the_advice_page_escapes_what_people_typed(client, cast) -> None:
     claim_for(client, cast.admin, "M1")
     put_account(client, cast.admin, "M1", holder="<script>alert(1)</script>", bank='工行"><img src=x onerror=alert(2)>')
     run = build(client, cast.finance)
+    approve(client, cast.finance_checker, run["id"])
+    bank_rows(client, cast.finance, run["id"])  # an advice is of a payment that reached the bank
     item = run_detail(client, cast.finance, run["id"])["payment_items"][0]
     page = client.get(f"/v1/payment-items/{item['id']}/advice.html", headers=auth(cast.member)).text
     assert "<script>" not in page and "<img" not in page and "&lt;script&gt;" in page

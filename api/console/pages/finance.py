@@ -193,7 +193,7 @@ def returns(request: Request, session: SessionDep, visit: Finance, run_id: int, 
     upload = form.get("file")
     data: bytes = b""
     if upload is not None and hasattr(upload, "filename") and upload.filename:
-        data = upload.file.read(5_000_000)
+        data = upload.file.read()  # whole, as the API reads it (the body limit bounds it): a cut file is half imported
     elif str(form.get("text", "")).strip():
         data = str(form.get("text")).encode("utf-8")
     result, error = attempt(session, lambda: payments.import_returns(session, visit.principal, run_id, data)

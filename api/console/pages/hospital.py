@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 
 from api.console.web import FormDep, attempt, form_errors, pages_router, redirect, render, requires
 from api.deps import PlansDep, ProvincialMedTypesDep, SessionDep
+from api.limits import MAX_DEPTH, json_depth
 from claims.dates import china_today
 from service import desk, settlements
 from service.auth import Role
@@ -58,8 +59,11 @@ def _record(form: FormData, visit: Visit) -> dict:
     """The settlement record: the uploaded JSON file if one is chosen, else the form's fields."""
     upload = form.get("record")
     if upload is not None and hasattr(upload, "file") and upload.filename:
+        data = upload.file.read()
+        if json_depth(data) > MAX_DEPTH:  # as the API refuses a JSON body (json.loads would exhaust the stack)
+            raise Invalid.at("record", f"nested deeper than {MAX_DEPTH} levels")
         try:
-            return json.loads(upload.file.read().decode("utf-8-sig"))
+            return json.loads(data.decode("utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise Invalid.at("record", f"not a JSON settlement record: {err}") from None
     values = _values(form)
@@ -203,7 +207,7 @@ def reconcile(request: Request, session: SessionDep, visit: Hospital, form: Form
     text = str(form.get("list", "") or "")
     upload = form.get("file")
     if upload is not None and hasattr(upload, "filename") and upload.filename:
-        text = upload.file.read(2_000_000).decode("utf-8-sig", errors="replace")
+        text = upload.file.read().decode("utf-8-sig", errors="replace")  # whole: a cut list reports false differences
     date = str(form.get("date", ""))
 
     def run():

@@ -1,0 +1,160 @@
+"""An attacker's pass over the console's pages: each finding a page, not a 500, and nothing stored.
+
+An id past any row (``/console/finance/runs/100000000000000000000``) reached the
+database as a 64-bit overflow on every page that takes an id (a 500); a settlement
+record nested a few thousand levels deep blew Python's recursion limit (a 500); and a
+bank's return file above 5 MB was cut at 5 MB and imported in part, when the same
+file through the API is all or nothing (the reconciliation list was cut at 2 MB too).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from store import models
+from store.db import make_engine, session_factory
+from tests.console.conftest import csrf_of
+
+HUGE = 10**20
+
+
+def _post(client, url: str, data: dict | None = None, files: dict | None = None):
+    token = csrf_of(client.get("/console", follow_redirects=True).text)
+    return client.post(url, data={**(data or {}), "csrf_token": token}, files=files)
+
+
+def _count(seeded_db, model) -> int:
+    engine = make_engine(seeded_db[0])
+    try:
+        with session_factory(engine)() as s:
+            return s.scalar(select(func.count()).select_from(model))
+    finally:
+        engine.dispose()
+
+
+def _run_status(seeded_db, run_id: int) -> str:
+    engine = make_engine(seeded_db[0])
+    try:
+        with session_factory(engine)() as s:
+            return s.get(models.PaymentRun, run_id).status
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(("user", "url"), [
+    ("finance", "/console/finance/runs/{id}"),
+    ("hospital", "/console/hospital/settlements/{id}"),
+    ("hospital", "/console/hospital/settlements/{id}/decision"),
+    ("member", "/console/member/claims/{id}"),
+    ("member", "/console/member/payments/{id}"),
+    ("member", "/console/member/payments/{id}/print"),
+    ("officer", "/console/officer/claims/{id}"),
+    ("admin", "/console/admin/plans/{id}"),
+    ("admin", "/console/admin/jobs/{id}"),
+])
+@pytest.mark.parametrize("row_id", [HUGE, 2**31, "１", "abc"])
+def test_an_id_no_row_can_have_is_an_unknown_page_not_a_500(signed_in, user, url, row_id) -> None:
+    answer = signed_in(user).get(url.format(id=row_id))
+    assert answer.status_code == 404, answer.text[:300]
+    assert answer.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("url", ["/console/finance/runs/{id}/approve", "/console/finance/runs/{id}/cancel",
+                                 "/console/finance/runs/{id}/bank-file", "/console/finance/runs/{id}/returns"])
+def test_an_id_no_row_can_have_is_unknown_to_a_form_too_and_changes_nothing(signed_in, seeded_db, url) -> None:
+    before = _count(seeded_db, models.AuditEntry)
+    answer = _post(signed_in("finance"), url.format(id=HUGE), {"text": "reference,status,reason,bank_ref,date\n"})
+    assert answer.status_code == 404, answer.text[:300]
+    assert _count(seeded_db, models.AuditEntry) == before
+
+
+@pytest.mark.parametrize("path", ["/console/hospital/settlements", "/console/hospital/desk/preview",
+                                  "/console/hospital/desk/settle"])
+def test_a_record_nested_too_deep_is_refused_at_its_field(signed_in, seeded_db, path) -> None:
+    before = _count(seeded_db, models.Settlement), _count(seeded_db, models.AuditEntry)
+    deep = b"[" * 100_000 + b"]" * 100_000
+    answer = _post(signed_in("hospital"), path, files={"record": ("r.json", deep, "application/json")})
+    assert answer.status_code == 422, answer.text[:300]
+    assert re.search(r'id="e-record"[^>]*>nested deeper than 64 levels', answer.text), answer.text[:300]
+    assert (_count(seeded_db, models.Settlement), _count(seeded_db, models.AuditEntry)) == before
+
+
+def test_a_return_file_above_5_mb_is_read_whole_all_or_nothing_as_through_the_api(signed_in, seeded_db) -> None:
+    """A good row, then 5 MB of blank lines, then a row naming no item: the whole file is refused."""
+    maker, checker = signed_in("finance"), signed_in("finance_checker")
+    made = _post(maker, "/console/finance/runs", {"union_id": "U2"})
+    assert made.status_code == 201, made.text[:500]
+    run_id = int(re.search(r"支付批次 (\d+)", made.text).group(1))
+    assert _post(checker, f"/console/finance/runs/{run_id}/approve").status_code == 303
+    bank = _post(checker, f"/console/finance/runs/{run_id}/bank-file", {"encoding": "utf-8"})
+    reference = bank.content.decode("utf-8-sig").splitlines()[1].split(",")[6]
+    body = (f"reference,status,reason,bank_ref,date\r\n{reference},paid,,B1,2026-01-05\r\n" + "\r\n" * 2_600_000
+            + "999999,paid,,B2,2026-01-05\r\n").encode()
+    assert len(body) > 5_000_000
+    answer = _post(checker, f"/console/finance/runs/{run_id}/returns", files={"file": ("r.csv", body)})
+    assert answer.status_code == 422, answer.text[:300]
+    assert _run_status(seeded_db, run_id) == "exported"  # nothing imported
+
+
+def test_guesses_sent_at_once_are_counted_as_they_arrive_so_no_more_than_the_limit_are_checked(seeded_db) -> None:
+    """The lockout asked "locked?" before the slow password check and counted the failure after it: twenty
+    guesses sent together all passed the question, twenty passwords were tried where the limit is three."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service import users
+    from service.errors import TooManyRequests, Unauthorized
+    from service.users import Lockout
+
+    guard = Lockout.make("3/15 minutes", "1000/15 minutes")
+    engine = make_engine(seeded_db[0])
+    barrier = __import__("threading").Barrier(20)
+
+    def guess(n: int) -> str:
+        with session_factory(engine)() as s:
+            barrier.wait()
+            try:
+                users.sign_in(s, "finance_checker", f"wrong-guess-{n}", f"10.9.0.{n}", guard)
+            except Unauthorized:
+                return "checked"
+            except TooManyRequests:
+                return "locked"
+            finally:
+                s.rollback()
+        return "signed in"
+
+    try:
+        with ThreadPoolExecutor(20) as pool:
+            outcomes = list(pool.map(guess, range(20)))
+    finally:
+        engine.dispose()
+    assert outcomes.count("checked") <= 3, outcomes
+    assert outcomes.count("locked") >= 17
+
+
+def test_a_right_password_still_signs_in_many_times_and_clears_the_names_failures(seeded_db) -> None:
+    from service import users
+    from service.errors import TooManyRequests, Unauthorized
+    from service.users import Lockout
+    from tests.console.cast import PASSWORD
+
+    guard = Lockout.make("3/15 minutes", "1000/15 minutes")
+    engine = make_engine(seeded_db[0])
+    try:
+        with session_factory(engine)() as s:
+            for _ in range(5):  # more than the limit: a success is not a failure
+                assert users.sign_in(s, "member_other", PASSWORD, "10.8.0.1", guard).user.username == "member_other"
+            for n in range(2):
+                with pytest.raises(Unauthorized):
+                    users.sign_in(s, "member_other", f"wrong-{n}", "10.8.0.1", guard)
+            users.sign_in(s, "member_other", PASSWORD, "10.8.0.1", guard)  # clears the two
+            for n in range(3):
+                with pytest.raises(Unauthorized):
+                    users.sign_in(s, "member_other", f"wrong-again-{n}", "10.8.0.1", guard)
+            with pytest.raises(TooManyRequests):
+                users.sign_in(s, "member_other", PASSWORD, "10.8.0.1", guard)
+            s.rollback()
+    finally:
+        engine.dispose()
