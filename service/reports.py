@@ -33,6 +33,8 @@ unions beneath in Python: a handful of grouped queries, whatever the size of the
 
 from __future__ import annotations
 
+from claims.dates import FIRST_DAY, LAST_DAY
+
 import datetime as dt
 import math
 from collections import Counter, defaultdict
@@ -77,8 +79,8 @@ def period_of(year: int | None, start: dt.date | None, end: dt.date | None) -> P
     if year is not None:
         if start is not None or end is not None:
             raise Invalid.at("year", "give a year or a from/to range, not both")
-        if not 1900 <= year <= 9998:
-            raise Invalid.at("year", "is not a calendar year")
+        if not FIRST_DAY.year <= year <= LAST_DAY.year:
+            raise Invalid.at("year", f"must be a year from {FIRST_DAY.year} to {LAST_DAY.year}")
         return Period(dt.date(year, 1, 1), dt.date(year, 12, 31))
     if start is None and end is None:
         raise Invalid.at("year", "give a year, or a from/to range")
@@ -86,6 +88,10 @@ def period_of(year: int | None, start: dt.date | None, end: dt.date | None) -> P
         raise Invalid.at("from", "a range needs its first day")
     if end is None:
         raise Invalid.at("to", "a range needs its last day")
+    # Days the service can hold (a range from 9995 would not even have its five-year limit).
+    for field, day in (("from", start), ("to", end)):
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise Invalid.at(field, f"must be a day from {FIRST_DAY} to {LAST_DAY}")
     if start > end:
         raise Invalid.at("from", "is after to")
     try:
