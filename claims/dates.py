@@ -14,3 +14,8 @@ CHINA = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 def china_today(now: dt.datetime | None = None) -> dt.date:
     """The date in China now (or at ``now``, an aware datetime)."""
     return (now or dt.datetime.now(dt.timezone.utc)).astimezone(CHINA).date()
+
+
+def china_midnight(day: dt.date) -> dt.datetime:
+    """When ``day`` starts in China, as a UTC instant: where a day's window or a date-only expiry begins."""
+    return dt.datetime.combine(day, dt.time(), CHINA).astimezone(dt.timezone.utc)

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from claims.dates import CHINA, china_today
+from claims.dates import CHINA, china_midnight, china_today
 from claims.decision import LineStatus
 from claims.money import AmountError, format_fen, parse_yuan
 from claims.settlement import Settlement, parse_settlement
@@ -388,7 +388,7 @@ def day_window(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """
     if not FIRST_DAY <= day <= china_today() + dt.timedelta(days=1):
         raise Invalid.at("date", f"must be a day from {FIRST_DAY} to tomorrow in China")
-    start = dt.datetime.combine(day, dt.time(), tzinfo=CHINA).astimezone(dt.timezone.utc)
+    start = china_midnight(day)
     return start, start + dt.timedelta(days=1)
 
 

@@ -47,6 +47,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from claims.dates import china_midnight
 from claims.money import format_fen
 from claims.remittance import ADVICE, ITEM_STATUS
 from rules.explain import reason_text
@@ -76,7 +77,6 @@ ACCOUNT_READERS = (*ACCOUNT_WRITERS, Role.FINANCE)
 ADVICE_READERS = (Role.ADMIN, Role.OFFICER, Role.FINANCE, Role.MEMBER)
 
 HOLDING = ("pending", "paid")  # item statuses that hold their lines
-CHINA = dt.timezone(dt.timedelta(hours=8))
 BANK_FILE_COLUMNS = ("seq", "payee_name", "account_no", "bank_name", "amount", "currency", "reference", "memo")
 RETURN_COLUMNS = ("reference", "status", "reason", "bank_ref", "date")
 ENCODINGS = {"utf-8": "utf-8-sig", "gb18030": "gb18030"}  # utf-8: with the BOM Excel needs to read it as UTF-8
@@ -172,10 +172,6 @@ class Payable:
     amount: int  # fen, > 0
 
 
-def _china_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), CHINA).astimezone(dt.timezone.utc)
-
-
 def _claims_in(path: str, decided_from: dt.date | None, decided_to: dt.date | None):
     """The ids of claims of members of a union's subtree decided in the window (a SELECT, not run here).
 
@@ -186,9 +182,9 @@ def _claims_in(path: str, decided_from: dt.date | None, decided_to: dt.date | No
              .where(models.Member.union_id.in_(
                  select(models.Union.id).where(models.Union.path.startswith(path, autoescape=True)))))
     if decided_from is not None:
-        query = query.where(models.Claim.updated_at >= _china_midnight(decided_from))
+        query = query.where(models.Claim.updated_at >= china_midnight(decided_from))
     if decided_to is not None:
-        query = query.where(models.Claim.updated_at < _china_midnight(decided_to + dt.timedelta(days=1)))
+        query = query.where(models.Claim.updated_at < china_midnight(decided_to + dt.timedelta(days=1)))
     return query
 
 
