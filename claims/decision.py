@@ -91,6 +91,15 @@ class Decision:
         return out
 
 
+def approved_for(status: str, amount: int, *, cancelled: bool = False) -> int:
+    """Fen a line is approved for: its amount if it stands approved on a claim not cancelled, else nothing.
+
+    The one answer the funds charge, payments pay up to and ``claims check`` holds them
+    to; ``status`` and ``amount`` as the line stands now (``claim_aggregate.lines_now``).
+    """
+    return amount if status == LineStatus.APPROVED and not cancelled else 0
+
+
 def claim_status(lines: list[BenefitLine]) -> ClaimStatus:
     """pended if any line is pended; approved if anything is paid; denied otherwise."""
     if any(line.status is LineStatus.PENDED for line in lines):

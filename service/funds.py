@@ -38,7 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from claims.dates import china_today
-from claims.decision import BenefitLine, Decision, LineStatus, claim_status
+from claims.decision import BenefitLine, Decision, LineStatus, approved_for, claim_status
 from claims.funding import (DEFAULT_FUNDING, FUND_EXHAUSTED, LEAGUE, MUTUAL_AID, RELIEF, RELIEF_SOURCES, Funding,
                             cover, funding_of, release)
 from claims.money import AmountError, format_fen, parse_yuan
@@ -697,7 +697,7 @@ def check(session: Session) -> list[str]:
         for ln in stored:
             seen.add(ln.id)
             standing = now[ln.benefit].line
-            want = standing.amount if standing.status is LineStatus.APPROVED and claim_id not in cancelled else 0
+            want = approved_for(standing.status, standing.amount, cancelled=claim_id in cancelled)
             if held.get(ln.id, 0) != want:
                 problems.append(f"line {ln.id} (claim {claim_id} {ln.benefit}, {standing.status.value} "
                                 f"{format_fen(standing.amount)}): charged {format_fen(held.get(ln.id, 0))}, "

@@ -48,6 +48,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from claims.dates import china_midnight
+from claims.decision import approved_for
 from claims.money import format_fen
 from claims.remittance import ADVICE, ITEM_STATUS
 from rules.explain import reason_text
@@ -241,10 +242,9 @@ def approved_now(session: Session, claim_ids) -> dict[int, tuple[int, str, str, 
         .order_by(line.claim_id, line.position)).all()
     now = current_lines(session, claim_ids)
     out = {}
-    for line_id, claim_id, member_id, benefit, status, amount in rows:
-        status, amount = now.get(line_id, (status, amount))
-        if status == "approved" and amount:
-            out[line_id] = (claim_id, member_id, benefit, amount)
+    for line_id, claim_id, member_id, benefit, status, amount in rows:  # cancelled claims are not among them
+        if fen := approved_for(*now.get(line_id, (status, amount))):
+            out[line_id] = (claim_id, member_id, benefit, fen)
     return out
 
 
@@ -829,9 +829,8 @@ def payment_statuses(session: Session, claims: Iterable[models.Claim]) -> dict[i
     out = {}
     for claim in claims:
         held = sums.get(claim.id, {})
-        approved = 0 if claim.status == aggregate.CANCELLED else sum(
-            h.line.amount for h in aggregate.lines_now(claim.lines, claim.adjustments).values()
-            if h.line.status.value == "approved")
+        approved = sum(approved_for(h.line.status, h.line.amount, cancelled=claim.status == aggregate.CANCELLED)
+                       for h in aggregate.lines_now(claim.lines, claim.adjustments).values())
         if held.get("pending"):
             out[claim.id] = "in_run"
         elif held.get("paid"):
