@@ -114,7 +114,7 @@ class Principal:
         Whoever may act for them, and the finance officers of the member's union subtree:
         finance pays the member's claims, so it reads them, but never acts for the member.
         """
-        return self.may_act_for(member) or (self.role is Role.FINANCE and member.union_id in self.unions)
+        return self.may_act_for(member) or (self.role is Role.FINANCE and self.sees_union(member.union_id))
 
     def require_member(self, member: models.Member, hidden_as: NotFound | None = None, *,
                        reading: bool = False) -> None:

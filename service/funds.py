@@ -431,8 +431,8 @@ def release_claim(session: Session, who: Principal, claim: models.Claim) -> list
 # ----------------------------------------------------------------------------- allocations
 
 
-def _is_region_finance(session: Session, who: Principal) -> bool:
-    """Administrators, and finance officers of a region-level union: all relief money is theirs."""
+def sees_every_fund(session: Session, who: Principal) -> bool:
+    """Administrators, and finance officers of a region-level union: every fund is theirs, region-wide or per league."""
     if who.role is Role.ADMIN:
         return True
     if who.role is not Role.FINANCE or who.union_id is None:
@@ -465,7 +465,7 @@ def record_allocation(session: Session, who: Principal, plans: PlanBook,
     waiting for funds, then the pools (``Purse``), then the audit chain.
     """
     who.require(*FINANCE)
-    region = _is_region_finance(session, who)
+    region = sees_every_fund(session, who)
     if not region and data.source != LEAGUE:
         raise Forbidden(f"{data.source} money is recorded by the region's finance officers; "
                         "a league's finance officers record their league's own money")
@@ -594,7 +594,7 @@ def get_allocation(session: Session, who: Principal, allocation_id: int) -> mode
     """One allocation, to those who see it in a list (another league's is 404, as if none)."""
     who.require(*FINANCE)
     row = session.get(models.ReliefAllocation, allocation_id)
-    if row is None or not (_is_region_finance(session, who) or (row.league_id and who.sees_union(row.league_id))):
+    if row is None or not (sees_every_fund(session, who) or (row.league_id and who.sees_union(row.league_id))):
         raise NotFound(f"no allocation {allocation_id}")
     return row
 
@@ -605,7 +605,7 @@ def list_allocations(session: Session, who: Principal, *, year: int | None, sour
     who.require(*FINANCE)
     a = models.ReliefAllocation
     query = select(a)
-    if not _is_region_finance(session, who):
+    if not sees_every_fund(session, who):
         query = query.where(a.league_id.is_not(None), who.union_scope(a.league_id))
     if year is not None:
         query = query.where(a.fund_year == year)
@@ -630,7 +630,7 @@ def pools(session: Session, who: Principal, *, year: int | None, page: int, page
     deficit, which never blocks a claim.
     """
     who.require(*FINANCE)
-    region = _is_region_finance(session, who)
+    region = sees_every_fund(session, who)
     p = models.FundPool
     query = select(p.source, p.fund_year, p.league_id, p.allocated, p.charged).where(or_(p.allocated != 0, p.charged != 0))
     if year is not None:

@@ -103,7 +103,7 @@ def _member_for_account(session: Session, who: Principal, member_id: str, *, wri
         member = lock_members(session, [member_id]).get(member_id)  # lock order: the member first
     else:
         member = session.get(models.Member, member_id)
-    if member is None or not (who.may_act_for(member) or (who.role is Role.FINANCE and who.sees_union(member.union_id))):
+    if member is None or not who.may_read(member):  # finance reads, never writes: refused above
         raise NotFound(f"no member {member_id}")
     return member
 
