@@ -133,6 +133,16 @@ def test_a_reconciliation_list_with_a_bad_row_names_the_row(signed_in) -> None:
     assert no_header.status_code == 422 and "list" in no_header.text
 
 
+def test_a_reconciliation_list_excel_saved_as_gbk_is_read_as_gbk(signed_in) -> None:
+    listed = "setl_id,medfee_sumamt,cancelled\nS-GBK-1,1.00,已撤销\n"
+    answer = _post(signed_in("hospital"), "/console/hospital/reconciliation", {"date": "2026-11-01"},
+                   files={"file": ("list.csv", listed.encode("gb18030"))})
+    assert "S-GBK-1,1.00,已撤销" in answer.text, answer.text[:2000]  # read, not replaced by U+FFFD
+    unreadable = _post(signed_in("hospital"), "/console/hospital/reconciliation", {"date": "2026-11-01"},
+                       files={"file": ("list.csv", b"setl_id\x00,medfee_sumamt\n")})
+    assert unreadable.status_code == 422 and "NUL" in unreadable.text
+
+
 @pytest.mark.parametrize("text, where, stored", [
     ("name: [unclosed\n", "第 1 行", False),  # the parser's own line; a text that does not parse is not stored
     ("name: x\nbenefits: 5\n", "第 2 行", True),  # the validator's path, found in the text; kept with its errors

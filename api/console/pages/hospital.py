@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 from api.console.web import FormDep, attempt, form_errors, pages_router, redirect, render, requires
 from api.deps import PlansDep, ProvincialMedTypesDep, SessionDep
 from claims.dates import china_today
-from service import desk, settlements
+from service import desk, registry, settlements
 from service.auth import Role
 from service.errors import Invalid
 from service.schemas import CancellationCreate, ReconciliationCreate
@@ -202,11 +202,13 @@ def reconcile(request: Request, session: SessionDep, visit: Hospital, form: Form
     """
     text = str(form.get("list", "") or "")
     upload = form.get("file")
-    if upload is not None and hasattr(upload, "filename") and upload.filename:
-        text = upload.file.read(2_000_000).decode("utf-8-sig", errors="replace")
+    sent = upload.file.read(2_000_000) if upload is not None and hasattr(upload, "filename") and upload.filename else None
     date = str(form.get("date", ""))
 
     def run():
+        nonlocal text
+        if sent is not None:
+            text = _uploaded(sent)
         day = _day(date)
         try:
             data = ReconciliationCreate(date=day, settlements=_their_list(text))
@@ -221,6 +223,15 @@ def reconcile(request: Request, session: SessionDep, visit: Hospital, form: Form
     errors = _by_row(error) if error else {}
     return render(request, "hospital/reconciliation.html", status=error.status if error else 200, day=day,
                   totals=totals, result=done[1] if done else None, errors=errors, text=text, columns=LIST_COLUMNS)
+
+
+def _uploaded(data: bytes) -> str:
+    """An uploaded list read as every CSV upload is (``registry.decode_csv``): a list Excel saved
+    as GBK keeps its 是 / 已撤销, which decoding as UTF-8 with replacements would turn into "not cancelled"."""
+    try:
+        return registry.decode_csv(data)
+    except Invalid as err:
+        raise Invalid.at("file", err.errors[0]["message"] if err.errors else err.detail) from None
 
 
 def _safe_day(text: str) -> dt.date:
