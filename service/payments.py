@@ -56,7 +56,7 @@ from service import audit, ledger
 from service import claim_aggregate as aggregate
 from service.auth import Principal, Role
 from service.errors import Conflict, Forbidden, Invalid, NotFound
-from service.registry import decode_csv
+from service.csv_files import decode_csv, formula_safe
 from service.schemas import (
     AdviceClaim,
     AdviceLine,
@@ -592,15 +592,6 @@ def cancel_run(session: Session, who: Principal, run_id: int) -> models.PaymentR
 
 # ----------------------------------------------------------------------------- the bank's files
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: object) -> str:
-    """A cell a spreadsheet shows as text: one that would start a formula gets a leading apostrophe."""
-    text = str(value)
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
-
-
 def bank_file(session: Session, who: Principal, run_id: int, encoding: str) -> tuple[bytes, str]:
     """The CSV the bank pays from (approved or exported runs; the first one marks the run exported); its file name.
 
@@ -618,7 +609,7 @@ def bank_file(session: Session, who: Principal, run_id: int, encoding: str) -> t
                            .join(account, account.id == item.payee_account_id)
                            .where(item.run_id == run.id, item.status != "cancelled").order_by(item.id))
     for seq, (item_id, amount, holder, number, bank) in enumerate(rows, start=1):
-        writer.writerow([_cell(v) for v in (seq, holder, number, bank, format_fen(amount), "CNY", item_id,
+        writer.writerow([formula_safe(str(v)) for v in (seq, holder, number, bank, format_fen(amount), "CNY", item_id,
                                             f"互助保障金 payment run {run.id}")])
     first = run.status == "approved"
     if first:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from api.console.web import FormDep, attempt, form_errors, pages_router, redirect, render, requires
 from api.deps import SessionDep
 from claims.money import format_fen
-from service import ledger_reports, payments, registry
+from service import csv_files, ledger_reports, payments
 from service.auth import Role
 from service.errors import Invalid
 from service.schemas import PaymentRunCreate
@@ -168,9 +168,9 @@ def _row_errors(error) -> dict[str, str]:
 
 
 def _rows(data: bytes, limit: int = 500) -> list[tuple[int, str]]:
-    """The file's lines as the import read them (``registry.decode_csv``), numbered to show errors beside them."""
+    """The file's lines as the import read them (``csv_files.decode_csv``), numbered to show errors beside them."""
     try:
-        text = registry.decode_csv(data) if data else ""
+        text = csv_files.decode_csv(data) if data else ""
     except Invalid:  # the refusal already says the file cannot be read
         return []
     return list(enumerate(text.splitlines()[:limit], start=1))

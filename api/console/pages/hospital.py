@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 from api.console.web import FormDep, attempt, form_errors, pages_router, redirect, render, requires
 from api.deps import PlansDep, ProvincialMedTypesDep, SessionDep
 from claims.dates import china_today
-from service import desk, registry, settlements
+from service import csv_files, desk, settlements
 from service.auth import Role
 from service.errors import Invalid
 from service.schemas import CancellationCreate, ReconciliationCreate
@@ -226,10 +226,10 @@ def reconcile(request: Request, session: SessionDep, visit: Hospital, form: Form
 
 
 def _uploaded(data: bytes) -> str:
-    """An uploaded list read as every CSV upload is (``registry.decode_csv``): a list Excel saved
+    """An uploaded list read as every CSV upload is (``csv_files.decode_csv``): a list Excel saved
     as GBK keeps its 是 / 已撤销, which decoding as UTF-8 with replacements would turn into "not cancelled"."""
     try:
-        return registry.decode_csv(data)
+        return csv_files.decode_csv(data)
     except Invalid as err:
         raise Invalid.at("file", err.errors[0]["message"] if err.errors else err.detail) from None
 
