@@ -116,3 +116,14 @@ def test_english_pages_use_the_catalog() -> None:
 
 class _Request:
     query_params: dict[str, str] = {}
+
+
+def test_a_payment_item_status_reads_as_on_the_printed_advice() -> None:
+    from api.console.i18n import LOCALES, environment
+    from claims.remittance import ITEM_STATUS
+
+    macros = {lang: environment(lang).get_template("macros.html").module for lang in LOCALES}
+    for status, said in ITEM_STATUS.items():
+        assert str(macros["zh"].item_status(status)) == said.zh
+        assert str(macros["en"].item_status(status)) == said.en
+    assert str(macros["en"].item_status("unheard_of")) == "unheard_of"
