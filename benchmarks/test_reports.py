@@ -172,7 +172,7 @@ def _generate(url: str) -> None:
             legs = []
             for line, fen, b in paid:
                 legs += [(ledger.PAYABLE_MEMBERS, fen, None, None, None, m, c, line),
-                         (ledger.bank_account_for(b), -fen, None, None, None, None, None, None)]
+                         (ledger.bank_account_for(DEFAULT_FUNDING.fund_of(b)), -fen, None, None, None, None, None, None)]
             post(reports.PAID_EVENT, paid_on, legs)
         if len(claims) >= 100_000 or c == CLAIMS:
             _copy(conn, "settlements", ["id", "fixmedins_code", "setl_id", "psn_no", "begndate", "enddate",

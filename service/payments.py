@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session
 
 from claims.dates import china_midnight
 from claims.decision import approved_for
+from claims.funding import MUTUAL_AID
 from claims.money import format_fen
 from claims.remittance import ADVICE, ITEM_STATUS
 from rules.explain import reason_text
@@ -767,6 +768,10 @@ def _post_paid(session: Session, run: models.PaymentRun, items: list[_Settling])
             .where(models.PaymentItemLine.item_id.in_(of_run))
             .order_by(models.PaymentItemLine.item_id, models.PaymentItemLine.claim_id, models.PaymentItemLine.line_id)):
         by_item[item_id].append((line_id, claim_id, benefit, amount))
+    # The fund that pays a line is the one its charges were made to (the plan's Funding.fund_of when approved).
+    c = models.LineCharge
+    fund_of_line = dict(session.execute(select(c.line_id, c.fund).distinct().where(
+        c.line_id.in_(select(models.PaymentItemLine.line_id).where(models.PaymentItemLine.item_id.in_(of_run))))).all())
     recoveries: dict[int, list[models.Recovery]] = defaultdict(list)
     if any(i.netted for i in items):
         for r in session.scalars(select(models.Recovery).where(models.Recovery.item_id.in_(of_run)).order_by(models.Recovery.id)):
@@ -781,7 +786,8 @@ def _post_paid(session: Session, run: models.PaymentRun, items: list[_Settling])
             dims = {"member_id": item.member_id, "claim_id": claim_id, "line_id": line_id}
             if amount - netted_here:
                 pay_legs += [ledger.Leg(ledger.PAYABLE_MEMBERS, amount - netted_here, **dims),
-                             ledger.Leg(ledger.bank_account_for(benefit), -(amount - netted_here), **dims)]
+                             ledger.Leg(ledger.bank_account_for(fund_of_line.get(line_id, MUTUAL_AID)),
+                                        -(amount - netted_here), **dims)]
             if netted_here:
                 net_legs.append(ledger.Leg(ledger.PAYABLE_MEMBERS, netted_here, **dims))
         net_legs += [ledger.Leg(ledger.RECOVERIES, -r.amount, member_id=item.member_id, claim_id=r.claim_id,

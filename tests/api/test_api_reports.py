@@ -174,7 +174,7 @@ def build_history(client: TestClient, cast, db) -> History:
                 if c["claim"] == made["id"]:
                     legs += [Leg(ledger.PAYABLE_MEMBERS, c["fen"], member_id=c["member"], claim_id=c["claim"],
                                  line_id=c["line"]),
-                             Leg(ledger.bank_account_for(c["benefit"]), -c["fen"])]
+                             Leg(ledger.bank_account_for(DEFAULT_FUNDING.fund_of(c["benefit"])), -c["fen"])]
             ledger.post(s, reports.PAID_EVENT, legs, ref=f"item:{made['id']}", booked_on=paid_on)
             h.paid[made["id"]] = paid_on
         s.commit()
