@@ -277,12 +277,8 @@ def _recovered(session: Session, line_ids: Iterable[int]) -> dict[int, int]:
                                  .where(models.Recovery.line_id.in_(ids)).group_by(models.Recovery.line_id)))
 
 
-def paid_amount(session: Session, line_id: int) -> int:
-    """Fen of this line that items the bank paid carry (netted recoveries included): what a reduction is measured against."""
-    return paid_amounts(session, [line_id]).get(line_id, 0)
-
-
 def paid_amounts(session: Session, line_ids: Iterable[int]) -> dict[int, int]:
+    """Fen of each line that items the bank paid carry (netted recoveries included): what a reduction is measured against."""
     ids = list(set(line_ids))
     if not ids:
         return {}

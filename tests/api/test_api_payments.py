@@ -544,10 +544,10 @@ def test_payable_per_the_ledger_is_approved_less_paid_once_approvals_are_booked(
     assert any("member M2: payable per the ledger 1.00" in p for p in payments.check(session))
 
 
-def test_paid_amount_is_what_paid_items_carry_of_a_line(client, cast, session) -> None:
+def test_paid_amounts_are_what_paid_items_carry_of_a_line(client, cast, session) -> None:
     run, made = exported_run(client, cast)
     line = run["payment_items"][0]["lines"][0]
-    assert payments.paid_amount(session, line["line_id"]) == 0  # with the bank, not paid yet
+    assert payments.paid_amounts(session, [line["line_id"]]) == {}  # with the bank, not paid yet
     returns(client, cast.finance, run["id"], [(run["payment_items"][0]["id"], "paid", "", "B1", "2026-01-05")])
-    assert payments.paid_amount(session, line["line_id"]) == parse_yuan(line["amount"])
-    assert type(payments.paid_amount(session, line["line_id"])) is int
+    paid = payments.paid_amounts(session, [line["line_id"]])
+    assert paid == {line["line_id"]: parse_yuan(line["amount"])} and type(paid[line["line_id"]]) is int
