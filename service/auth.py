@@ -53,6 +53,14 @@ class Role(StrEnum):
     MEMBER = "member"
 
 
+def unions_beneath(path: str):
+    """The ids of a union and every union beneath it (a SELECT): ``path`` is the union's own (``R/L1/``).
+
+    One rule for a subtree, whether it is a caller's scope or the union a run or a report is for.
+    """
+    return select(models.Union.id).where(models.Union.path.startswith(path, autoescape=True))
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling: a key's role and scope."""
@@ -81,7 +89,7 @@ class Principal:
 
     def union_scope(self, column):
         """A SQL condition: ``column`` (a union id) lies in the caller's subtree."""
-        return column.in_(select(models.Union.id).where(models.Union.path.startswith(self.union_path, autoescape=True)))
+        return column.in_(unions_beneath(self.union_path))
 
     @property
     def actor(self) -> str:

@@ -55,7 +55,7 @@ from claims.remittance import ADVICE, ITEM_STATUS
 from rules.explain import reason_text
 from service import audit, ledger
 from service import claim_aggregate as aggregate
-from service.auth import Principal, Role
+from service.auth import Principal, Role, unions_beneath
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.csv_files import decode_csv, formula_safe
 from service.schemas import (
@@ -181,8 +181,7 @@ def _claims_in(path: str, decided_from: dt.date | None, decided_to: dt.date | No
     review that approved a pended line.
     """
     query = (select(models.Claim.id).join(models.Member, models.Member.id == models.Claim.member_id)
-             .where(models.Member.union_id.in_(
-                 select(models.Union.id).where(models.Union.path.startswith(path, autoescape=True)))))
+             .where(models.Member.union_id.in_(unions_beneath(path))))
     if decided_from is not None:
         query = query.where(models.Claim.updated_at >= china_midnight(decided_from))
     if decided_to is not None:
