@@ -24,6 +24,12 @@ class ClaimStatus(StrEnum):
     INVALID = "invalid"  # the claim record itself is malformed
 
 
+# A claim whose settlement its hospital cancelled: its lines stay as decided (the record
+# of what was decided), but it holds nothing in the totals and pays nothing. A stored
+# claim's status only: the engine never decides it, so it is not a ClaimStatus.
+CLAIM_CANCELLED = "cancelled"
+
+
 @dataclass(frozen=True, slots=True)
 class AccumulatorChange:
     """One running total moved by one benefit line (undone if a reviewer denies it)."""

@@ -30,7 +30,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from claims.accumulators import MemberAccumulators
 from claims.cases import Claim
-from claims.decision import AccumulatorChange, BenefitLine, Decision, LineStatus
+from claims.decision import CLAIM_CANCELLED, AccumulatorChange, BenefitLine, Decision, LineStatus
 from claims.funding import RELIEF, Funding, funding_of
 from claims.members import Enrollment, Gender, HardshipCategory, HardshipRegistration, Member, hardship_on
 from claims.money import parse_yuan
@@ -40,9 +40,7 @@ from store import models
 from store.repositories import apply_members_changes, load_accumulators, lock_members
 
 
-# A claim whose settlement its hospital cancelled: its lines stay as decided (the record
-# of what was decided), but it holds nothing in the totals and pays nothing.
-CANCELLED = "cancelled"
+CANCELLED = CLAIM_CANCELLED  # kept here too: the services name it ``aggregate.CANCELLED``
 
 
 @dataclass(slots=True)

@@ -38,7 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from claims.dates import china_today
-from claims.decision import BenefitLine, Decision, LineStatus, approved_for, claim_status
+from claims.decision import CLAIM_CANCELLED, BenefitLine, Decision, LineStatus, approved_for, claim_status
 from claims.funding import (DEFAULT_FUNDING, FUND_EXHAUSTED, LEAGUE, MUTUAL_AID, RELIEF, RELIEF_SOURCES, Funding,
                             cover, funding_of, release)
 from claims.money import AmountError, format_fen, parse_yuan
@@ -50,7 +50,6 @@ from service.schemas import AllocationCreate
 from store import models
 from store.repositories import is_postgres, lock_members, paginate
 
-CANCELLED = "cancelled"  # claim_aggregate.CANCELLED: that module imports this one, so not from there
 
 FINANCE = (Role.ADMIN, Role.FINANCE)
 NO_LEAGUE = ""  # a pool's league key for money not kept per league
@@ -519,7 +518,7 @@ def _waiting_lines(session: Session, year: int, source: str, league: str | None)
     query = (select(line.id, claim.id, claim.member_id)
              .join(claim, claim.id == line.claim_id)
              .join(settlement, settlement.id == claim.settlement_id)
-             .where(line.status == LineStatus.PENDED.value, claim.status != CANCELLED,
+             .where(line.status == LineStatus.PENDED.value, claim.status != CLAIM_CANCELLED,
                     cast(line.reasons, String).like(f'%"{FUND_EXHAUSTED}"%'),
                     settlement.begndate >= dt.date(year, 1, 1), settlement.begndate <= dt.date(year, 12, 31))
              .order_by(claim.submitted_on, claim.id, line.position))
@@ -691,7 +690,7 @@ def check(session: Session) -> list[str]:
     for ln in lines:
         by_claim[ln.claim_id].append(ln)
     seen: set[int] = set()
-    cancelled = set(session.scalars(select(models.Claim.id).where(models.Claim.status == CANCELLED)))
+    cancelled = set(session.scalars(select(models.Claim.id).where(models.Claim.status == CLAIM_CANCELLED)))
     for claim_id, stored in by_claim.items():
         now = aggregate.lines_now(stored, adjustments.get(claim_id, []))
         for ln in stored:
