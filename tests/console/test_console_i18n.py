@@ -127,3 +127,13 @@ def test_a_payment_item_status_reads_as_on_the_printed_advice() -> None:
         assert str(macros["zh"].item_status(status)) == said.zh
         assert str(macros["en"].item_status(status)) == said.en
     assert str(macros["en"].item_status("unheard_of")) == "unheard_of"
+
+
+def test_a_fund_reads_by_the_name_the_federation_report_gives_it() -> None:
+    from api.console.i18n import LOCALES, environment
+    from service.report_labels import SOURCES
+
+    macros = {lang: environment(lang).get_template("macros.html").module for lang in LOCALES}
+    for source in ("mutual_aid", "central", "region", "league", "charity"):
+        assert str(macros["zh"].fund_source(source)) == SOURCES[source].zh
+        assert str(macros["en"].fund_source(source)) == SOURCES[source].en
