@@ -22,7 +22,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from claims.messages import Message
 from claims.remittance import ITEM_STATUS
-from service.report_labels import SOURCES, Label
+from service.report_labels import CATEGORIES, SOURCES, Label
 
 LOCALES = ("zh", "en")
 DEFAULT_LOCALE = "zh"
@@ -54,8 +54,9 @@ def environment(locale: str) -> Environment:
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     # A payment item's status reads as on the member's printed advice: one catalog for both (claims.remittance).
     env.globals["item_status_text"] = lambda status: _said(ITEM_STATUS.get(status), locale) or status
-    # A fund's name as the federation report and funds.md give it (service.report_labels).
+    # A fund's and a hardship category's names as the federation report gives them (service.report_labels).
     env.globals["fund_source_text"] = lambda source: _said(SOURCES.get(source), locale) or source
+    env.globals["category_text"] = lambda category: (_said(CATEGORIES.get(category), locale) if category else None) or category
     return env
 
 

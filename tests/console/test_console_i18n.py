@@ -129,7 +129,7 @@ def test_a_payment_item_status_reads_as_on_the_printed_advice() -> None:
     assert str(macros["en"].item_status("unheard_of")) == "unheard_of"
 
 
-def test_a_fund_reads_by_the_name_the_federation_report_gives_it() -> None:
+def test_a_fund_and_a_hardship_category_read_by_the_names_the_federation_report_gives_them() -> None:
     from api.console.i18n import LOCALES, environment
     from service.report_labels import SOURCES
 
@@ -137,3 +137,10 @@ def test_a_fund_reads_by_the_name_the_federation_report_gives_it() -> None:
     for source in ("mutual_aid", "central", "region", "league", "charity"):
         assert str(macros["zh"].fund_source(source)) == SOURCES[source].zh
         assert str(macros["en"].fund_source(source)) == SOURCES[source].en
+
+    from claims.members import HardshipCategory
+    from service.report_labels import CATEGORIES
+
+    for category in HardshipCategory:
+        assert str(macros["zh"].category(category.value)) == CATEGORIES[category.value].zh
+        assert str(macros["en"].category(category.value)) == CATEGORIES[category.value].en
