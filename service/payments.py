@@ -278,14 +278,19 @@ def _recovered(session: Session, line_ids: Iterable[int]) -> dict[int, int]:
 
 def paid_amounts(session: Session, line_ids: Iterable[int]) -> dict[int, int]:
     """Fen of each line that items the bank paid carry (netted recoveries included): what a reduction is measured against."""
-    ids = list(set(line_ids))
+    return _paid_by(session, models.PaymentItemLine.line_id, line_ids)
+
+
+def _paid_by(session: Session, key, ids: Iterable[int]) -> dict[int, int]:
+    """What items the bank paid carry (netted recoveries included), summed by ``key`` (a PaymentItemLine column)."""
+    ids = list(set(ids))
     if not ids:
         return {}
     return _sums(session.execute(
-        select(models.PaymentItemLine.line_id, func.sum(models.PaymentItemLine.amount))
+        select(key, func.sum(models.PaymentItemLine.amount))
         .join(models.PaymentItem, models.PaymentItem.id == models.PaymentItemLine.item_id)
-        .where(models.PaymentItem.status == "paid", models.PaymentItemLine.line_id.in_(ids))
-        .group_by(models.PaymentItemLine.line_id)))
+        .where(models.PaymentItem.status == "paid", key.in_(ids))
+        .group_by(key)))
 
 
 # ----------------------------------------------------------------------------- recoveries
@@ -836,14 +841,7 @@ def payment_statuses(session: Session, claims: Iterable[models.Claim]) -> dict[i
 
 def paid_by_claim(session: Session, claim_ids: Iterable[int]) -> dict[int, int]:
     """What items the bank paid carry of each claim's lines (fen; netted recoveries included)."""
-    ids = list(set(claim_ids))
-    if not ids:
-        return {}
-    return _sums(session.execute(
-        select(models.PaymentItemLine.claim_id, func.sum(models.PaymentItemLine.amount))
-        .join(models.PaymentItem, models.PaymentItem.id == models.PaymentItemLine.item_id)
-        .where(models.PaymentItem.status == "paid", models.PaymentItemLine.claim_id.in_(ids))
-        .group_by(models.PaymentItemLine.claim_id)))
+    return _paid_by(session, models.PaymentItemLine.claim_id, claim_ids)
 
 
 # ----------------------------------------------------------------------------- remittance advice
