@@ -38,6 +38,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
 
+from claims.dates import as_utc
 from service.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from store import models
 from store.repositories import paginate
@@ -217,7 +218,7 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
     row = session.scalar(select(models.ApiKey).where(models.ApiKey.prefix == parts[1]))
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, _hash(parts[2])):
         raise Unauthorized("unknown or revoked API key")
-    if row.expires_at is not None and _aware(row.expires_at) <= _now():
+    if row.expires_at is not None and as_utc(row.expires_at) <= _now():
         raise Unauthorized("this API key has expired")
     return principal_for(session, row.id, Role(row.role), hospital_code=row.hospital_code,
                          member_id=row.member_id, union_id=row.union_id)
@@ -242,11 +243,6 @@ def principal_for(session: Session, key_id: int | None, role: Role, *, hospital_
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands back the stored UTC time without its zone.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
 
 
 # ----------------------------------------------------------------------------- key lifecycle
@@ -313,7 +309,7 @@ def revoke_key(session: Session, who: Principal, key_id: int) -> tuple[models.Ap
 def key_status(row: models.ApiKey) -> str:
     if row.revoked_at is not None:
         return "revoked"
-    if row.expires_at is not None and _aware(row.expires_at) <= _now():
+    if row.expires_at is not None and as_utc(row.expires_at) <= _now():
         return "expired"
     return "active"
 

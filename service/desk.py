@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from claims.dates import china_midnight, china_today
+from claims.dates import as_utc, china_midnight, china_today
 from claims.decision import LineStatus
 from claims.money import AmountError, format_fen, parse_yuan
 from claims.settlement import Settlement, parse_settlement
@@ -541,4 +541,4 @@ def reconcile(session: Session, who: Principal, data: ReconciliationCreate) -> R
 
 def china_day(posted_at: dt.datetime) -> dt.date:
     """The China date of a stored instant (SQLite gives it back without its zone: UTC)."""
-    return china_today(posted_at if posted_at.tzinfo else posted_at.replace(tzinfo=dt.timezone.utc))
+    return china_today(as_utc(posted_at))
