@@ -81,7 +81,9 @@ ADVICE_READERS = (Role.ADMIN, Role.OFFICER, Role.FINANCE, Role.MEMBER)
 HOLDING = ("pending", "paid")  # item statuses that hold their lines
 BANK_FILE_COLUMNS = ("seq", "payee_name", "account_no", "bank_name", "amount", "currency", "reference", "memo")
 RETURN_COLUMNS = ("reference", "status", "reason", "bank_ref", "date")
-ENCODINGS = {"utf-8": "utf-8-sig", "gb18030": "gb18030"}  # utf-8: with the BOM Excel needs to read it as UTF-8
+# The bank file's encodings by charset name (what the answer's Content-Type says) → codec:
+# utf-8 with the BOM Excel needs to read it as UTF-8.
+ENCODINGS = {"utf-8": "utf-8-sig", "gb18030": "gb18030"}
 
 # The events this module posts; ``check`` sums their postings.
 PAID, PAID_RETURNED = "item.paid", "item.returned"

@@ -49,6 +49,7 @@ def approve(client: TestClient, key: str, run_id: int, expect: int = 200) -> dic
 def bank_rows(client: TestClient, key: str, run_id: int, encoding: str = "utf-8") -> list[dict]:
     answer = client.get(f"/v1/payment-runs/{run_id}/bank-file", params={"encoding": encoding}, headers=auth(key))
     assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == f"text/csv; charset={encoding}"
     if encoding == "utf-8":
         assert answer.content.startswith(codecs.BOM_UTF8)
         text = answer.content.decode("utf-8-sig")

@@ -66,6 +66,7 @@ def test_a_bank_file_is_a_utf8_file_with_a_bom_or_gb18030_and_a_bad_return_file_
     assert "attachment" in utf8.headers["content-disposition"]
     gb = _post(checker, f"/console/finance/runs/{run_id}/bank-file", {"encoding": "gb18030"})
     assert gb.content.decode("gb18030").splitlines()[1:] == utf8.content.decode("utf-8-sig").splitlines()[1:]
+    assert utf8.headers["content-type"].endswith("charset=utf-8") and gb.headers["content-type"].endswith("charset=gb18030")
     assert _run_status(seeded_db, run_id) == "exported"
     reference = utf8.content.decode("utf-8-sig").splitlines()[1].split(",")[6]
     bad = f"reference,status,reason,bank_ref,date\n{reference},paid,,B1,not-a-day\n"

@@ -135,7 +135,7 @@ def bank_file(request: Request, session: SessionDep, visit: Finance, run_id: int
             raise error
         return _run_page(request, session, visit, run_id, status=error.status, errors=form_errors(error))
     body, name = made
-    return Response(body, media_type=f"text/csv; charset={'utf-8' if chosen == 'utf-8' else 'gb18030'}",
+    return Response(body, media_type=f"text/csv; charset={chosen}",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
 
