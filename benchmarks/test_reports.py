@@ -180,7 +180,7 @@ def _generate(url: str) -> None:
             legs = []
             for line, fen, b in paid:
                 legs += [(ledger.PAYABLE_MEMBERS, fen, None, None, None, m, c, line),
-                         (ledger.bank_account_for(b), -fen, None, None, None, m, c, line)]
+                         (ledger.bank_account_for(DEFAULT_FUNDING.fund_of(b)), -fen, None, None, None, m, c, line)]
             entry = post(report_facts.PAID_EVENT, paid_on, legs)
             if rnd.random() < 0.02:  # the bank returns one in fifty; the next run pays it
                 post(report_facts.RETURNED_EVENT, paid_on + dt.timedelta(days=2),

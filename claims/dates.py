@@ -26,3 +26,17 @@ LAST_DAY = dt.date(2100, 12, 31)
 def happened(day: dt.date, now: dt.datetime | None = None) -> bool:
     """A day something can have happened on: from ``FIRST_DAY`` to tomorrow in China (a clock a little ahead)."""
     return FIRST_DAY <= day <= china_today(now) + dt.timedelta(days=1)
+
+
+def china_midnight(day: dt.date) -> dt.datetime:
+    """When ``day`` starts in China, as a UTC instant: where a day's window or a date-only expiry begins."""
+    return dt.datetime.combine(day, dt.time(), CHINA).astimezone(dt.timezone.utc)
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A stored time as an aware UTC instant, the same on both databases.
+
+    SQLite gives a DateTime(timezone=True) column back without its zone (it was stored
+    in UTC); PostgreSQL gives it in the server's zone.
+    """
+    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)

@@ -24,6 +24,12 @@ class ClaimStatus(StrEnum):
     INVALID = "invalid"  # the claim record itself is malformed
 
 
+# A claim whose settlement its hospital cancelled: its lines stay as decided (the record
+# of what was decided), but it holds nothing in the totals and pays nothing. A stored
+# claim's status only: the engine never decides it, so it is not a ClaimStatus.
+CLAIM_CANCELLED = "cancelled"
+
+
 @dataclass(frozen=True, slots=True)
 class AccumulatorChange:
     """One running total moved by one benefit line (undone if a reviewer denies it)."""
@@ -89,6 +95,15 @@ class Decision:
             out["message"] = self.message
         out["trace"] = self.trace
         return out
+
+
+def approved_for(status: str, amount: int, *, cancelled: bool = False) -> int:
+    """Fen a line is approved for: its amount if it stands approved on a claim not cancelled, else nothing.
+
+    The one answer the funds charge, payments pay up to and ``claims check`` holds them
+    to; ``status`` and ``amount`` as the line stands now (``claim_aggregate.lines_now``).
+    """
+    return amount if status == LineStatus.APPROVED and not cancelled else 0
 
 
 def claim_status(lines: list[BenefitLine]) -> ClaimStatus:

@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claims.money import format_fen
+
 # --------------------------------------------------------------------------- tables
 
 # (code, name, grade, weight). Grade 11 are pharmacies (定点药店): outpatient only.
@@ -178,10 +180,6 @@ RESIDENT_SERIOUS_CAP = 300_000_00
 PLAN_YEARS = (2024, 2025, 2026)
 
 _FIRST_DAY = dt.date(2016, 1, 1)
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 _CUMULATIVE: dict[int, tuple[tuple, list[int]]] = {}  # id(table) -> (table, cumulative weights)
@@ -482,18 +480,18 @@ def _bill(rng: random.Random, member: _Member, stay: _Stay, setl_no: str) -> dic
         "med_type": stay.med_type,
         "begndate": when(begndate, rng.randint(7, 20)),
         "enddate": when(enddate, rng.randint(8, 17)),
-        "medfee_sumamt": _yuan(total),
-        "fulamt_ownpay_amt": _yuan(own),
-        "overlmt_selfpay": _yuan(over),
-        "preselfpay_amt": _yuan(pre),
-        "inscp_scp_amt": _yuan(scope),
+        "medfee_sumamt": format_fen(total),
+        "fulamt_ownpay_amt": format_fen(own),
+        "overlmt_selfpay": format_fen(over),
+        "preselfpay_amt": format_fen(pre),
+        "inscp_scp_amt": format_fen(scope),
     }
-    bill.update((k, _yuan(v)) for k, v in funds.items())
+    bill.update((k, format_fen(v)) for k, v in funds.items())
     bill.update(
-        fund_pay_sumamt=_yuan(fund_total),
-        psn_part_amt=_yuan(personal),
-        acct_pay=_yuan(account),
-        psn_cash_pay=_yuan(personal - account),
+        fund_pay_sumamt=format_fen(fund_total),
+        psn_part_amt=format_fen(personal),
+        acct_pay=format_fen(account),
+        psn_cash_pay=format_fen(personal - account),
         diagnoses=diagnoses,
     )
     return bill

@@ -277,9 +277,11 @@ def _expiry(text: str):
     """--expires: a date is the start of that day in China; a time needs its zone."""
     import datetime as dt
 
+    from claims.dates import china_midnight
+
     try:
         if len(text) == 10:
-            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.timezone(dt.timedelta(hours=8)))
+            return china_midnight(dt.date.fromisoformat(text))
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
         _fail(f"--expires: not a date (2027-01-01) or an ISO time (2027-01-01T00:00:00+08:00): {text!r}")

@@ -38,6 +38,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
 
+from claims.dates import as_utc
 from service.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from store import models
 from store.repositories import paginate
@@ -51,6 +52,14 @@ class Role(StrEnum):
     FINANCE = "finance"
     HOSPITAL = "hospital"
     MEMBER = "member"
+
+
+def unions_beneath(path: str):
+    """The ids of a union and every union beneath it (a SELECT): ``path`` is the union's own (``R/L1/``).
+
+    One rule for a subtree, whether it is a caller's scope or the union a run or a report is for.
+    """
+    return select(models.Union.id).where(models.Union.path.startswith(path, autoescape=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +90,7 @@ class Principal:
 
     def union_scope(self, column):
         """A SQL condition: ``column`` (a union id) lies in the caller's subtree."""
-        return column.in_(select(models.Union.id).where(models.Union.path.startswith(self.union_path, autoescape=True)))
+        return column.in_(unions_beneath(self.union_path))
 
     @property
     def actor(self) -> str:
@@ -114,7 +123,7 @@ class Principal:
         Whoever may act for them, and the finance officers of the member's union subtree:
         finance pays the member's claims, so it reads them, but never acts for the member.
         """
-        return self.may_act_for(member) or (self.role is Role.FINANCE and member.union_id in self.unions)
+        return self.may_act_for(member) or (self.role is Role.FINANCE and self.sees_union(member.union_id))
 
     def require_member(self, member: models.Member, hidden_as: NotFound | None = None, *,
                        reading: bool = False) -> None:
@@ -209,7 +218,7 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
     row = session.scalar(select(models.ApiKey).where(models.ApiKey.prefix == parts[1]))
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, _hash(parts[2])):
         raise Unauthorized("unknown or revoked API key")
-    if row.expires_at is not None and _aware(row.expires_at) <= _now():
+    if row.expires_at is not None and as_utc(row.expires_at) <= _now():
         raise Unauthorized("this API key has expired")
     return principal_for(session, row.id, Role(row.role), hospital_code=row.hospital_code,
                          member_id=row.member_id, union_id=row.union_id)
@@ -234,11 +243,6 @@ def principal_for(session: Session, key_id: int | None, role: Role, *, hospital_
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands back the stored UTC time without its zone.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
 
 
 # ----------------------------------------------------------------------------- key lifecycle
@@ -305,7 +309,7 @@ def revoke_key(session: Session, who: Principal, key_id: int) -> tuple[models.Ap
 def key_status(row: models.ApiKey) -> str:
     if row.revoked_at is not None:
         return "revoked"
-    if row.expires_at is not None and _aware(row.expires_at) <= _now():
+    if row.expires_at is not None and as_utc(row.expires_at) <= _now():
         return "expired"
     return "active"
 

@@ -30,18 +30,17 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from claims.accumulators import MemberAccumulators
 from claims.cases import Claim
-from claims.decision import AccumulatorChange, BenefitLine, Decision, LineStatus
+from claims.decision import CLAIM_CANCELLED, AccumulatorChange, BenefitLine, Decision, LineStatus
 from claims.funding import RELIEF, Funding, funding_of
 from claims.members import Enrollment, Gender, HardshipCategory, HardshipRegistration, Member, hardship_on
+from claims.money import parse_yuan
 from claims.settlement import Settlement
 from service import funds, report_facts
 from store import models
 from store.repositories import apply_members_changes, is_postgres, load_accumulators, lock_members
 
 
-# A claim whose settlement its hospital cancelled: its lines stay as decided (the record
-# of what was decided), but it holds nothing in the totals and pays nothing.
-CANCELLED = "cancelled"
+CANCELLED = CLAIM_CANCELLED  # kept here too: the services name it ``aggregate.CANCELLED``
 
 
 @dataclass(slots=True)
@@ -195,19 +194,13 @@ def lines_now(lines: Iterable[models.DecisionLine], adjustments: Iterable[models
             benefit = diff["benefit"]
             before = held.get(benefit)
             changes = net([], [*(before.line.changes if before else []), *by_benefit.pop(benefit, [])])
-            held[benefit] = HeldLine(BenefitLine(benefit, LineStatus(diff["to_status"]), _fen(diff["to_amount"]),
+            held[benefit] = HeldLine(BenefitLine(benefit, LineStatus(diff["to_status"]), parse_yuan(diff["to_amount"]),
                                                  list(diff.get("reasons", [])), changes),
                                      before.reviewed if before else False)
         for benefit, changes in by_benefit.items():  # changes of a line whose amount did not move
             if benefit in held:
                 held[benefit].line.changes = net([], [*held[benefit].line.changes, *changes])
     return held
-
-
-def _fen(text: str) -> int:
-    from claims.money import parse_yuan
-
-    return parse_yuan(text)
 
 
 # ----------------------------------------------------------------------------- saving

@@ -25,7 +25,7 @@ from claims.dates import china_today
 from claims.funding import DEFAULT_FUNDING, Funding, funding_of
 from rules.document import validate_plan
 from rules.schedule import Schedule
-from service import ledger
+from service import funds, ledger
 from service.plans import published
 from store import models
 from store.repositories import insert_many
@@ -85,18 +85,13 @@ def _memo(member_id: str, period_start: dt.date) -> str:
     return f"member {member_id}, period from {period_start}"
 
 
-def _league_of_member(session: Session, member_id: str) -> str | None:
-    return session.scalar(select(models.Union.league_id).join(models.Member, models.Member.union_id == models.Union.id)
-                          .where(models.Member.id == member_id))
-
-
 def record(session: Session, enrollment: models.Enrollment) -> models.Contribution:
     """Record the contribution of a new enrollment and book it; set on ``enrollment.contribution``."""
     funding = funding_by_day(session, [enrollment.period_start])[enrollment.period_start]
     today = china_today()
     entry_id = ledger.post(
         session, RECEIVED,
-        _legs(enrollment.member_id, _league_of_member(session, enrollment.member_id), enrollment.period_start, funding),
+        _legs(enrollment.member_id, funds.leagues_of(session, [enrollment.member_id]).get(enrollment.member_id), enrollment.period_start, funding),
         ref=f"enrollment:{enrollment.id}", memo=_memo(enrollment.member_id, enrollment.period_start), booked_on=today)
     contribution = models.Contribution(
         member_id=enrollment.member_id, enrollment_id=enrollment.id, period_start=enrollment.period_start,

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from claims.dates import CHINA, FIRST_DAY, china_today, happened
+from claims.dates import CHINA, FIRST_DAY, as_utc, china_midnight, china_today, happened
 from claims.decision import LineStatus
 from claims.money import AmountError, format_fen, parse_yuan
 from claims.settlement import Settlement, parse_settlement
@@ -385,7 +385,7 @@ def day_window(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """
     if not happened(day):
         raise Invalid.at("date", f"must be a day from {FIRST_DAY} to tomorrow in China")
-    start = dt.datetime.combine(day, dt.time(), tzinfo=CHINA).astimezone(dt.timezone.utc)
+    start = china_midnight(day)
     return start, start + dt.timedelta(days=1)
 
 
@@ -538,6 +538,4 @@ def reconcile(session: Session, who: Principal, data: ReconciliationCreate) -> R
 
 def china_day(posted_at: dt.datetime) -> dt.date:
     """The China date of a stored instant (SQLite gives it back without its zone: UTC)."""
-    if posted_at.tzinfo is None:
-        posted_at = posted_at.replace(tzinfo=dt.timezone.utc)
-    return posted_at.astimezone(CHINA).date()
+    return china_today(as_utc(posted_at))

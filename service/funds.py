@@ -39,7 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from claims.dates import FIRST_DAY, china_today
-from claims.decision import BenefitLine, Decision, LineStatus, claim_status
+from claims.decision import CLAIM_CANCELLED, BenefitLine, Decision, LineStatus, approved_for, claim_status
 from claims.funding import (DEFAULT_FUNDING, FUND_EXHAUSTED, LEAGUE, MUTUAL_AID, RELIEF, RELIEF_SOURCES, Funding,
                             cover, funding_of, release)
 from claims.money import AmountError, format_fen, parse_yuan
@@ -51,7 +51,6 @@ from service.schemas import AllocationCreate
 from store import models
 from store.repositories import is_postgres, lock_members, paginate
 
-CANCELLED = "cancelled"  # claim_aggregate.CANCELLED: that module imports this one, so not from there
 
 FINANCE = (Role.ADMIN, Role.FINANCE)
 NO_LEAGUE = ""  # a pool's league key for money not kept per league
@@ -439,8 +438,8 @@ MAX_ALLOCATION = 100_000_000_000_00  # fen: 100 billion yuan
 MAX_POOL = 10_000_000_000_000_00  # fen: 10 trillion yuan a source, year and league
 
 
-def _is_region_finance(session: Session, who: Principal) -> bool:
-    """Administrators, and finance officers of a region-level union: all relief money is theirs."""
+def sees_every_fund(session: Session, who: Principal) -> bool:
+    """Administrators, and finance officers of a region-level union: every fund is theirs, region-wide or per league."""
     if who.role is Role.ADMIN:
         return True
     if who.role is not Role.FINANCE or who.union_id is None:
@@ -473,7 +472,7 @@ def record_allocation(session: Session, who: Principal, plans: PlanBook,
     waiting for funds, then the pools (``Purse``), then the audit chain.
     """
     who.require(*FINANCE)
-    region = _is_region_finance(session, who)
+    region = sees_every_fund(session, who)
     if not region and data.source != LEAGUE:
         raise Forbidden(f"{data.source} money is recorded by the region's finance officers; "
                         "a league's finance officers record their league's own money")
@@ -534,7 +533,7 @@ def _waiting_lines(session: Session, year: int, source: str, league: str | None)
     query = (select(line.id, claim.id, claim.member_id)
              .join(claim, claim.id == line.claim_id)
              .join(settlement, settlement.id == claim.settlement_id)
-             .where(line.status == LineStatus.PENDED.value, claim.status != CANCELLED,
+             .where(line.status == LineStatus.PENDED.value, claim.status != CLAIM_CANCELLED,
                     cast(line.reasons, String).like(f'%"{FUND_EXHAUSTED}"%'),
                     settlement.begndate >= dt.date(year, 1, 1), settlement.begndate <= dt.date(year, 12, 31))
              .order_by(claim.submitted_on, claim.id, line.position))
@@ -609,7 +608,7 @@ def get_allocation(session: Session, who: Principal, allocation_id: int) -> mode
     """One allocation, to those who see it in a list (another league's is 404, as if none)."""
     who.require(*FINANCE)
     row = session.get(models.ReliefAllocation, allocation_id)
-    if row is None or not (_is_region_finance(session, who) or (row.league_id and who.sees_union(row.league_id))):
+    if row is None or not (sees_every_fund(session, who) or (row.league_id and who.sees_union(row.league_id))):
         raise NotFound(f"no allocation {allocation_id}")
     return row
 
@@ -620,7 +619,7 @@ def list_allocations(session: Session, who: Principal, *, year: int | None, sour
     who.require(*FINANCE)
     a = models.ReliefAllocation
     query = select(a)
-    if not _is_region_finance(session, who):
+    if not sees_every_fund(session, who):
         query = query.where(a.league_id.is_not(None), who.union_scope(a.league_id))
     if year is not None:
         query = query.where(a.fund_year == year)
@@ -645,7 +644,7 @@ def pools(session: Session, who: Principal, *, year: int | None, page: int, page
     deficit, which never blocks a claim.
     """
     who.require(*FINANCE)
-    region = _is_region_finance(session, who)
+    region = sees_every_fund(session, who)
     p = models.FundPool
     query = select(p.source, p.fund_year, p.league_id, p.allocated, p.charged).where(or_(p.allocated != 0, p.charged != 0))
     if year is not None:
@@ -746,13 +745,13 @@ def check(session: Session) -> list[str]:
     for ln in lines:
         by_claim[ln.claim_id].append(ln)
     seen: set[int] = set()
-    cancelled = set(session.scalars(select(models.Claim.id).where(models.Claim.status == CANCELLED)))
+    cancelled = set(session.scalars(select(models.Claim.id).where(models.Claim.status == CLAIM_CANCELLED)))
     for claim_id, stored in by_claim.items():
         now = aggregate.lines_now(stored, adjustments.get(claim_id, []))
         for ln in stored:
             seen.add(ln.id)
             standing = now[ln.benefit].line
-            want = standing.amount if standing.status is LineStatus.APPROVED and claim_id not in cancelled else 0
+            want = approved_for(standing.status, standing.amount, cancelled=claim_id in cancelled)
             if held.get(ln.id, 0) != want:
                 problems.append(f"line {ln.id} (claim {claim_id} {ln.benefit}, {standing.status.value} "
                                 f"{format_fen(standing.amount)}): charged {format_fen(held.get(ln.id, 0))}, "

@@ -32,9 +32,9 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from claims.dates import as_utc
 from service.auth import Principal
 from service.errors import Conflict, Invalid
-from service.schemas import _as_utc
 from store import models
 
 HEADER = "Idempotency-Key"
@@ -84,7 +84,7 @@ def _stored(session: Session, key_id: int, key: str, fingerprint: str) -> Answer
         .where(_T.api_key_id == key_id, _T.idempotency_key == key)).one_or_none()
     if row is None:
         return None
-    if _as_utc(row.created_at) <= dt.datetime.now(dt.timezone.utc) - KEPT:
+    if as_utc(row.created_at) <= dt.datetime.now(dt.timezone.utc) - KEPT:
         session.execute(delete(_T).where(_T.id == row.id))  # expired: the key is new again
         return None
     if row.request_hash != fingerprint:

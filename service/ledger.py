@@ -21,6 +21,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from claims.dates import china_today
+from claims.funding import RELIEF
 from service import report_facts
 from store import models
 from store.repositories import insert_many, is_postgres
@@ -36,7 +37,6 @@ CONTRIBUTIONS_UNION_SUBSIDY = "Income:Contributions:UnionSubsidy"
 
 # Relief sources and their account segment (``funds.md`` §1).
 SOURCE_SEGMENTS = {"central": "Central", "region": "Region", "league": "League", "charity": "Charity"}
-RELIEF_BENEFITS = frozenset({"CIR"})  # paid from the relief bank account; the rest from mutual aid
 
 _SEGMENT = re.compile(r"[A-Z][A-Za-z0-9-]*")
 ROOTS = ("Assets", "Liabilities", "Equity", "Income", "Expenses")
@@ -60,9 +60,12 @@ def benefit_expense_account(benefit: str, source: str | None = None) -> str:
     return f"{account}:{SOURCE_SEGMENTS[source]}" if source else account
 
 
-def bank_account_for(benefit: str) -> str:
-    """The bank account a benefit is paid from: relief for CIR, mutual aid otherwise."""
-    return BANK_RELIEF if benefit in RELIEF_BENEFITS else BANK_MUTUAL_AID
+def bank_account_for(fund: str) -> str:
+    """The bank account a fund pays from: relief money from the relief account, mutual aid from its own.
+
+    Which fund pays a benefit is the plan's (``Funding.fund_of``), kept on the line's charges.
+    """
+    return BANK_RELIEF if fund == RELIEF else BANK_MUTUAL_AID
 
 
 @functools.lru_cache(maxsize=4096)  # a ledger has few accounts; an import checks them 400,000 times

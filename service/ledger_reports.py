@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from claims.dates import china_today
 from claims.funding import MUTUAL_AID, RELIEF_SOURCES
 from claims.money import format_fen
+from service import funds
 from service.auth import Principal, Role
 from service.errors import Invalid
 from store import models
@@ -92,14 +93,6 @@ def _statement_source(fund_source: str | None) -> str:
     return fund_source if fund_source in RELIEF_SOURCES else MUTUAL_AID
 
 
-def _sees_every_fund(session: Session, who: Principal) -> bool:
-    """Administrators and the regional federation's finance officers: every fund, region-wide or per league."""
-    if who.role is Role.ADMIN:
-        return True
-    level = session.scalar(select(models.Union.level).where(models.Union.id == who.union_id))
-    return level == "region"
-
-
 def statements(session: Session, who: Principal, *, year: int, source: str | None = None, league: str | None = None,
                from_: dt.date | None = None, to: dt.date | None = None) -> list[StatementLine]:
     """Each fund's statement for ``year`` (fund year) between ``from_`` (default 1 January) and ``to`` (default: all).
@@ -126,14 +119,14 @@ def statements(session: Session, who: Principal, *, year: int, source: str | Non
              .group_by(P.fund_source, P.league_id, kind, before))
     if to is not None:
         query = query.where(J.booked_on <= to)
-    every = _sees_every_fund(session, who)
+    every = funds.sees_every_fund(session, who)
     sums: dict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0, 0, 0])  # opening, in, charges
     for fund_source, league_id, what, is_before, fen in session.execute(query):
         fund = _statement_source(fund_source)
         line_league = league_id if fund == "league" else None
         if fund == "league" and line_league is None:
             continue  # league money always names its league; nothing to attribute otherwise
-        if not every and (fund != "league" or line_league not in who.unions):
+        if not every and (fund != "league" or not who.sees_union(line_league)):
             continue
         if (source is not None and fund != source) or (league is not None and line_league != league):
             continue

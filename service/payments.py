@@ -47,15 +47,17 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from claims.dates import FIRST_DAY, LAST_DAY, happened
+from claims.dates import FIRST_DAY, LAST_DAY, china_midnight, happened
+from claims.decision import approved_for
+from claims.funding import MUTUAL_AID
 from claims.money import format_fen
 from claims.remittance import ADVICE, ITEM_STATUS
 from rules.explain import reason_text
 from service import audit, ledger
 from service import claim_aggregate as aggregate
-from service.auth import Principal, Role
+from service.auth import Principal, Role, unions_beneath
 from service.errors import Conflict, Forbidden, Invalid, NotFound
-from service.registry import decode_csv
+from service.csv_files import decode_csv, formula_safe
 from service.schemas import (
     AdviceClaim,
     AdviceLine,
@@ -77,10 +79,11 @@ ACCOUNT_READERS = (*ACCOUNT_WRITERS, Role.FINANCE)
 ADVICE_READERS = (Role.ADMIN, Role.OFFICER, Role.FINANCE, Role.MEMBER)
 
 HOLDING = ("pending", "paid")  # item statuses that hold their lines
-CHINA = dt.timezone(dt.timedelta(hours=8))
 BANK_FILE_COLUMNS = ("seq", "payee_name", "account_no", "bank_name", "amount", "currency", "reference", "memo")
 RETURN_COLUMNS = ("reference", "status", "reason", "bank_ref", "date")
-ENCODINGS = {"utf-8": "utf-8-sig", "gb18030": "gb18030"}  # utf-8: with the BOM Excel needs to read it as UTF-8
+# The bank file's encodings by charset name (what the answer's Content-Type says) → codec:
+# utf-8 with the BOM Excel needs to read it as UTF-8.
+ENCODINGS = {"utf-8": "utf-8-sig", "gb18030": "gb18030"}
 
 # The events this module posts; ``check`` sums their postings.
 PAID, PAID_RETURNED = "item.paid", "item.returned"
@@ -103,7 +106,7 @@ def _member_for_account(session: Session, who: Principal, member_id: str, *, wri
         member = lock_members(session, [member_id]).get(member_id)  # lock order: the member first
     else:
         member = session.get(models.Member, member_id)
-    if member is None or not (who.may_act_for(member) or (who.role is Role.FINANCE and who.sees_union(member.union_id))):
+    if member is None or not who.may_read(member):  # finance reads, never writes: refused above
         raise NotFound(f"no member {member_id}")
     return member
 
@@ -173,10 +176,6 @@ class Payable:
     amount: int  # fen, > 0
 
 
-def _china_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), CHINA).astimezone(dt.timezone.utc)
-
-
 def _claims_in(path: str, decided_from: dt.date | None, decided_to: dt.date | None):
     """The ids of claims of members of a union's subtree decided in the window (a SELECT, not run here).
 
@@ -184,12 +183,11 @@ def _claims_in(path: str, decided_from: dt.date | None, decided_to: dt.date | No
     review that approved a pended line.
     """
     query = (select(models.Claim.id).join(models.Member, models.Member.id == models.Claim.member_id)
-             .where(models.Member.union_id.in_(
-                 select(models.Union.id).where(models.Union.path.startswith(path, autoescape=True)))))
+             .where(models.Member.union_id.in_(unions_beneath(path))))
     if decided_from is not None:
-        query = query.where(models.Claim.updated_at >= _china_midnight(decided_from))
+        query = query.where(models.Claim.updated_at >= china_midnight(decided_from))
     if decided_to is not None:
-        query = query.where(models.Claim.updated_at < _china_midnight(decided_to + dt.timedelta(days=1)))
+        query = query.where(models.Claim.updated_at < china_midnight(decided_to + dt.timedelta(days=1)))
     return query
 
 
@@ -246,10 +244,9 @@ def approved_now(session: Session, claim_ids) -> dict[int, tuple[int, str, str, 
         .order_by(line.claim_id, line.position)).all()
     now = current_lines(session, claim_ids)
     out = {}
-    for line_id, claim_id, member_id, benefit, status, amount in rows:
-        status, amount = now.get(line_id, (status, amount))
-        if status == "approved" and amount:
-            out[line_id] = (claim_id, member_id, benefit, amount)
+    for line_id, claim_id, member_id, benefit, status, amount in rows:  # cancelled claims are not among them
+        if fen := approved_for(*now.get(line_id, (status, amount))):
+            out[line_id] = (claim_id, member_id, benefit, fen)
     return out
 
 
@@ -281,20 +278,21 @@ def _recovered(session: Session, line_ids: Iterable[int]) -> dict[int, int]:
                                  .where(models.Recovery.line_id.in_(ids)).group_by(models.Recovery.line_id)))
 
 
-def paid_amount(session: Session, line_id: int) -> int:
-    """Fen of this line that items the bank paid carry (netted recoveries included): what a reduction is measured against."""
-    return paid_amounts(session, [line_id]).get(line_id, 0)
-
-
 def paid_amounts(session: Session, line_ids: Iterable[int]) -> dict[int, int]:
-    ids = list(set(line_ids))
+    """Fen of each line that items the bank paid carry (netted recoveries included): what a reduction is measured against."""
+    return _paid_by(session, models.PaymentItemLine.line_id, line_ids)
+
+
+def _paid_by(session: Session, key, ids: Iterable[int]) -> dict[int, int]:
+    """What items the bank paid carry (netted recoveries included), summed by ``key`` (a PaymentItemLine column)."""
+    ids = list(set(ids))
     if not ids:
         return {}
     return _sums(session.execute(
-        select(models.PaymentItemLine.line_id, func.sum(models.PaymentItemLine.amount))
+        select(key, func.sum(models.PaymentItemLine.amount))
         .join(models.PaymentItem, models.PaymentItem.id == models.PaymentItemLine.item_id)
-        .where(models.PaymentItem.status == "paid", models.PaymentItemLine.line_id.in_(ids))
-        .group_by(models.PaymentItemLine.line_id)))
+        .where(models.PaymentItem.status == "paid", key.in_(ids))
+        .group_by(key)))
 
 
 # ----------------------------------------------------------------------------- recoveries
@@ -601,15 +599,6 @@ def cancel_run(session: Session, who: Principal, run_id: int) -> models.PaymentR
 
 # ----------------------------------------------------------------------------- the bank's files
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: object) -> str:
-    """A cell a spreadsheet shows as text: one that would start a formula gets a leading apostrophe."""
-    text = str(value)
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
-
-
 def bank_file(session: Session, who: Principal, run_id: int, encoding: str) -> tuple[bytes, str]:
     """The CSV the bank pays from (approved or exported runs; the first one marks the run exported); its file name.
 
@@ -627,7 +616,7 @@ def bank_file(session: Session, who: Principal, run_id: int, encoding: str) -> t
                            .join(account, account.id == item.payee_account_id)
                            .where(item.run_id == run.id, item.status != "cancelled").order_by(item.id))
     for seq, (item_id, amount, holder, number, bank) in enumerate(rows, start=1):
-        writer.writerow([_cell(v) for v in (seq, holder, number, bank, format_fen(amount), "CNY", item_id,
+        writer.writerow([formula_safe(str(v)) for v in (seq, holder, number, bank, format_fen(amount), "CNY", item_id,
                                             f"互助保障金 payment run {run.id}")])
     first = run.status == "approved"
     if first:
@@ -791,6 +780,10 @@ def _post_paid(session: Session, run: models.PaymentRun, items: list[_Settling])
             .where(models.PaymentItemLine.item_id.in_(of_run))
             .order_by(models.PaymentItemLine.item_id, models.PaymentItemLine.claim_id, models.PaymentItemLine.line_id)):
         by_item[item_id].append((line_id, claim_id, benefit, amount))
+    # The fund that pays a line is the one its charges were made to (the plan's Funding.fund_of when approved).
+    c = models.LineCharge
+    fund_of_line = dict(session.execute(select(c.line_id, c.fund).distinct().where(
+        c.line_id.in_(select(models.PaymentItemLine.line_id).where(models.PaymentItemLine.item_id.in_(of_run))))).all())
     recoveries: dict[int, list[models.Recovery]] = defaultdict(list)
     if any(i.netted for i in items):
         for r in session.scalars(select(models.Recovery).where(models.Recovery.item_id.in_(of_run)).order_by(models.Recovery.id)):
@@ -805,7 +798,8 @@ def _post_paid(session: Session, run: models.PaymentRun, items: list[_Settling])
             dims = {"member_id": item.member_id, "claim_id": claim_id, "line_id": line_id}
             if amount - netted_here:
                 pay_legs += [ledger.Leg(ledger.PAYABLE_MEMBERS, amount - netted_here, **dims),
-                             ledger.Leg(ledger.bank_account_for(benefit), -(amount - netted_here), **dims)]
+                             ledger.Leg(ledger.bank_account_for(fund_of_line.get(line_id, MUTUAL_AID)),
+                                        -(amount - netted_here), **dims)]
             if netted_here:
                 net_legs.append(ledger.Leg(ledger.PAYABLE_MEMBERS, netted_here, **dims))
         net_legs += [ledger.Leg(ledger.RECOVERIES, -r.amount, member_id=item.member_id, claim_id=r.claim_id,
@@ -844,9 +838,8 @@ def payment_statuses(session: Session, claims: Iterable[models.Claim]) -> dict[i
     out = {}
     for claim in claims:
         held = sums.get(claim.id, {})
-        approved = 0 if claim.status == aggregate.CANCELLED else sum(
-            h.line.amount for h in aggregate.lines_now(claim.lines, claim.adjustments).values()
-            if h.line.status.value == "approved")
+        approved = sum(approved_for(h.line.status, h.line.amount, cancelled=claim.status == aggregate.CANCELLED)
+                       for h in aggregate.lines_now(claim.lines, claim.adjustments).values())
         if held.get("pending"):
             out[claim.id] = "in_run"
         elif held.get("paid"):
@@ -860,14 +853,7 @@ def payment_statuses(session: Session, claims: Iterable[models.Claim]) -> dict[i
 
 def paid_by_claim(session: Session, claim_ids: Iterable[int]) -> dict[int, int]:
     """What items the bank paid carry of each claim's lines (fen; netted recoveries included)."""
-    ids = list(set(claim_ids))
-    if not ids:
-        return {}
-    return _sums(session.execute(
-        select(models.PaymentItemLine.claim_id, func.sum(models.PaymentItemLine.amount))
-        .join(models.PaymentItem, models.PaymentItem.id == models.PaymentItemLine.item_id)
-        .where(models.PaymentItem.status == "paid", models.PaymentItemLine.claim_id.in_(ids))
-        .group_by(models.PaymentItemLine.claim_id)))
+    return _paid_by(session, models.PaymentItemLine.claim_id, claim_ids)
 
 
 # ----------------------------------------------------------------------------- remittance advice

@@ -18,6 +18,7 @@ from claims.identity import InvalidIdentity, hidden_character, parse_certno
 from claims.members import HardshipCategory
 from service import audit, contributions
 from service.auth import MEMBER_READERS, Principal, Role
+from service.csv_files import decode_csv
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.schemas import (
     EnrollmentCorrection,
@@ -238,29 +239,6 @@ _ENROLLMENT_COLUMNS = ("member_id", "period_start", "period_end", "enrolled_on")
 # Values per statement when reading the stored rows a file names: small enough that
 # the server's other requests get their turn between statements.
 _CHUNK = 2000
-
-
-def decode_csv(data: bytes | str) -> str:
-    """The text of an uploaded CSV file: UTF-8 (with or without the BOM Excel writes), else GB18030.
-
-    Excel saves "CSV UTF-8" with a BOM and plain "CSV" in the Windows code page, which in
-    a Chinese locale is GBK, a subset of GB18030. Valid UTF-8 is taken as UTF-8 (GBK text
-    of Chinese names is almost never valid UTF-8); anything else is decoded as GB18030.
-    """
-    if isinstance(data, str):
-        text = data
-    else:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            try:
-                text = data.decode("gb18030")
-            except UnicodeDecodeError as err:
-                raise Invalid.at("body", f"not text in UTF-8 or GB18030/GBK (byte {err.start} cannot be read)") from None
-    text = text.removeprefix("\ufeff")
-    if "\x00" in text:
-        raise Invalid.at("body", "contains a NUL character: not a CSV text file")
-    return text
 
 
 @functools.lru_cache(maxsize=4096)  # a file repeats its few periods on every row

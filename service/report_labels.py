@@ -89,6 +89,7 @@ CATEGORIES: dict[str, Label] = {
 }
 
 SOURCES: dict[str, Label] = {
+    "mutual_aid": Label("互助保障金", "Mutual-aid pool"),
     "central": Label("中央财政专项帮扶资金", "Central special assistance funds"),
     "region": Label("自治区财政专项帮扶资金", "Regional special funds"),
     "league": Label("盟市工会筹集资金", "Funds raised by the league or city union"),

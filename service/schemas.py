@@ -10,6 +10,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from claims.dates import as_utc
 from claims.identity import CERTNO_PATTERN, InvalidIdentity, hidden_character, identifier_problem, normalise_id, parse_certno
 from claims.members import HardshipCategory
 from claims.money import format_fen
@@ -18,15 +19,7 @@ Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-
 T = TypeVar("T")
 
 
-def _as_utc(value: dt.datetime) -> dt.datetime:
-    # SQLite gives DateTime(timezone=True) columns back without their zone (they are
-    # stored in UTC); PostgreSQL gives them in the server's zone. Answer in UTC on both.
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
-
-
-UtcDatetime = Annotated[dt.datetime, AfterValidator(_as_utc)]
+UtcDatetime = Annotated[dt.datetime, AfterValidator(as_utc)]
 
 
 def _visible(value: str) -> str:

@@ -32,6 +32,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from claims.dates import as_utc
 from service import audit
 from service.auth import Principal, Role, SignInLimiter, check_scope, principal_for
 from service.errors import Conflict, Invalid, TooManyRequests, Unauthorized
@@ -71,11 +72,6 @@ class Lockout:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands back the stored UTC time without its zone.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def _token_hash(token: str) -> str:
@@ -204,11 +200,11 @@ def find_session(session: Session, token: str | None, policy: SessionPolicy = Se
     if found is None:
         return None
     row, user = found
-    if (row.ended_at is not None or user.disabled_at is not None or _aware(row.expires_at) <= now
-            or _aware(row.last_seen_at) + policy.idle <= now):
+    if (row.ended_at is not None or user.disabled_at is not None or as_utc(row.expires_at) <= now
+            or as_utc(row.last_seen_at) + policy.idle <= now):
         return None
     return Visit(row.id, user, principal_of(session, user), row.csrf_token,
-                 stale=now - _aware(row.last_seen_at) >= TOUCH_EVERY)
+                 stale=now - as_utc(row.last_seen_at) >= TOUCH_EVERY)
 
 
 def touch(session: Session, session_id: int, now: dt.datetime | None = None) -> None:

@@ -20,6 +20,10 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from claims.messages import Message
+from claims.remittance import ITEM_STATUS
+from service.report_labels import CATEGORIES, SOURCES, Label
+
 LOCALES = ("zh", "en")
 DEFAULT_LOCALE = "zh"
 CATALOG = files("api.console") / "locales" / "en" / "LC_MESSAGES" / "messages.po"
@@ -48,4 +52,13 @@ def environment(locale: str) -> Environment:
     env = Environment(loader=PackageLoader("api.console", "templates"), autoescape=select_autoescape(default=True),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    # A payment item's status reads as on the member's printed advice: one catalog for both (claims.remittance).
+    env.globals["item_status_text"] = lambda status: _said(ITEM_STATUS.get(status), locale) or status
+    # A fund's and a hardship category's names as the federation report gives them (service.report_labels).
+    env.globals["fund_source_text"] = lambda source: _said(SOURCES.get(source), locale) or source
+    env.globals["category_text"] = lambda category: (_said(CATEGORIES.get(category), locale) if category else None) or category
     return env
+
+
+def _said(text: Message | Label | None, locale: str) -> str | None:
+    return None if text is None else (text.zh if locale == "zh" else text.en)

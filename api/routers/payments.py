@@ -105,8 +105,7 @@ def bank_file(run_id: RowId, session: WritingSessionDep, caller: CurrentCaller,
     place account numbers are whole. No cell starts a spreadsheet formula.
     """
     body, name = payments.bank_file(session, caller, run_id, encoding)
-    charset = "utf-8" if encoding == "utf-8" else "gb18030"
-    return Response(body, media_type=f"text/csv; charset={charset}",
+    return Response(body, media_type=f"text/csv; charset={encoding}",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

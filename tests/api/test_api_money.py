@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from claims.money import parse_yuan
 from cli.main import app as cli_app
-from service import consistency, ledger
+from service import consistency, ledger, payments
 from service.ledger_reports import trial_balance
 from store import models
 from tests.api import builders as b
@@ -221,6 +221,14 @@ def test_a_whole_money_story_leaves_claims_check_clean_and_the_ledger_passes_bea
                                               (items["M2"]["id"], "paid", "", "B2", "2026-01-05"),
                                               (items["M3"]["id"], "returned", "户名不符", "B3", "2026-01-05")])
     clean(session)
+    # Each line is paid from its fund's bank account (the fund its charges went to): CIR from relief.
+    paid_from = set(session.execute(
+        select(models.DecisionLine.benefit, models.Posting.account).join(models.JournalEntry)
+        .join(models.DecisionLine, models.DecisionLine.id == models.Posting.line_id)
+        .where(models.JournalEntry.event == payments.PAID, models.Posting.claim_id == cir["id"],
+               models.Posting.account != ledger.PAYABLE_MEMBERS)).all())
+    assert ("CIR", ledger.BANK_RELIEF) in paid_from and len(paid_from) > 1
+    assert all(account == ledger.BANK_MUTUAL_AID for benefit, account in paid_from if benefit != "CIR")
 
     # Re-adjudication paying less (recoveries of what was paid), then a paid claim cancelled.
     assert pay_less_from_now_on(client, cast)["adjustments"] >= 1

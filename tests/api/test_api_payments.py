@@ -49,6 +49,7 @@ def approve(client: TestClient, key: str, run_id: int, expect: int = 200) -> dic
 def bank_rows(client: TestClient, key: str, run_id: int, encoding: str = "utf-8") -> list[dict]:
     answer = client.get(f"/v1/payment-runs/{run_id}/bank-file", params={"encoding": encoding}, headers=auth(key))
     assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == f"text/csv; charset={encoding}"
     if encoding == "utf-8":
         assert answer.content.startswith(codecs.BOM_UTF8)
         text = answer.content.decode("utf-8-sig")
@@ -546,10 +547,10 @@ def test_payable_per_the_ledger_is_approved_less_paid_once_approvals_are_booked(
     assert any("member M2: payable per the ledger 1.00" in p for p in payments.check(session))
 
 
-def test_paid_amount_is_what_paid_items_carry_of_a_line(client, cast, session) -> None:
+def test_paid_amounts_are_what_paid_items_carry_of_a_line(client, cast, session) -> None:
     run, made = exported_run(client, cast)
     line = run["payment_items"][0]["lines"][0]
-    assert payments.paid_amount(session, line["line_id"]) == 0  # with the bank, not paid yet
+    assert payments.paid_amounts(session, [line["line_id"]]) == {}  # with the bank, not paid yet
     returns(client, cast.finance, run["id"], [(run["payment_items"][0]["id"], "paid", "", "B1", "2026-01-05")])
-    assert payments.paid_amount(session, line["line_id"]) == parse_yuan(line["amount"])
-    assert type(payments.paid_amount(session, line["line_id"])) is int
+    paid = payments.paid_amounts(session, [line["line_id"]])
+    assert paid == {line["line_id"]: parse_yuan(line["amount"])} and type(paid[line["line_id"]]) is int

@@ -116,3 +116,31 @@ def test_english_pages_use_the_catalog() -> None:
 
 class _Request:
     query_params: dict[str, str] = {}
+
+
+def test_a_payment_item_status_reads_as_on_the_printed_advice() -> None:
+    from api.console.i18n import LOCALES, environment
+    from claims.remittance import ITEM_STATUS
+
+    macros = {lang: environment(lang).get_template("macros.html").module for lang in LOCALES}
+    for status, said in ITEM_STATUS.items():
+        assert str(macros["zh"].item_status(status)) == said.zh
+        assert str(macros["en"].item_status(status)) == said.en
+    assert str(macros["en"].item_status("unheard_of")) == "unheard_of"
+
+
+def test_a_fund_and_a_hardship_category_read_by_the_names_the_federation_report_gives_them() -> None:
+    from api.console.i18n import LOCALES, environment
+    from service.report_labels import SOURCES
+
+    macros = {lang: environment(lang).get_template("macros.html").module for lang in LOCALES}
+    for source in ("mutual_aid", "central", "region", "league", "charity"):
+        assert str(macros["zh"].fund_source(source)) == SOURCES[source].zh
+        assert str(macros["en"].fund_source(source)) == SOURCES[source].en
+
+    from claims.members import HardshipCategory
+    from service.report_labels import CATEGORIES
+
+    for category in HardshipCategory:
+        assert str(macros["zh"].category(category.value)) == CATEGORIES[category.value].zh
+        assert str(macros["en"].category(category.value)) == CATEGORIES[category.value].en

@@ -66,6 +66,7 @@ def test_a_bank_file_is_a_utf8_file_with_a_bom_or_gb18030_and_a_bad_return_file_
     assert "attachment" in utf8.headers["content-disposition"]
     gb = _post(checker, f"/console/finance/runs/{run_id}/bank-file", {"encoding": "gb18030"})
     assert gb.content.decode("gb18030").splitlines()[1:] == utf8.content.decode("utf-8-sig").splitlines()[1:]
+    assert utf8.headers["content-type"].endswith("charset=utf-8") and gb.headers["content-type"].endswith("charset=gb18030")
     assert _run_status(seeded_db, run_id) == "exported"
     reference = utf8.content.decode("utf-8-sig").splitlines()[1].split(",")[6]
     bad = f"reference,status,reason,bank_ref,date\n{reference},paid,,B1,not-a-day\n"
@@ -131,6 +132,16 @@ def test_a_reconciliation_list_with_a_bad_row_names_the_row(signed_in) -> None:
     assert answer.status_code == 422 and "row 3 · setl_id" in answer.text  # listed twice, on the file's row 3
     no_header = _post(signed_in("hospital"), "/console/hospital/reconciliation", {"list": "S-A,1.00\n"})
     assert no_header.status_code == 422 and "list" in no_header.text
+
+
+def test_a_reconciliation_list_excel_saved_as_gbk_is_read_as_gbk(signed_in) -> None:
+    listed = "setl_id,medfee_sumamt,cancelled\nS-GBK-1,1.00,已撤销\n"
+    answer = _post(signed_in("hospital"), "/console/hospital/reconciliation", {"date": "2026-11-01"},
+                   files={"file": ("list.csv", listed.encode("gb18030"))})
+    assert "S-GBK-1,1.00,已撤销" in answer.text, answer.text[:2000]  # read, not replaced by U+FFFD
+    unreadable = _post(signed_in("hospital"), "/console/hospital/reconciliation", {"date": "2026-11-01"},
+                       files={"file": ("list.csv", b"setl_id\x00,medfee_sumamt\n")})
+    assert unreadable.status_code == 422 and "NUL" in unreadable.text
 
 
 @pytest.mark.parametrize("text, where, stored", [

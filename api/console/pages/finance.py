@@ -14,7 +14,7 @@ from api.console.web import FormDep, attempt, form_errors, pages_router, redirec
 from api.deps import PlansDep, SessionDep
 from claims.dates import china_today
 from claims.money import format_fen
-from service import funds, ledger_reports, payments
+from service import csv_files, funds, ledger_reports, payments
 from service.auth import Role
 from service.errors import Invalid
 from service.schemas import AllocationCreate, PaymentRunCreate
@@ -183,7 +183,7 @@ def bank_file(request: Request, session: SessionDep, visit: Finance, run_id: int
             raise error
         return _run_page(request, session, visit, run_id, status=error.status, errors=form_errors(error))
     body, name = made
-    return Response(body, media_type=f"text/csv; charset={'utf-8' if chosen == 'utf-8' else 'gb18030'}",
+    return Response(body, media_type=f"text/csv; charset={chosen}",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
 
@@ -216,7 +216,11 @@ def _row_errors(error) -> dict[str, str]:
 
 
 def _rows(data: bytes, limit: int = 500) -> list[tuple[int, str]]:
-    text = data.decode("utf-8-sig", errors="replace") if data else ""
+    """The file's lines as the import read them (``csv_files.decode_csv``), numbered to show errors beside them."""
+    try:
+        text = csv_files.decode_csv(data) if data else ""
+    except Invalid:  # the refusal already says the file cannot be read
+        return []
     return list(enumerate(text.splitlines()[:limit], start=1))
 
 

@@ -18,7 +18,7 @@ from api.console.web import FormDep, attempt, form_errors, pages_router, redirec
 from api.deps import PlansDep, ProvincialMedTypesDep, SessionDep
 from api.limits import MAX_DEPTH, json_depth
 from claims.dates import china_today
-from service import desk, settlements
+from service import csv_files, desk, settlements
 from service.auth import Role
 from service.errors import Invalid
 from service.schemas import CancellationCreate, ReconciliationCreate
@@ -206,11 +206,14 @@ def reconcile(request: Request, session: SessionDep, visit: Hospital, form: Form
     """
     text = str(form.get("list", "") or "")
     upload = form.get("file")
-    if upload is not None and hasattr(upload, "filename") and upload.filename:
-        text = upload.file.read().decode("utf-8-sig", errors="replace")  # whole: a cut list reports false differences
+    # Read whole (a cut list reports false differences), decoded as Excel saves it (UTF-8 or GBK).
+    sent = upload.file.read() if upload is not None and hasattr(upload, "filename") and upload.filename else None
     date = str(form.get("date", ""))
 
     def run():
+        nonlocal text
+        if sent is not None:
+            text = _uploaded(sent)
         day = _day(date)
         try:
             data = ReconciliationCreate(date=day, settlements=_their_list(text))
@@ -225,6 +228,15 @@ def reconcile(request: Request, session: SessionDep, visit: Hospital, form: Form
     errors = _by_row(error) if error else {}
     return render(request, "hospital/reconciliation.html", status=error.status if error else 200, day=day,
                   totals=totals, result=done[1] if done else None, errors=errors, text=text, columns=LIST_COLUMNS)
+
+
+def _uploaded(data: bytes) -> str:
+    """An uploaded list read as every CSV upload is (``csv_files.decode_csv``): a list Excel saved
+    as GBK keeps its 是 / 已撤销, which decoding as UTF-8 with replacements would turn into "not cancelled"."""
+    try:
+        return csv_files.decode_csv(data)
+    except Invalid as err:
+        raise Invalid.at("file", err.errors[0]["message"] if err.errors else err.detail) from None
 
 
 def _safe_day(text: str) -> dt.date:

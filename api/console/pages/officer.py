@@ -18,7 +18,7 @@ from api.console.web import FormDep, attempt, form_errors, pages_router, redirec
 from api.deps import PlansDep, SessionDep
 from claims.dates import china_today
 from claims.members import HardshipCategory
-from service import benefits, claims, funds, registry
+from service import benefits, claims, csv_files, funds, registry
 from service.auth import Role
 from service.errors import Invalid
 from service.schemas import ClaimCreate, ClaimReview, LineReview
@@ -191,7 +191,7 @@ def import_enrollments(request: Request, session: SessionDep, visit: Officer,
 def _csv_rows(data: bytes, limit: int = 2000) -> list[tuple[int, list[str]]]:
     """The file's rows numbered as the import numbers them (the header is row 1), to show errors beside them."""
     try:
-        text = registry.decode_csv(data)
+        text = csv_files.decode_csv(data)
     except Exception:  # noqa: BLE001 - an undecodable file is shown by its error alone
         return []
     rows = []
