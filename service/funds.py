@@ -324,10 +324,13 @@ def leagues_of(session: Session, member_ids: Iterable[str]) -> dict[str, str | N
     ids = sorted(set(member_ids))
     if not ids:
         return {}
-    rows = session.execute(select(models.Member.id, models.Union.league_id)
-                           .join(models.Union, models.Union.id == models.Member.union_id)
-                           .where(models.Member.id.in_(ids)))
-    return dict(rows.all())
+    found: dict[str, str | None] = {}
+    # In parts: an import's hundred thousand members would pass PostgreSQL's 65,535 parameters.
+    for start in range(0, len(ids), 10_000):
+        found.update(session.execute(select(models.Member.id, models.Union.league_id)
+                                     .join(models.Union, models.Union.id == models.Member.union_id)
+                                     .where(models.Member.id.in_(ids[start:start + 10_000]))).all())
+    return found
 
 
 def _pend_for_funds(line: Any) -> None:

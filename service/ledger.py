@@ -125,9 +125,10 @@ def reverse(session: Session, entry_id: int, event: str, *, ref: str, memo: str 
     return post(session, event, legs, ref=ref, memo=memo, booked_on=booked_on, reverses_id=entry_id)
 
 
-# Up to this many entries are written with INSERT ... RETURNING; more (an import, a
-# payment run) by drawing their ids first and copying them in bulk.
+# Up to this many entries (and legs) are written with INSERT ... RETURNING; more (an
+# import, a payment run) by drawing their ids first and copying them in bulk.
 _FEW = 50
+_FEW_LEGS = 1000  # an imported file's one entry of 200,000 legs goes by COPY too
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +157,7 @@ def post_many(session: Session, entries: Sequence[Entry], *, pause: Callable[[in
     if not wanted:
         return [0] * len(checked)
     now, today = dt.datetime.now(dt.timezone.utc), china_today()
-    if wanted <= _FEW:
+    if wanted <= _FEW and sum(len(legs) for _, legs in checked) <= _FEW_LEGS:
         # A claim's or an allocation's entry: two plain statements (the entries with their
         # ids returned, then all the postings) cost less than drawing ids and COPY.
         kept = [(e, legs) for e, legs in checked if legs]

@@ -43,6 +43,9 @@ def record_claims(session: Session, claims: Sequence[models.Claim], settlements:
         fresh[row["claim_id"]] = models.ClaimFact(**row)
 
 
+_PART = 10_000  # ids in one IN (...): well within PostgreSQL's 65,535 parameters
+
+
 def _unions_of(session: Session, member_ids: set[str]) -> dict[str, str]:
     """Each member's union: from the members the transaction already loaded (locked), the rest read."""
     mapper = inspect(models.Member)
@@ -52,9 +55,10 @@ def _unions_of(session: Session, member_ids: set[str]) -> dict[str, str]:
         if loaded is not None:
             found[member_id] = loaded.union_id
     missing = sorted(member_ids - found.keys())
-    if missing:
+    # In parts: an import's hundred thousand members would pass PostgreSQL's 65,535 parameters.
+    for start in range(0, len(missing), _PART):
         found.update(session.execute(select(models.Member.id, models.Member.union_id)
-                                     .where(models.Member.id.in_(missing))).all())
+                                     .where(models.Member.id.in_(missing[start:start + _PART]))).all())
     return found
 
 
@@ -163,7 +167,7 @@ def record_entries(session: Session, entries: Sequence[tuple[int, str, object, S
     facts: dict[int, models.ClaimFact] = {c: kept["facts"][c] for c in wanted_claims if c in kept["facts"]}
     charged: set[int] = set(kept["charged"])
     wanted_claims = wanted_claims - facts.keys()
-    if wanted_claims:
+    if wanted_claims and len(wanted_claims) <= _PART:
         # The claims' facts and, beside them, which of the lines were charged before (a later row adjusts a line).
         cf, rc = models.ClaimFact, models.ReportCharge
         before = (rc.claim_id == cf.claim_id) & rc.line_id.in_(sorted(wanted_lines)) if wanted_lines else false()
@@ -172,6 +176,17 @@ def record_entries(session: Session, entries: Sequence[tuple[int, str, object, S
             facts[fact.claim_id] = fact
             if line_id is not None:
                 charged.add(line_id)
+    elif wanted_claims:
+        # A payment run's thousands of claims: facts and earlier charges read in parts, each
+        # within PostgreSQL's 65,535 parameters.
+        cf, rc = models.ClaimFact, models.ReportCharge
+        claims, lines = sorted(wanted_claims), sorted(wanted_lines)
+        for start in range(0, len(claims), _PART):
+            for fact in session.scalars(select(cf).where(cf.claim_id.in_(claims[start:start + _PART]))):
+                facts[fact.claim_id] = fact
+        for start in range(0, len(lines), _PART):
+            charged.update(session.scalars(select(rc.line_id).where(rc.line_id.in_(lines[start:start + _PART]))
+                                           .distinct()))
     members = {leg.member_id for *_, money in parsed for leg in money if leg.member_id}
     unions = _unions_of(session, members) if members else {}
     charges, reliefs, payments = [], [], []

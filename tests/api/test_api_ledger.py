@@ -113,14 +113,21 @@ def test_an_import_books_a_contribution_for_each_new_enrollment_once(client, cas
     assert first.status_code == 200 and first.json()["enrollments_created"] == 30, first.text
     assert again.status_code == 200 and again.json()["enrollments_unchanged"] == 30, again.text
     imported = list(session.scalars(select(models.Contribution).where(models.Contribution.member_id.like("M5%"))))
-    assert len(imported) == 30 and _count(session, models.JournalEntry) == before + 30
+    # One entry for the file (the second import books nothing): a credit leg per member and
+    # source, as a single enrollment books them, and the bank's debit once per source and year.
+    assert len(imported) == 30 and _count(session, models.JournalEntry) == before + 1
+    assert len({row.entry_id for row in imported}) == 1
+    entry_id = imported[0].entry_id
+    legs = _legs(session, entry_id)
     enrollment_of = dict(session.execute(select(models.Enrollment.id, models.Enrollment.member_id)).all())
     for row in imported:
         assert enrollment_of[row.enrollment_id] == row.member_id
-        entry = session.get(models.JournalEntry, row.entry_id)
-        assert entry.ref == f"enrollment:{row.enrollment_id}"
         # U2 sits under the county C2 under the league L2.
-        assert _legs(session, entry.id) == _contribution_legs(row.member_id, "L2", YEAR)
+        own = [leg for leg in _contribution_legs(row.member_id, "L2", YEAR) if not leg[0].startswith("Assets:")]
+        assert [leg for leg in legs if leg[5] == row.member_id] == own
+    assert [leg for leg in legs if leg[0].startswith("Assets:")] == [
+        ("Assets:Bank:MutualAid", 30 * 9000, "contributions", YEAR, "L2", None),
+        ("Assets:Bank:MutualAid", 30 * 1000, "union_subsidy", YEAR, "L2", None)]
     assert ledger_check.check(session) == []
 
 
@@ -170,6 +177,29 @@ def test_taking_back_a_contribution_reverses_its_entry(client, cast, db: Engine,
     assert (entry.event, entry.reverses_id, entry.memo) == ("contribution.reversed", booked, "enrolled by mistake")
     assert _legs(session, reversal) == [(a, -fen, *rest) for a, fen, *rest in _legs(session, booked)]
     assert session.scalar(select(models.Contribution).where(models.Contribution.enrollment_id == made["id"])) is None
+    assert ledger_check.check(session) == []
+
+
+def test_taking_back_an_imported_contribution_negates_its_own_legs_only(client, cast, db: Engine, session) -> None:
+    answer = client.post("/v1/enrollments/import", content=_import_file(3), params={"union_id": "U2"},
+                         headers={**auth(cast.admin), **CSV})
+    assert answer.status_code == 200, answer.text
+    rows = list(session.scalars(select(models.Contribution).where(models.Contribution.member_id.like("M5%"))
+                                .order_by(models.Contribution.id)))
+    taken_member, taken_enrollment = rows[0].member_id, rows[0].enrollment_id
+
+    with session_factory(db)() as s:
+        reversal = contributions.reverse(s, taken_enrollment, reason="enrolled by mistake")
+        s.commit()
+
+    entry = session.get(models.JournalEntry, reversal)
+    assert (entry.event, entry.reverses_id) == ("contribution.reversed", None)  # not the whole file's entry
+    assert _legs(session, reversal) == [(a, -fen, *rest) for a, fen, *rest in
+                                        _contribution_legs(taken_member, "L2", YEAR)]
+    # The file's other members keep theirs; the mutual-aid money is less by exactly one member-period.
+    members_left = session.scalar(select(func.sum(models.Posting.amount)).where(
+        models.Posting.account == "Income:Contributions:Members", models.Posting.member_id.like("M5%")))
+    assert members_left == -2 * 9000
     assert ledger_check.check(session) == []
 
 
