@@ -55,6 +55,15 @@ SEED = [
     "INSERT INTO decision_lines (claim_id, position, benefit, status, amount, reasons, changes, review_note, reviewed) "
     "SELECT c.id, b.pos, b.benefit, 'approved', b.amount, '[]', '[]', '', false FROM claims c "
     "CROSS JOIN (VALUES (0, 'MA_IP', 100000), (1, 'MA_DA', 20000)) AS b(pos, benefit, amount)",
+    # The lines' charges as the funds book them (debit the benefit, credit the member's payable, legs naming
+    # the line), in one entry: payments.check compares the ledger's payable with the lines.
+    "INSERT INTO journal_entries (event, ref, memo, booked_on, created_at) "
+    "VALUES ('line.charged', 'bench', '', DATE '2025-06-30', now())",
+    "INSERT INTO postings (entry_id, account, amount, fund_source, fund_year, member_id, claim_id, line_id) "
+    "SELECT (SELECT max(id) FROM journal_entries), 'Expenses:Benefits:' || replace(l.benefit, '_', '-'), l.amount, "
+    "'mutual_aid', 2025, c.member_id, c.id, l.id FROM decision_lines l JOIN claims c ON c.id = l.claim_id "
+    "UNION ALL SELECT (SELECT max(id) FROM journal_entries), 'Liabilities:Payable:Members', -l.amount, NULL, NULL, "
+    "c.member_id, c.id, l.id FROM decision_lines l JOIN claims c ON c.id = l.claim_id",
     "INSERT INTO payee_accounts (member_id, holder_name, bank_name, account_no, active, created_by, created_at) "
     "SELECT id, '会员', '中国工商银行', '62220' || lpad(substr(id, 3), 12, '0'), true, 'bench', now() FROM members",
     "ANALYZE",

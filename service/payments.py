@@ -40,7 +40,7 @@ import html
 import io
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, or_, select, update
@@ -270,12 +270,21 @@ def payable_lines(session: Session, claim_ids) -> list[Payable]:
     return out
 
 
+_PART = 10_000  # ids in one IN (...): a run of 100,000 lines would pass PostgreSQL's 65,535 parameters
+
+
+def _parts(ids: Iterable[int]) -> Iterator[list[int]]:
+    ordered = sorted(set(ids))
+    for start in range(0, len(ordered), _PART):
+        yield ordered[start:start + _PART]
+
+
 def _recovered(session: Session, line_ids: Iterable[int]) -> dict[int, int]:
-    ids = list(set(line_ids))
-    if not ids:
-        return {}
-    return _sums(session.execute(select(models.Recovery.line_id, func.sum(models.Recovery.amount))
-                                 .where(models.Recovery.line_id.in_(ids)).group_by(models.Recovery.line_id)))
+    found: dict[int, int] = {}
+    for part in _parts(line_ids):
+        found.update(_sums(session.execute(select(models.Recovery.line_id, func.sum(models.Recovery.amount))
+                                           .where(models.Recovery.line_id.in_(part)).group_by(models.Recovery.line_id))))
+    return found
 
 
 def paid_amounts(session: Session, line_ids: Iterable[int]) -> dict[int, int]:
@@ -285,14 +294,14 @@ def paid_amounts(session: Session, line_ids: Iterable[int]) -> dict[int, int]:
 
 def _paid_by(session: Session, key, ids: Iterable[int]) -> dict[int, int]:
     """What items the bank paid carry (netted recoveries included), summed by ``key`` (a PaymentItemLine column)."""
-    ids = list(set(ids))
-    if not ids:
-        return {}
-    return _sums(session.execute(
-        select(key, func.sum(models.PaymentItemLine.amount))
-        .join(models.PaymentItem, models.PaymentItem.id == models.PaymentItemLine.item_id)
-        .where(models.PaymentItem.status == "paid", key.in_(ids))
-        .group_by(key)))
+    found: dict[int, int] = {}
+    for part in _parts(ids):
+        found.update(_sums(session.execute(
+            select(key, func.sum(models.PaymentItemLine.amount))
+            .join(models.PaymentItem, models.PaymentItem.id == models.PaymentItemLine.item_id)
+            .where(models.PaymentItem.status == "paid", key.in_(part))
+            .group_by(key))))
+    return found
 
 
 # ----------------------------------------------------------------------------- recoveries
@@ -388,13 +397,18 @@ def recover_overpaid(session: Session, who: Principal, line_ids: Iterable[int]) 
     ids = sorted(set(line_ids))
     if not ids:
         return []
-    approved = approved_now(session, select(models.DecisionLine.claim_id).where(models.DecisionLine.id.in_(ids)))
+    approved: dict = {}
+    for part in _parts(ids):
+        approved.update(approved_now(session, select(models.DecisionLine.claim_id)
+                                     .where(models.DecisionLine.id.in_(part))))
     over = overpaid(session, {i: approved.get(i, (0, "", "", 0))[3] for i in ids})
     if not over:
         return []
-    lines = {i: (c, m) for i, c, m in session.execute(
-        select(models.DecisionLine.id, models.DecisionLine.claim_id, models.Claim.member_id)
-        .join(models.Claim, models.Claim.id == models.DecisionLine.claim_id).where(models.DecisionLine.id.in_(list(over))))}
+    lines = {}
+    for part in _parts(over):
+        lines.update({i: (c, m) for i, c, m in session.execute(
+            select(models.DecisionLine.id, models.DecisionLine.claim_id, models.Claim.member_id)
+            .join(models.Claim, models.Claim.id == models.DecisionLine.claim_id).where(models.DecisionLine.id.in_(part)))})
     return [record_recovery(session, who, lines[i][1], lines[i][0], i, fen, PAID_AFTER_REDUCTION)
             for i, fen in sorted(over.items())]
 
