@@ -17,13 +17,13 @@ from decimal import Decimal
 from typing import Any
 
 from service import report_labels as L
+from service.csv_files import formula_safe
 from service.reports import COUNT, DAYS, PERCENT, TEXT, YUAN, Coded, Percent, Report, Table, as_json, plain
 
 ASSETS = "/v1/reports/assets"
 # The HTML page's policy: its own scripts and styles only; no other origin, no inline script.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def bilingual(label: L.Label) -> str:
@@ -32,24 +32,6 @@ def bilingual(label: L.Label) -> str:
 
 def _kind(table: Table, column, row: dict[str, Any]) -> str:
     return row.get("kind", TEXT) if column.kind == "by_row" else column.kind
-
-
-def _is_number(text: str) -> bool:
-    try:
-        Decimal(text)
-    except ArithmeticError:
-        return False
-    return text.strip() == text and text.lower() not in ("nan", "-nan", "inf", "-inf", "infinity", "-infinity")
-
-
-def formula_safe(text: str) -> str:
-    """A CSV cell no spreadsheet takes for a formula: text starting = + - @ gets a leading apostrophe.
-
-    A plain number (``-12.50``) is left as it is, so amounts stay numbers.
-    """
-    if text.startswith(_FORMULA_START) and not _is_number(text):
-        return "'" + text
-    return text
 
 
 def _text(value: Any, kind: str) -> str:
@@ -227,6 +209,3 @@ def as_html(report: Report) -> str:
     parts.append("</body></html>")
     return "\n".join(parts)
 
-
-def as_dict(report: Report) -> dict[str, Any]:
-    return as_json(report)

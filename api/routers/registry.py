@@ -49,7 +49,7 @@ def create_union(data: UnionCreate, response: Response, session: SessionDep, cal
 
 @router.get("/unions", response_model=Page[UnionRead], summary="List unions")
 def list_unions(session: SessionDep, caller: CurrentCaller, paging: PagingDep):
-    """Unions by id; an officer sees their own."""
+    """Unions by id; an officer sees their own union and every union beneath it."""
     rows, total = registry.list_unions(session, caller, paging.page, paging.page_size)
     return Page[UnionRead](items=[UnionRead.model_validate(r) for r in rows], total=total, page=paging.page,
                            page_size=paging.page_size)
@@ -57,7 +57,7 @@ def list_unions(session: SessionDep, caller: CurrentCaller, paging: PagingDep):
 
 @router.get("/unions/{union_id}", response_model=UnionRead, summary="Read a union")
 def get_union(union_id: Annotated[str, PathParam(max_length=32)], session: SessionDep, caller: CurrentCaller):
-    """A union, to administrators and its own officers (another union's is 404, as if none)."""
+    """A union, to administrators and the officers of it or a union above it (any other is 404, as if none)."""
     return registry.get_union(session, caller, union_id)
 
 
