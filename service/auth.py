@@ -77,6 +77,8 @@ class Principal:
     union_path: str = ""
     # A person signed in to the web console (service/users.py) rather than a key.
     user_id: int | None = None
+    # A hospital key: its hospital's grade in the registry, read with the key (None: not read).
+    hospital_grade: str | None = None
 
     @property
     def scoped_to_unions(self) -> bool:
@@ -215,20 +217,27 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
     # character, a megabyte) is an unknown key, not a database error.
     if len(parts) != 3 or parts[0] != "ck" or not _PREFIX.fullmatch(parts[1]):
         raise Unauthorized("unknown API key")
-    row = session.scalar(select(models.ApiKey).where(models.ApiKey.prefix == parts[1]))
+    # The hospital's registered grade comes with its key (one statement, read as fresh as
+    # the key): the one-stop settlement checks the bill's grade against it.
+    found = session.execute(select(models.ApiKey, models.Hospital.grade)
+                            .outerjoin(models.Hospital, models.Hospital.code == models.ApiKey.hospital_code)
+                            .where(models.ApiKey.prefix == parts[1])).first()
+    row, grade = found if found is not None else (None, None)
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, _hash(parts[2])):
         raise Unauthorized("unknown or revoked API key")
     if row.expires_at is not None and as_utc(row.expires_at) <= _now():
         raise Unauthorized("this API key has expired")
     return principal_for(session, row.id, Role(row.role), hospital_code=row.hospital_code,
-                         member_id=row.member_id, union_id=row.union_id)
+                         member_id=row.member_id, union_id=row.union_id, hospital_grade=grade)
 
 
 def principal_for(session: Session, key_id: int | None, role: Role, *, hospital_code: str | None = None,
-                  member_id: str | None = None, union_id: str | None = None, user_id: int | None = None) -> Principal:
+                  member_id: str | None = None, union_id: str | None = None, user_id: int | None = None,
+                  hospital_grade: str | None = None) -> Principal:
     """A principal with its union subtree read (officers and finance officers)."""
     if role not in UNION_SCOPED or union_id is None:
-        return Principal(key_id, role, hospital_code, member_id, union_id, user_id=user_id)
+        return Principal(key_id, role, hospital_code, member_id, union_id, user_id=user_id,
+                         hospital_grade=hospital_grade if role is Role.HOSPITAL else None)
     # One statement: the caller's union and every union whose path starts with its path
     # (compared as a prefix, not with LIKE, whose '_' would match any character of an id).
     me, below = aliased(models.Union), aliased(models.Union)

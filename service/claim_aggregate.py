@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import BigInteger, Boolean, String, bindparam, cast, insert, literal, null, select, tuple_, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -37,7 +37,7 @@ from claims.money import parse_yuan
 from claims.settlement import Settlement
 from service import funds, report_facts
 from store import models
-from store.repositories import apply_members_changes, is_postgres, load_accumulators, lock_members
+from store.repositories import apply_members_changes, is_postgres, lock_members
 
 
 CANCELLED = CLAIM_CANCELLED  # kept here too: the services name it ``aggregate.CANCELLED``
@@ -61,14 +61,6 @@ class MemberFile:
         return Claim(case_id, submitted_on, self.person, self.enrollments, self.hardship_on(bill.begndate), bill)
 
 
-def _by_member(session: Session, model, member_ids: list[str]) -> dict[str, list]:
-    found: dict[str, list] = defaultdict(list)
-    if member_ids:
-        for row in session.scalars(select(model).where(model.member_id.in_(member_ids)).order_by(model.id)):
-            found[row.member_id].append(row)
-    return found
-
-
 def load_members(session: Session, member_ids: Iterable[str], *, lock: bool = True,
                  totals: bool = True) -> dict[str, MemberFile]:
     """The members' files by id (unknown ids missing); ``lock``: locked until the transaction ends."""
@@ -81,22 +73,66 @@ def load_members(session: Session, member_ids: Iterable[str], *, lock: bool = Tr
 
 
 def files_of(session: Session, rows: dict[str, models.Member], *, totals: bool = True) -> dict[str, MemberFile]:
-    """The files of members whose rows the caller has read already (locked, when it decides)."""
+    """The files of members whose rows the caller has read already (locked, when it decides).
+
+    Enrollments, hardship registrations and (``totals``) accumulators come in one
+    statement (``_file_rows``): at the hospital desk each statement is a round trip and
+    a fifth of a millisecond of the worker's time.
+    """
     known = sorted(rows)
-    enrollments = _by_member(session, models.Enrollment, known)
-    registrations = _by_member(session, models.HardshipRegistration, known)
-    stored = load_accumulators(session, known) if totals else {}
+    enrollments: dict[str, list[Enrollment]] = defaultdict(list)
+    registrations: dict[str, list[HardshipRegistration]] = defaultdict(list)
+    stored: dict[str, MemberAccumulators] = {m: MemberAccumulators() for m in known}
+    for kind, member_id, _n, d1, d2, d3, t1, t2, t3, flag, value in _file_rows(session, known, totals):
+        if kind == "E":
+            enrollments[member_id].append(Enrollment(d1, d2, d3))
+        elif kind == "H":
+            registrations[member_id].append(HardshipRegistration(HardshipCategory(t1), bool(flag), d1, d2))
+        else:
+            stored[member_id].values[(t1, t2, t3)] = value
     return {
         m: MemberFile(
             row=rows[m],
             person=Member(m, Gender(rows[m].gender) if rows[m].gender else None, rows[m].birth_date),
-            enrollments=tuple(Enrollment(e.period_start, e.period_end, e.enrolled_on) for e in enrollments[m]),
-            registrations=tuple(HardshipRegistration(HardshipCategory(r.category), r.verified, r.registered_on,
-                                                     r.revoked_on) for r in registrations[m]),
-            totals=stored.get(m, MemberAccumulators()),
+            enrollments=tuple(enrollments[m]),
+            registrations=tuple(registrations[m]),
+            totals=stored[m],
         )
         for m in known
     }
+
+
+def _file_rows(session: Session, member_ids: list[str], totals: bool) -> list:
+    """Enrollments ("E": start, end, enrolled on), hardship registrations ("H": registered on, revoked on,
+    category, verified) and accumulators ("A": benefit, measure, scope, value) of the members, in one
+    UNION ALL, each kind in the order it was entered.
+
+    The member ids are one expanding parameter named in every branch (sent once), read
+    in parts within PostgreSQL's 65,535 parameters. The first branch types every column
+    (a typed NULL where it has none), so SQLite's dates and booleans come back as dates and booleans.
+    """
+    if not member_ids:
+        return []
+    e, h, a = models.Enrollment, models.HardshipRegistration, models.Accumulator
+    ids = bindparam("member_ids", expanding=True)
+    nothing = null()
+    branches = [
+        select(literal("E").label("kind"), e.member_id.label("member_id"), e.id.label("n"), e.period_start.label("d1"),
+               e.period_end.label("d2"), e.enrolled_on.label("d3"), cast(nothing, String).label("t1"),
+               cast(nothing, String).label("t2"), cast(nothing, String).label("t3"),
+               cast(nothing, Boolean).label("flag"), cast(nothing, BigInteger).label("value"))
+        .where(e.member_id.in_(ids)),
+        select(literal("H"), h.member_id, h.id, h.registered_on, h.revoked_on, nothing, h.category, nothing, nothing,
+               h.verified, nothing).where(h.member_id.in_(ids)),
+    ]
+    if totals:
+        branches.append(select(literal("A"), a.member_id, literal(0), nothing, nothing, nothing, a.benefit, a.measure,
+                               a.scope, nothing, a.value).where(a.member_id.in_(ids)))
+    query = union_all(*branches).order_by("kind", "n")
+    found: list = []
+    for start in range(0, len(member_ids), 10_000):
+        found += session.execute(query, {"member_ids": member_ids[start:start + 10_000]}).all()
+    return found
 
 
 def decided_bills(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -229,7 +265,10 @@ def insert_claims(session: Session, claim_rows: list[dict], decisions: list[Deci
                   for row, bill, decision, funding in zip(claim_rows, settlements, decisions, fundings)], leagues)
     for claim_row, decision in zip(claim_rows, decisions):
         claim_row["status"] = decision.status.value
-    ids = session.scalars(insert(models.Claim).returning(models.Claim.id, sort_by_parameter_order=True),
+    # The tables' inserts, not the ORM's bulk inserts: the same rows for a third less of
+    # the worker's time a statement (the rows are made into objects below, without a read).
+    claims_table, lines_table = models.Claim.__table__, models.DecisionLine.__table__
+    ids = session.scalars(insert(claims_table).returning(claims_table.c.id, sort_by_parameter_order=True),
                           claim_rows).all()
     records: list[models.Claim] = []
     line_rows: list[dict] = []
@@ -248,11 +287,11 @@ def insert_claims(session: Session, claim_rows: list[dict], decisions: list[Deci
     line_ids: dict[tuple[int, int], int] = {}
     if line_rows and is_postgres(session):
         # PostgreSQL returns the ids of an executemany in the rows' order in one statement.
-        made = session.scalars(insert(models.DecisionLine).returning(models.DecisionLine.id, sort_by_parameter_order=True),
+        made = session.scalars(insert(lines_table).returning(lines_table.c.id, sort_by_parameter_order=True),
                                line_rows).all()
         line_ids = {(row["claim_id"], row["position"]): line_id for row, line_id in zip(line_rows, made)}
     elif line_rows:
-        session.execute(insert(models.DecisionLine), line_rows)
+        session.execute(insert(lines_table), line_rows)
         line_ids = {(claim_id, position): line_id for line_id, claim_id, position in session.execute(
             select(models.DecisionLine.id, models.DecisionLine.claim_id, models.DecisionLine.position)
             .where(models.DecisionLine.claim_id.in_(ids)))}
@@ -266,7 +305,7 @@ def insert_claims(session: Session, claim_rows: list[dict], decisions: list[Deci
     for record in records:
         set_committed_value(record, "lines", by_claim.get(record.id, []))
     if bill_rows:
-        session.execute(insert(models.AdjudicatedBill), bill_rows)
+        session.execute(insert(models.AdjudicatedBill.__table__), bill_rows)
     # The report's facts first: the charges' ledger entries find the claims' facts there.
     report_facts.record_claims(session, records, settlements)
     charges.store(where)

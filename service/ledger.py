@@ -162,7 +162,7 @@ def post_many(session: Session, entries: Sequence[Entry], *, pause: Callable[[in
         # ids returned, then all the postings) cost less than drawing ids and COPY.
         kept = [(e, legs) for e, legs in checked if legs]
         made = iter(session.scalars(
-            insert(models.JournalEntry).returning(models.JournalEntry.id, sort_by_parameter_order=True),
+            insert(models.JournalEntry.__table__).returning(models.JournalEntry.__table__.c.id, sort_by_parameter_order=True),
             [{"event": e.event, "ref": e.ref, "memo": e.memo, "booked_on": e.booked_on or today,
               "reverses_id": e.reverses_id, "created_at": now} for e, _ in kept]).all())
         written = [next(made) if legs else 0 for _, legs in checked]

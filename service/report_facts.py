@@ -35,7 +35,7 @@ def record_claims(session: Session, claims: Sequence[models.Claim], settlements:
              "decided_on": today, "admitted_on": s.begndate, "hosp_lv": str(s.record.get("hosp_lv", ""))[:2],
              "main_diagnosis": main_diagnosis(s.record)}
             for c, s in zip(claims, settlements)]
-    session.execute(insert(models.ClaimFact), rows)
+    session.execute(insert(models.ClaimFact.__table__), rows)
     # The ledger entries charging these claims come next in this transaction: they find the
     # facts here instead of reading back what was just written (a statement at the desk).
     fresh = _this_transaction(session)["facts"]
@@ -213,11 +213,11 @@ def record_entries(session: Session, entries: Sequence[tuple[int, str, object, S
             key = (booked_on, leg.account, leg.fund_source or "", leg.league_id or "", unions.get(leg.member_id, ""))
             summed[key] = summed.get(key, 0) - leg.amount
     if charges:
-        session.execute(insert(models.ReportCharge), charges)
+        session.execute(insert(models.ReportCharge.__table__), charges)
     if reliefs:
-        session.execute(insert(models.ReportRelief), reliefs)
+        session.execute(insert(models.ReportRelief.__table__), reliefs)
     if payments:
-        session.execute(insert(models.ReportPayment), payments)
+        session.execute(insert(models.ReportPayment.__table__), payments)
     if returned:
         # A returned item paid nobody: the rows of the payment it reverses go (the ledger keeps both entries).
         session.execute(delete(models.ReportPayment).where(models.ReportPayment.entry_id.in_(

@@ -12,7 +12,6 @@ from sqlalchemy import exc, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from claims.accumulators import MemberAccumulators
 from claims.decision import AccumulatorChange
 from store import models
 
@@ -64,19 +63,6 @@ def try_lock_readjudication(session: Session) -> bool:
         return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"),
                                    {"key": _READJUDICATION_LOCK_KEY}))
     return True
-
-
-def load_accumulators(session: Session, member_ids: list[str]) -> dict[str, MemberAccumulators]:
-    """The members' totals (a member with none yet reads zeros)."""
-    found: dict[str, MemberAccumulators] = {m: MemberAccumulators() for m in member_ids}
-    rows = session.execute(
-        select(models.Accumulator.member_id, models.Accumulator.benefit, models.Accumulator.measure,
-               models.Accumulator.scope, models.Accumulator.value)
-        .where(models.Accumulator.member_id.in_(member_ids))
-    )
-    for member_id, b, m, s, v in rows:
-        found[member_id].values[(b, m, s)] = v
-    return found
 
 
 def apply_members_changes(session: Session, changes: Iterable[tuple[str, AccumulatorChange]]) -> None:
