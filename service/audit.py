@@ -93,8 +93,7 @@ def record_entries(session: Session, who: Principal, entries: list[tuple[str, st
     session.flush()  # an entry added through the ORM earlier in this transaction comes first
     # Read under the lock: the next position is the head's + 1 (the unique index on
     # position refuses a second writer that would fork the chain, whatever the database).
-    head = session.execute(select(models.AuditEntry.position, models.AuditEntry.entry_hash)
-                           .order_by(models.AuditEntry.position.desc()).limit(1)).first()
+    head = session.execute(_HEAD).first()
     position, prev = (head[0], head[1]) if head else (0, GENESIS)
     first = position + 1
     rows = []
@@ -106,9 +105,14 @@ def record_entries(session: Session, who: Principal, entries: list[tuple[str, st
         rows.append({"position": position, "at": at, "actor": who.actor, "action": action, "entity": entity,
                      "entity_id": str(entity_id), "details": details, "prev_hash": prev, "entry_hash": entry_hash})
         prev = entry_hash
-    session.execute(insert(models.AuditEntry.__table__), rows)
+    session.execute(_APPEND, rows)
     earlier = session.info.get(_APPENDED)
     session.info[_APPENDED] = (earlier[0] if earlier else first, position, prev)
+
+
+# Built once: every change appends (a statement built anew is walked anew for SQLAlchemy's cache key).
+_HEAD = select(models.AuditEntry.position, models.AuditEntry.entry_hash).order_by(models.AuditEntry.position.desc()).limit(1)
+_APPEND = insert(models.AuditEntry.__table__)
 
 
 def verify(session: Session) -> list[str]:

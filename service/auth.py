@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
 
@@ -219,9 +219,7 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
         raise Unauthorized("unknown API key")
     # The hospital's registered grade comes with its key (one statement, read as fresh as
     # the key): the one-stop settlement checks the bill's grade against it.
-    found = session.execute(select(models.ApiKey, models.Hospital.grade)
-                            .outerjoin(models.Hospital, models.Hospital.code == models.ApiKey.hospital_code)
-                            .where(models.ApiKey.prefix == parts[1])).first()
+    found = session.execute(_KEY_BY_PREFIX, {"prefix": parts[1]}).first()
     row, grade = found if found is not None else (None, None)
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, _hash(parts[2])):
         raise Unauthorized("unknown or revoked API key")
@@ -229,6 +227,12 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
         raise Unauthorized("this API key has expired")
     return principal_for(session, row.id, Role(row.role), hospital_code=row.hospital_code,
                          member_id=row.member_id, union_id=row.union_id, hospital_grade=grade)
+
+
+# Built once: a statement built anew each request is walked anew for its cache key.
+_KEY_BY_PREFIX = (select(models.ApiKey, models.Hospital.grade)
+                  .outerjoin(models.Hospital, models.Hospital.code == models.ApiKey.hospital_code)
+                  .where(models.ApiKey.prefix == bindparam("prefix")))
 
 
 def principal_for(session: Session, key_id: int | None, role: Role, *, hospital_code: str | None = None,

@@ -113,6 +113,14 @@ def _file_rows(session: Session, member_ids: list[str], totals: bool) -> list:
     """
     if not member_ids:
         return []
+    query = _FILE_WITH_TOTALS if totals else _FILE
+    found: list = []
+    for start in range(0, len(member_ids), 10_000):
+        found += session.execute(query, {"member_ids": member_ids[start:start + 10_000]}).all()
+    return found
+
+
+def _file_query(totals: bool):
     e, h, a = models.Enrollment, models.HardshipRegistration, models.Accumulator
     ids = bindparam("member_ids", expanding=True)
     nothing = null()
@@ -128,11 +136,15 @@ def _file_rows(session: Session, member_ids: list[str], totals: bool) -> list:
     if totals:
         branches.append(select(literal("A"), a.member_id, literal(0), nothing, nothing, nothing, a.benefit, a.measure,
                                a.scope, nothing, a.value).where(a.member_id.in_(ids)))
-    query = union_all(*branches).order_by("kind", "n")
-    found: list = []
-    for start in range(0, len(member_ids), 10_000):
-        found += session.execute(query, {"member_ids": member_ids[start:start + 10_000]}).all()
-    return found
+    return union_all(*branches).order_by("kind", "n")
+
+
+# Built once (a statement built anew is walked anew for SQLAlchemy's cache key).
+_FILE, _FILE_WITH_TOTALS = _file_query(False), _file_query(True)
+_INSERT_CLAIMS = insert(models.Claim.__table__).returning(models.Claim.__table__.c.id, sort_by_parameter_order=True)
+_INSERT_LINES = insert(models.DecisionLine.__table__)
+_INSERT_LINES_RETURNING = _INSERT_LINES.returning(models.DecisionLine.__table__.c.id, sort_by_parameter_order=True)
+_INSERT_DECIDED_BILLS = insert(models.AdjudicatedBill.__table__)
 
 
 def decided_bills(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -267,9 +279,7 @@ def insert_claims(session: Session, claim_rows: list[dict], decisions: list[Deci
         claim_row["status"] = decision.status.value
     # The tables' inserts, not the ORM's bulk inserts: the same rows for a third less of
     # the worker's time a statement (the rows are made into objects below, without a read).
-    claims_table, lines_table = models.Claim.__table__, models.DecisionLine.__table__
-    ids = session.scalars(insert(claims_table).returning(claims_table.c.id, sort_by_parameter_order=True),
-                          claim_rows).all()
+    ids = session.scalars(_INSERT_CLAIMS, claim_rows).all()
     records: list[models.Claim] = []
     line_rows: list[dict] = []
     bill_rows: list[dict] = []
@@ -287,11 +297,10 @@ def insert_claims(session: Session, claim_rows: list[dict], decisions: list[Deci
     line_ids: dict[tuple[int, int], int] = {}
     if line_rows and is_postgres(session):
         # PostgreSQL returns the ids of an executemany in the rows' order in one statement.
-        made = session.scalars(insert(lines_table).returning(lines_table.c.id, sort_by_parameter_order=True),
-                               line_rows).all()
+        made = session.scalars(_INSERT_LINES_RETURNING, line_rows).all()
         line_ids = {(row["claim_id"], row["position"]): line_id for row, line_id in zip(line_rows, made)}
     elif line_rows:
-        session.execute(insert(lines_table), line_rows)
+        session.execute(_INSERT_LINES, line_rows)
         line_ids = {(claim_id, position): line_id for line_id, claim_id, position in session.execute(
             select(models.DecisionLine.id, models.DecisionLine.claim_id, models.DecisionLine.position)
             .where(models.DecisionLine.claim_id.in_(ids)))}
@@ -305,7 +314,7 @@ def insert_claims(session: Session, claim_rows: list[dict], decisions: list[Deci
     for record in records:
         set_committed_value(record, "lines", by_claim.get(record.id, []))
     if bill_rows:
-        session.execute(insert(models.AdjudicatedBill.__table__), bill_rows)
+        session.execute(_INSERT_DECIDED_BILLS, bill_rows)
     # The report's facts first: the charges' ledger entries find the claims' facts there.
     report_facts.record_claims(session, records, settlements)
     charges.store(where)

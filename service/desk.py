@@ -28,10 +28,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import bindparam, case, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from claims.dates import CHINA, FIRST_DAY, as_utc, china_midnight, china_today, happened
+from claims.dates import FIRST_DAY, as_utc, china_midnight, china_today, happened
 from claims.decision import LineStatus
 from claims.money import AmountError, format_fen, parse_yuan
 from claims.settlement import Settlement, parse_settlement
@@ -55,7 +55,7 @@ from service.schemas import (
     ReconciliationResult,
 )
 from store import models
-from store.repositories import is_postgres, lock_members
+from store.repositories import is_postgres, lock_members, prebuilt
 
 CANCELLED = aggregate.CANCELLED
 
@@ -141,10 +141,16 @@ def _decide_and_store(session: Session, who: Principal, plans: PlanBook, member:
 
 def _patient(session: Session, certno: str, *, lock: bool) -> models.Member | None:
     """The member whose resident identity number the bill carries (locked when deciding)."""
-    query = select(models.Member).where(models.Member.certno == certno)
-    if lock and is_postgres(session):
-        query = query.with_for_update()
-    return session.scalar(query)
+    return session.scalar(prebuilt(session, _patient_locked if lock else _patient_read), {"certno": certno})
+
+
+def _patient_read(dialect: str):
+    return select(models.Member).where(models.Member.certno == bindparam("certno"))
+
+
+def _patient_locked(dialect: str):
+    query = _patient_read(dialect)
+    return query.with_for_update() if dialect == "postgresql" else query
 
 
 def _same_content(row: models.Settlement, posted: settlements.PostedBill) -> None:

@@ -34,7 +34,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select, tuple_, update
+from sqlalchemy import String, cast, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -272,7 +272,7 @@ class Purse:
                                         memo=benefits))
         entry_ids = dict(zip(by_entry, ledger.post_many(self.session, entries)))
         now = dt.datetime.now(dt.timezone.utc)
-        self.session.execute(models.LineCharge.__table__.insert(), [
+        self.session.execute(_INSERT_LINE_CHARGES, [
             {"line_id": line_id, "claim_id": claim_id, "member_id": mv.member_id, "benefit": mv.benefit, "fund": mv.fund,
              "source": mv.source, "fund_year": mv.year, "league_id": mv.league_id, "amount": mv.amount,
              "entry_id": entry_ids[(claim_id, charged)] or None, "created_at": now}
@@ -292,6 +292,9 @@ class Purse:
 
             payments.add_recoveries(self.session, self.actor, recoveries, REDUCED_AFTER_PAYMENT)
             self.recovered += [(o.claim_id, o.line_id, o.amount) for o in recoveries]
+
+
+_INSERT_LINE_CHARGES = insert(models.LineCharge.__table__)  # built once: see store.repositories.prebuilt
 
 
 def _sources(funding: Funding) -> list[str]:

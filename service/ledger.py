@@ -143,6 +143,12 @@ class Entry:
     reverses_id: int | None = None
 
 
+# Built once (a statement built anew is walked anew for SQLAlchemy's cache key).
+_INSERT_ENTRIES = (insert(models.JournalEntry.__table__)
+                   .returning(models.JournalEntry.__table__.c.id, sort_by_parameter_order=True))
+_INSERT_POSTINGS = insert(models.Posting.__table__)
+
+
 def post_many(session: Session, entries: Sequence[Entry], *, pause: Callable[[int], None] | None = None) -> list[int]:
     """Write many balanced entries in bulk (an import's thousands): their ids, in order; 0 for one with no legs.
 
@@ -161,14 +167,12 @@ def post_many(session: Session, entries: Sequence[Entry], *, pause: Callable[[in
         # A claim's or an allocation's entry: two plain statements (the entries with their
         # ids returned, then all the postings) cost less than drawing ids and COPY.
         kept = [(e, legs) for e, legs in checked if legs]
-        made = iter(session.scalars(
-            insert(models.JournalEntry.__table__).returning(models.JournalEntry.__table__.c.id, sort_by_parameter_order=True),
-            [{"event": e.event, "ref": e.ref, "memo": e.memo, "booked_on": e.booked_on or today,
+        made = iter(session.scalars(_INSERT_ENTRIES, [{"event": e.event, "ref": e.ref, "memo": e.memo, "booked_on": e.booked_on or today,
               "reverses_id": e.reverses_id, "created_at": now} for e, _ in kept]).all())
         written = [next(made) if legs else 0 for _, legs in checked]
         # The table's insert, not the ORM's bulk insert: that one splits the rows by which
         # columns are None (a statement for member legs, another for fund legs).
-        session.execute(models.Posting.__table__.insert(), [
+        session.execute(_INSERT_POSTINGS, [
             {"entry_id": entry_id, "account": leg.account, "amount": leg.amount, "fund_source": leg.fund_source,
              "fund_year": leg.fund_year, "league_id": leg.league_id, "member_id": leg.member_id,
              "claim_id": leg.claim_id, "line_id": leg.line_id}

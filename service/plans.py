@@ -17,6 +17,7 @@ processes that exit.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -146,9 +147,16 @@ def published(session: Session, *columns: Any, lock: bool = False) -> list[Any]:
     ``lock``: hold the rows until the transaction ends, so two administrators changing
     the schedule at once each check the schedule the other left.
     """
+    return list(session.execute(_published_query(columns, lock)).all())
+
+
+@functools.lru_cache(maxsize=32)
+def _published_query(columns: tuple[Any, ...], lock: bool):
+    """Built once per set of columns: every claim reads the schedule (a statement built
+    anew is walked anew for SQLAlchemy's cache key)."""
     query = (select(*columns).where(models.PlanVersion.status == "published")
              .order_by(models.PlanVersion.published_at, models.PlanVersion.id))
-    return list(session.execute(query.with_for_update() if lock else query).all())
+    return query.with_for_update() if lock else query
 
 
 def published_documents(session: Session) -> list[tuple[dt.date, dict[str, Any]]]:

@@ -35,13 +35,17 @@ def record_claims(session: Session, claims: Sequence[models.Claim], settlements:
              "decided_on": today, "admitted_on": s.begndate, "hosp_lv": str(s.record.get("hosp_lv", ""))[:2],
              "main_diagnosis": main_diagnosis(s.record)}
             for c, s in zip(claims, settlements)]
-    session.execute(insert(models.ClaimFact.__table__), rows)
+    session.execute(_INSERT_FACTS, rows)
     # The ledger entries charging these claims come next in this transaction: they find the
     # facts here instead of reading back what was just written (a statement at the desk).
     fresh = _this_transaction(session)["facts"]
     for row in rows:
         fresh[row["claim_id"]] = models.ClaimFact(**row)
 
+
+# Built once (a statement built anew is walked anew for SQLAlchemy's cache key).
+_INSERT_FACTS = insert(models.ClaimFact.__table__)
+_INSERT_CHARGES = insert(models.ReportCharge.__table__)
 
 _PART = 10_000  # ids in one IN (...): well within PostgreSQL's 65,535 parameters
 
@@ -213,7 +217,7 @@ def record_entries(session: Session, entries: Sequence[tuple[int, str, object, S
             key = (booked_on, leg.account, leg.fund_source or "", leg.league_id or "", unions.get(leg.member_id, ""))
             summed[key] = summed.get(key, 0) - leg.amount
     if charges:
-        session.execute(insert(models.ReportCharge.__table__), charges)
+        session.execute(_INSERT_CHARGES, charges)
     if reliefs:
         session.execute(insert(models.ReportRelief.__table__), reliefs)
     if payments:

@@ -22,7 +22,7 @@ from service.auth import Principal, Role
 from service.errors import BillInconsistentProblem, Conflict, Invalid, NotFound
 from service.schemas import SettlementRead
 from store import models
-from store.repositories import is_postgres, paginate
+from store.repositories import paginate, prebuilt
 
 _PROVINCIAL_CODE = re.compile(r"[0-9A-Za-z]{1,8}")
 
@@ -144,11 +144,7 @@ def store_posted(session: Session, posted: PostedBill) -> tuple[models.Settlemen
         "medfee_sumamt": bill.medfee_sumamt, "in_policy_self_pay": bill.in_policy_self_pay, "record": record,
         "content_hash": posted.digest, "posted_at": dt.datetime.now(dt.timezone.utc),
     }
-    insert = postgresql.insert if is_postgres(session) else sqlite.insert
-    table = models.Settlement.__table__
-    row_id = session.scalar(insert(table).values(**values)
-                            .on_conflict_do_nothing(index_elements=["fixmedins_code", "setl_id"])
-                            .returning(table.c.id))
+    row_id = session.scalar(prebuilt(session, _store_once), values)
     if row_id is not None:
         row = models.Settlement(id=row_id, **values)
         make_transient_to_detached(row)
@@ -161,6 +157,12 @@ def store_posted(session: Session, posted: PostedBill) -> tuple[models.Settlemen
             f"settlement {bill.setl_id} of hospital {bill.fixmedins_code} was already posted with different content"
         )
     return existing, False
+
+
+def _store_once(dialect: str):
+    table = models.Settlement.__table__
+    return ((postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+            .on_conflict_do_nothing(index_elements=["fixmedins_code", "setl_id"]).returning(table.c.id))
 
 
 def find(session: Session, code: str, setl_id: str) -> models.Settlement | None:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from typing import Any
 
-from sqlalchemy import exc, func, insert, select, text
+from sqlalchemy import bindparam, exc, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,25 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+_BUILT: dict[tuple[Callable[..., Any], str], Any] = {}
+
+
+def prebuilt(session: Session, build: Callable[[str], Any]) -> Any:
+    """The statement ``build(dialect name)`` makes, made once per dialect and process.
+
+    Why: SQLAlchemy derives a statement's cache key from the statement object and keeps
+    it there, so a statement built again for each request is walked again each time
+    (for an upsert, building and walking cost more than running it: 0.40 ms against
+    0.18 ms of the worker's CPU on PostgreSQL). Statements named here take every value
+    as a bound parameter (``bindparam``, expanding for lists); they hold no data.
+    """
+    name = session.get_bind().dialect.name
+    found = _BUILT.get((build, name))
+    if found is None:
+        found = _BUILT[(build, name)] = build(name)
+    return found
+
+
 def lock_members(session: Session, member_ids: Iterable[str]) -> dict[str, models.Member]:
     """The members' rows by id (the unknown ones missing), locked until the transaction ends.
 
@@ -34,10 +54,12 @@ def lock_members(session: Session, member_ids: Iterable[str]) -> dict[str, model
     each other in a circle. On SQLite the transaction already holds the database write
     lock (BEGIN IMMEDIATE).
     """
-    query = select(models.Member).where(models.Member.id.in_(sorted(set(member_ids)))).order_by(models.Member.id)
-    if is_postgres(session):
-        query = query.with_for_update()
-    return {m.id: m for m in session.scalars(query)}
+    return {m.id: m for m in session.scalars(prebuilt(session, _members_locked), {"ids": sorted(set(member_ids))})}
+
+
+def _members_locked(dialect: str):
+    query = select(models.Member).where(models.Member.id.in_(bindparam("ids", expanding=True))).order_by(models.Member.id)
+    return query.with_for_update() if dialect == "postgresql" else query
 
 
 def paginate(session: Session, query, order, page: int, page_size: int, *options) -> tuple[list, int]:
@@ -50,7 +72,10 @@ def paginate(session: Session, query, order, page: int, page_size: int, *options
 def lock_audit_chain(session: Session) -> None:
     """Serialise appends to the audit chain (each entry hashes the previous one)."""
     if is_postgres(session):
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
+        session.execute(_LOCK_AUDIT, {"key": _AUDIT_LOCK_KEY})
+
+
+_LOCK_AUDIT = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def try_lock_readjudication(session: Session) -> bool:
@@ -77,13 +102,7 @@ def apply_members_changes(session: Session, changes: Iterable[tuple[str, Accumul
         net[key] = net.get(key, 0) + c.delta  # one row per key: a statement may not touch a row twice
     if not net:
         return
-    insert = postgresql.insert if is_postgres(session) else sqlite.insert
-    table = models.Accumulator.__table__
-    statement = insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=["member_id", "benefit", "measure", "scope"],
-        set_={"value": table.c.value + statement.excluded.value},
-    )
+    statement = prebuilt(session, _add_to_accumulators)
     # One statement text whatever the number of rows (compiled once, then cached), sent
     # as a batch; sorted, so two transactions upserting rows of the same members take
     # the row locks in one order.
@@ -91,6 +110,15 @@ def apply_members_changes(session: Session, changes: Iterable[tuple[str, Accumul
         {"member_id": member_id, "benefit": b, "measure": m, "scope": s, "value": delta}
         for (member_id, b, m, s), delta in sorted(net.items())
     ])
+
+
+def _add_to_accumulators(dialect: str):
+    table = models.Accumulator.__table__
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return statement.on_conflict_do_update(
+        index_elements=["member_id", "benefit", "measure", "scope"],
+        set_={"value": table.c.value + statement.excluded.value},
+    )
 
 
 def insert_many(session: Session, table, columns: tuple[str, ...], rows: list[tuple], *,
