@@ -8,10 +8,12 @@ other method one that may write (``store.db``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -24,25 +26,39 @@ from service.plans import PlanBook
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     sessions = request.app.state.read_sessions if request.method in READ_METHODS else request.app.state.sessions
-    yield from _unit_of_work(sessions)
+    async with _unit_of_work(sessions) as session:
+        yield session
 
 
-def get_writing_session(request: Request) -> Iterator[Session]:
+async def get_writing_session(request: Request) -> AsyncIterator[Session]:
     """A unit of work that may write, whatever the method: for a GET that records what it hands out
     (the bank file marks its payment run exported)."""
-    yield from _unit_of_work(request.app.state.sessions)
+    async with _unit_of_work(request.app.state.sessions) as session:
+        yield session
 
 
-def _unit_of_work(sessions) -> Iterator[Session]:
+@asynccontextmanager
+async def _unit_of_work(sessions) -> AsyncIterator[Session]:
+    """Made on the event loop (a session connects at its first statement), ended in a worker
+    thread (commit or rollback, and the connection's return, are I/O): a sync generator
+    would also cost a hop to the thread pool to make it, on every request."""
     session: Session = sessions()
     try:
         yield session
-        session.commit()
     except BaseException:
-        session.rollback()
+        await run_in_threadpool(_end, session, False)
         raise
+    await run_in_threadpool(_end, session, True)
+
+
+def _end(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
     finally:
         session.close()
 
@@ -93,14 +109,16 @@ MAX_ROW_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
-def get_plans(request: Request) -> PlanBook:
+# async: a dependency that only reads the app's state runs on the event loop. A sync one
+# would cost a hop to the thread pool and back on every request that names it.
+async def get_plans(request: Request) -> PlanBook:
     return request.app.state.plans
 
 
 PlansDep = Annotated[PlanBook, Depends(get_plans)]
 
 
-def get_provincial_med_types(request: Request) -> frozenset[str]:
+async def get_provincial_med_types(request: Request) -> frozenset[str]:
     return request.app.state.provincial_med_types
 
 
