@@ -36,13 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.auth import Principal
 from store import models
-from store.repositories import lock_audit_chain
 
 log = logging.getLogger("claims.audit")
 
@@ -89,12 +88,16 @@ def record_entries(session: Session, who: Principal, entries: list[tuple[str, st
     """
     if not entries:
         return
-    lock_audit_chain(session)
     session.flush()  # an entry added through the ORM earlier in this transaction comes first
-    # Read under the lock: the next position is the head's + 1 (the unique index on
-    # position refuses a second writer that would fork the chain, whatever the database).
-    head = session.execute(_HEAD).first()
-    position, prev = (head[0], head[1]) if head else (0, GENESIS)
+    # Take the head: one UPDATE moves its position on by the entries to come and returns
+    # it with the last hash. The head's row stays locked until this transaction ends, so
+    # a second writer waits here and then reads the head this one left (PostgreSQL
+    # re-reads an updated row after the wait); the unique index on position would refuse
+    # a chain forked anyway. Lock order: last (service.claim_aggregate).
+    taken = session.execute(_TAKE_HEAD, {"n": len(entries)}).first()
+    if taken is None:
+        raise RuntimeError("the audit log has no head row: the database was not migrated (claims db upgrade)")
+    position, prev = taken[0] - len(entries), taken[1]
     first = position + 1
     rows = []
     at = dt.datetime.now(dt.timezone.utc)
@@ -105,13 +108,15 @@ def record_entries(session: Session, who: Principal, entries: list[tuple[str, st
         rows.append({"position": position, "at": at, "actor": who.actor, "action": action, "entity": entity,
                      "entity_id": str(entity_id), "details": details, "prev_hash": prev, "entry_hash": entry_hash})
         prev = entry_hash
-    session.execute(_APPEND, rows)
+    session.execute(_APPEND, rows)  # the last entry's insert gives the head its hash (a trigger)
     earlier = session.info.get(_APPENDED)
     session.info[_APPENDED] = (earlier[0] if earlier else first, position, prev)
 
 
 # Built once: every change appends (a statement built anew is walked anew for SQLAlchemy's cache key).
-_HEAD = select(models.AuditEntry.position, models.AuditEntry.entry_hash).order_by(models.AuditEntry.position.desc()).limit(1)
+_HEAD_ROW = models.AuditHead.__table__
+_TAKE_HEAD = (update(_HEAD_ROW).where(_HEAD_ROW.c.id == 1).values(position=_HEAD_ROW.c.position + bindparam("n"))
+              .returning(_HEAD_ROW.c.position, _HEAD_ROW.c.entry_hash))
 _APPEND = insert(models.AuditEntry.__table__)
 
 

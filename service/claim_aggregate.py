@@ -14,7 +14,7 @@ order, so two of them never wait for each other in a circle:
 2. settlements, in id order (submission only);
 3. accumulator rows, in key order (``apply_members_changes``, one upsert);
 4. fund pools, in key order (``service.funds.Purse``: relief pools only, one upsert);
-5. the audit chain, last (``audit.record_many``, an advisory lock on PostgreSQL).
+5. the audit chain, last (``audit.record_many``: the one row of ``audit_head``).
 """
 
 from __future__ import annotations

@@ -99,8 +99,15 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas(timeout))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
-                         connect_args={"options": f"-c lock_timeout={int(timeout * 1000)}"}, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                           connect_args={"options": f"-c lock_timeout={int(timeout * 1000)}"}, **kwargs)
+    # Rows inserted together go as one INSERT ... VALUES (...), (...) (SQLAlchemy's
+    # "insertmanyvalues", in pages within PostgreSQL's parameter limit), as they do for
+    # psycopg2, instead of psycopg's pipelined executemany: a one-stop settlement writes
+    # five small multi-row inserts, and the pipeline's Python round cost more of the
+    # worker's time than the statement (7.75 -> 7.42 ms a settlement at 150/s).
+    engine.dialect.use_insertmanyvalues_wo_returning = True
+    return engine
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     Boolean,
     Date,
     DateTime,
@@ -236,6 +237,22 @@ class AuditEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))
 
+
+
+class AuditHead(Base):
+    """The audit chain's last position and hash: one row, taken (and locked) by each append.
+
+    ``service.audit.record_entries`` moves ``position`` on with one UPDATE that returns
+    the head as it stands, the row staying locked until the transaction ends, so appends
+    follow one another; a trigger on ``audit_log`` sets ``entry_hash`` from the last
+    entry written (migration 0012_audit_head).
+    """
+
+    __tablename__ = "audit_head"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_audit_head_one_row"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(BigInteger)
+    entry_hash: Mapped[str] = mapped_column(String(64))
 
 
 class PlanVersion(Base):

@@ -16,9 +16,7 @@ from sqlalchemy.orm import Session
 from claims.decision import AccumulatorChange
 from store import models
 
-# Any constants will do: they name the advisory locks that order audit entries and
-# keep re-adjudication runs one at a time.
-_AUDIT_LOCK_KEY = 0x636C61696D73
+# Any constant will do: it names the advisory lock that keeps re-adjudication runs one at a time.
 _READJUDICATION_LOCK_KEY = 0x636C61696D74
 
 
@@ -67,15 +65,6 @@ def paginate(session: Session, query, order, page: int, page_size: int, *options
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(order).offset((page - 1) * page_size).limit(page_size).options(*options))
     return list(rows), total
-
-
-def lock_audit_chain(session: Session) -> None:
-    """Serialise appends to the audit chain (each entry hashes the previous one)."""
-    if is_postgres(session):
-        session.execute(_LOCK_AUDIT, {"key": _AUDIT_LOCK_KEY})
-
-
-_LOCK_AUDIT = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def try_lock_readjudication(session: Session) -> bool:

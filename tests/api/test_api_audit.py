@@ -132,3 +132,26 @@ def test_a_pended_claim_decided_again_records_the_digest_of_its_new_decision(
     adjudicated = session.scalars(select(models.AuditEntry).where(models.AuditEntry.action == "claim.adjudicated")).one()
     assert entry.details["decision"] == audit.decision_digest(lines) != adjudicated.details["decision"]
     assert consistency.check(session) == []
+
+
+def test_the_head_row_follows_the_chain_entry_by_entry(client: TestClient, cast, session: Session) -> None:
+    """Each append takes the head's row (position moved on, locked) and its last entry gives the
+    head its hash, whether a request appends one entry or several."""
+    def head_row() -> tuple[int, str]:
+        session.expire_all()
+        row = session.get(models.AuditHead, 1)
+        return row.position, row.entry_hash
+
+    def last_entry() -> tuple[int, str]:
+        last = session.scalars(select(models.AuditEntry).order_by(models.AuditEntry.position.desc()).limit(1)).first()
+        return (last.position, last.entry_hash) if last is not None else (0, audit.GENESIS)
+
+    assert head_row() == last_entry()
+    before = head_row()[0]
+    _union(client, cast.admin, 1)  # one entry
+    assert head_row() == last_entry() and head_row()[0] == before + 1
+    entry = b.settlement("1200.00")
+    answer = client.post("/v1/settlements/direct", json=entry, headers=b.auth(cast.hospital))
+    assert answer.status_code == 201, answer.text  # the settlement's and the claim's entries, in one append
+    assert head_row() == last_entry() and head_row()[0] == before + 3
+    assert audit.verify(session) == []
