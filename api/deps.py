@@ -79,6 +79,26 @@ WritingSessionDep = Annotated[Session, Depends(get_writing_session, scope="funct
                                                max_concurrency=CONCURRENT_UNITS_OF_WORK)]
 
 
+# A hospital desk request has a patient waiting, and its work is short and mostly the
+# worker's CPU. Past two at once in a worker, more threads only share the interpreter
+# lock: every settlement under way gets slower and the last ones wait longest. So a
+# worker takes the desk's requests two at a time; the others wait their turn on the
+# event loop, holding no thread and no connection. At 150 one-stop settlements a second
+# through two workers on this two-core machine (benchmarks/test_desk_latency.py, two
+# runs each): p99 479 and 944 ms with no turns (the fifteen units of work below), 123
+# and 126 ms with two, 362 ms with one (a worker then waits for each round trip to the
+# database). The desk's turns are its own: a report or an import does not hold them.
+DESK_TURNS = 2
+
+
+async def desk_turn() -> AsyncIterator[None]:
+    """One of the worker's desk turns, held until the endpoint returns (``max_concurrency``)."""
+    yield
+
+
+DeskTurn = Annotated[None, Depends(desk_turn, scope="function", max_concurrency=DESK_TURNS)]
+
+
 # Declares the bearer scheme in OpenAPI (the docs' Authorize button). auto_error=False:
 # authenticate() reads the header itself and answers our own 401 problem.
 bearer = HTTPBearer(auto_error=False, description="An API key: `ck_<prefix>_<secret>`")

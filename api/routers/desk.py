@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from api import idempotency
-from api.deps import CurrentCaller, PlansDep, ProvincialMedTypesDep, RowId, SessionDep
+from api.deps import CurrentCaller, DeskTurn, PlansDep, ProvincialMedTypesDep, RowId, SessionDep
 from api.idempotency import IdempotencyDep
 from api.problems import answers
 from api.routers import CREATED, located
@@ -36,7 +36,7 @@ _RECORD = {"requestBody": {"required": True, "content": {"application/json": {"s
                       s422="Inconsistent or untrue settlement: the field at fault is named"),
     openapi_extra=_RECORD,
 )
-def preview(body: ExactBody, session: SessionDep, caller: CurrentCaller, plans: PlansDep,
+def preview(body: ExactBody, _turn: DeskTurn, session: SessionDep, caller: CurrentCaller, plans: PlansDep,
             provincial_med_types: ProvincialMedTypesDep):
     """Before discharge: what the plan in force would pay the member whose certno the record carries.
 
@@ -58,8 +58,8 @@ def preview(body: ExactBody, session: SessionDep, caller: CurrentCaller, plans: 
                          s422="Inconsistent or untrue settlement: the field at fault is named; nothing is stored")},
     openapi_extra=_RECORD,
 )
-def settle(body: ExactBody, session: SessionDep, caller: CurrentCaller, plans: PlansDep, once: IdempotencyDep,
-           provincial_med_types: ProvincialMedTypesDep):
+def settle(body: ExactBody, _turn: DeskTurn, session: SessionDep, caller: CurrentCaller, plans: PlansDep,
+           once: IdempotencyDep, provincial_med_types: ProvincialMedTypesDep):
     """At discharge: the settlement is stored and the member's claim decided in one transaction.
 
     The answer holds, per line, what the plan pays, and what the patient still pays at
@@ -81,7 +81,7 @@ def settle(body: ExactBody, session: SessionDep, caller: CurrentCaller, plans: P
     responses=answers(404, 409, s404="No such settlement, or not one this key may cancel (the same answer)",
                       s409="The settlement was cancelled already"),
 )
-def cancel(settlement_id: RowId, data: CancellationCreate, session: SessionDep, caller: CurrentCaller,
+def cancel(settlement_id: RowId, data: CancellationCreate, _turn: DeskTurn, session: SessionDep, caller: CurrentCaller,
            plans: PlansDep):
     """Cancel a settlement posted in error, with the reason: its claim becomes ``cancelled``.
 
@@ -98,7 +98,7 @@ def cancel(settlement_id: RowId, data: CancellationCreate, session: SessionDep, 
     summary="Read the decision on a hospital's own settlement",
     responses=answers(404, s404="No such settlement, or another hospital's (the same answer)"),
 )
-def decision(settlement_id: RowId, session: SessionDep, caller: CurrentCaller, plans: PlansDep):
+def decision(settlement_id: RowId, _turn: DeskTurn, session: SessionDep, caller: CurrentCaller, plans: PlansDep):
     """What was decided on this bill: status, lines, amounts paid, and whether it was cancelled.
 
     Only this bill's decision: never the member's other claims or totals.

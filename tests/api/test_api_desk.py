@@ -518,3 +518,4 @@ def test_a_reconciliation_day_out_of_range_is_refused_naming_the_date(client: Te
     for answer in (read, sent):
         assert answer.status_code == 422, answer.text
         assert [e["field"] for e in answer.json()["errors"]] == ["date"]
+
