@@ -38,6 +38,7 @@ the numbers go to ``benchmark.extra_info`` and to the summary at the end of the 
 
 from __future__ import annotations
 
+import http.client as http_client
 import itertools
 import os
 import statistics
@@ -109,7 +110,7 @@ class _Tally:
         """Make the call; its latency counts from ``since`` (a perf_counter reading)."""
         try:
             status: int | str = call(http).status_code
-        except httpx.TransportError as err:
+        except (httpx.TransportError, OSError, http_client.HTTPException) as err:
             status = type(err).__name__
         elapsed = time.perf_counter() - since
         with self.lock:
@@ -167,12 +168,13 @@ def closed_loop(base_url: str, requests: list[Callable[[httpx.Client], httpx.Res
     return {**tally.summary(threads, wall), "client_cpu_s": round(time.process_time() - cpu_before, 2)}
 
 
-def paced(base_url: str, requests: list[Callable[[httpx.Client], httpx.Response]], per_second: float,
-          threads: int = 8) -> dict[str, Any]:
+def paced(base_url: str, requests: list[Callable[[Any], Any]], per_second: float,
+          threads: int = 8, connect: Callable[..., Any] = client) -> dict[str, Any]:
     """Send request j at ``start + j / per_second`` (open loop) from ``threads`` keep-alive clients.
 
     Latency is measured from when a request was due, so a server that falls behind shows
-    it in the latency instead of quietly lowering the rate.
+    it in the latency instead of quietly lowering the rate. ``connect(base_url, timeout=)``
+    makes a thread's client (an httpx client unless told), which the requests are called with.
     """
     due = itertools.count()
     due_lock = threading.Lock()
@@ -181,7 +183,7 @@ def paced(base_url: str, requests: list[Callable[[httpx.Client], httpx.Response]
     start = [0.0]
 
     def worker() -> None:
-        with client(base_url, timeout=30) as http:
+        with connect(base_url, timeout=30) as http:
             http.get("/health")
             start_barrier.wait()
             while True:
