@@ -109,9 +109,9 @@ class LeanClient:
     """One keep-alive connection (``http.client``) with the two calls the benchmark makes.
 
     Why not httpx: the load is sent from the same two cores the server and PostgreSQL
-    run on, and httpx spent about 0.9 ms of CPU a request here, a tenth of what the
-    service itself spends on a settlement; the standard library's client spends a third
-    of that. (A hospital's system sends from its own machine.)
+    run on, and httpx spent about 0.9 ms of CPU a request here, over a tenth of what a
+    worker spends on a settlement; the standard library's client 0.37 ms. (A hospital's
+    system sends from its own machine.)
     """
 
     def __init__(self, base_url: str, timeout: float) -> None:
