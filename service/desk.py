@@ -5,11 +5,13 @@ The national transactions it stands for: 2303 (pre-settlement: ``preview``), 230
 and the detailed reconciliation: ``day_totals``, ``reconcile``).
 
 A desk request has a patient waiting at the cashier's, so ``settle`` does the least it
-can: one read of the hospital's grade, the patient locked by ``certno``, the bill
-stored with one ``INSERT ... ON CONFLICT DO NOTHING``, the member's file, the schedule
-of plans, the claim written in one statement per table, and the settlement's and the
-claim's audit entries in one lock and one insert. Nothing that must stay fresh (a
-revoked key, the member's totals, the plan in force) is cached.
+can, 16 statements in all: the key read with its hospital's grade, the patient locked
+by ``certno``, the bill stored with one ``INSERT ... ON CONFLICT DO NOTHING``, the
+member's file (enrollments, hardship register, totals) in one read, the schedule of
+plans, the claim written in one statement per table, and the settlement's and the
+claim's audit entries in one take of the chain's head and one insert. Nothing that
+must stay fresh (a revoked key, the member's totals, the plan in force) is cached; the
+statements themselves are built once per process (``store.repositories.prebuilt``).
 
 The decision itself is ``service.claims.decide`` (one place): a preview runs it on the
 same record without storing, so it equals what ``settle`` of that record would answer
