@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
+from anyio import CapacityLimiter, to_thread
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -48,9 +48,21 @@ async def _unit_of_work(sessions) -> AsyncIterator[Session]:
     try:
         yield session
     except BaseException:
-        await run_in_threadpool(_end, session, False)
+        await to_thread.run_sync(_end, session, False, limiter=_ending())
         raise
-    await run_in_threadpool(_end, session, True)
+    await to_thread.run_sync(_end, session, True, limiter=_ending())
+
+
+# Ending a unit of work has threads of its own: with the shared pool's threads all taken
+# by requests waiting for a connection, the commit that would give one back must not wait
+# behind them (FastAPI's sync dependencies end on a limiter of their own for this reason).
+_ENDING: list[CapacityLimiter] = []
+
+
+def _ending() -> CapacityLimiter:
+    if not _ENDING:
+        _ENDING.append(CapacityLimiter(CONCURRENT_UNITS_OF_WORK))
+    return _ENDING[0]
 
 
 def _end(session: Session, commit: bool) -> None:
@@ -85,9 +97,12 @@ WritingSessionDep = Annotated[Session, Depends(get_writing_session, scope="funct
 # worker takes the desk's requests two at a time; the others wait their turn on the
 # event loop, holding no thread and no connection. At 150 one-stop settlements a second
 # through two workers on this two-core machine (benchmarks/test_desk_latency.py, two
-# runs each): p99 479 and 944 ms with no turns (the fifteen units of work below), 123
+# runs each): p99 479 and 944 ms with no turns (the fifteen units of work above), 123
 # and 126 ms with two, 362 ms with one (a worker then waits for each round trip to the
-# database). The desk's turns are its own: a report or an import does not hold them.
+# database). The desk's turns are its own: a report or an import does not hold them. A
+# turn is taken before the key is checked (the key needs the unit of work the turn comes
+# before): a flood of requests with bad keys to the desk's routes queues the desk behind
+# it, as it would take the worker's time anyway (past the sign-in limit they get 429s).
 DESK_TURNS = 2
 
 

@@ -83,12 +83,12 @@ def record_many(session: Session, who: Principal, action: str, entity: str,
 def record_entries(session: Session, who: Principal, entries: list[tuple[str, str, object, dict[str, Any]]]) -> None:
     """Append (action, entity, entity id, details) entries of any kinds, chained in order.
 
-    One lock, one read of the head and one insert for them all: a hospital's one-stop
+    One take of the chain's head and one insert for them all: a hospital's one-stop
     settlement writes its settlement's and its claim's entries together.
     """
     if not entries:
         return
-    session.flush()  # an entry added through the ORM earlier in this transaction comes first
+    session.flush()  # the transaction's pending rows first: the chain's head is the last lock it takes
     # Take the head: one UPDATE moves its position on by the entries to come and returns
     # it with the last hash. The head's row stays locked until this transaction ends, so
     # a second writer waits here and then reads the head this one left (PostgreSQL

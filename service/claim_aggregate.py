@@ -107,8 +107,9 @@ def _file_rows(session: Session, member_ids: list[str], totals: bool) -> list:
     category, verified) and accumulators ("A": benefit, measure, scope, value) of the members, in one
     UNION ALL, each kind in the order it was entered.
 
-    The member ids are one expanding parameter named in every branch (sent once), read
-    in parts within PostgreSQL's 65,535 parameters. The first branch types every column
+    The member ids are one expanding parameter named in every branch, read in parts of
+    10,000: PostgreSQL binds them once a statement (within its 65,535 parameters),
+    SQLite once a branch (30,000, within its 32,766). The first branch types every column
     (a typed NULL where it has none), so SQLite's dates and booleans come back as dates and booleans.
     """
     if not member_ids:

@@ -46,6 +46,8 @@ def record_claims(session: Session, claims: Sequence[models.Claim], settlements:
 # Built once (a statement built anew is walked anew for SQLAlchemy's cache key).
 _INSERT_FACTS = insert(models.ClaimFact.__table__)
 _INSERT_CHARGES = insert(models.ReportCharge.__table__)
+_INSERT_RELIEF = insert(models.ReportRelief.__table__)
+_INSERT_PAYMENTS = insert(models.ReportPayment.__table__)
 
 _PART = 10_000  # ids in one IN (...): well within PostgreSQL's 65,535 parameters
 
@@ -219,9 +221,9 @@ def record_entries(session: Session, entries: Sequence[tuple[int, str, object, S
     if charges:
         session.execute(_INSERT_CHARGES, charges)
     if reliefs:
-        session.execute(insert(models.ReportRelief.__table__), reliefs)
+        session.execute(_INSERT_RELIEF, reliefs)
     if payments:
-        session.execute(insert(models.ReportPayment.__table__), payments)
+        session.execute(_INSERT_PAYMENTS, payments)
     if returned:
         # A returned item paid nobody: the rows of the payment it reverses go (the ledger keeps both entries).
         session.execute(delete(models.ReportPayment).where(models.ReportPayment.entry_id.in_(

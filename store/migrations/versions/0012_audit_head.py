@@ -26,6 +26,10 @@ def upgrade() -> None:
         sa.CheckConstraint('id = 1', name='ck_audit_head_one_row'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_head')),
     )
+    postgres = op.get_bind().dialect.name == 'postgresql'
+    if postgres:
+        # No entry may land between reading the log's head and the trigger taking over.
+        op.execute("LOCK TABLE audit_log IN EXCLUSIVE MODE")
     # The head as the log stands now (an empty log: position 0, the genesis hash).
     op.execute(f"""
         INSERT INTO audit_head (id, position, entry_hash)
@@ -34,19 +38,27 @@ def upgrade() -> None:
         FROM audit_log""")
     # The append moved the head's position on already (service.audit.record_entries);
     # the entry written at that position gives the head its hash, in the same statement.
-    if op.get_bind().dialect.name == 'postgresql':
-        op.execute("""
+    # An entry written past the head some other way (a process still running the code
+    # before this migration, a restore) moves the head to it, so the next append follows
+    # it instead of failing on a position already taken.
+    follow = ("UPDATE audit_head SET position = NEW.position, entry_hash = NEW.entry_hash "
+              "WHERE id = 1 AND position <= NEW.position")
+    if postgres:
+        op.execute(f"""
             CREATE FUNCTION audit_head_follows() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
-                UPDATE audit_head SET entry_hash = NEW.entry_hash WHERE id = 1 AND position = NEW.position;
+                {follow};
                 RETURN NULL;
             END
             $$""")
         op.execute("CREATE TRIGGER audit_log_head AFTER INSERT ON audit_log "
                    "FOR EACH ROW EXECUTE FUNCTION audit_head_follows()")
+        # One row updated by every append: vacuumed after a thousand dead versions, not a
+        # fifth of the table (the default scale would wait for ever on a one-row table).
+        op.execute("ALTER TABLE audit_head SET (autovacuum_vacuum_scale_factor = 0, "
+                   "autovacuum_vacuum_threshold = 1000)")
     else:
-        op.execute("CREATE TRIGGER audit_log_head AFTER INSERT ON audit_log BEGIN "
-                   "UPDATE audit_head SET entry_hash = NEW.entry_hash WHERE id = 1 AND position = NEW.position; END")
+        op.execute(f"CREATE TRIGGER audit_log_head AFTER INSERT ON audit_log BEGIN {follow}; END")
 
 
 def downgrade() -> None:
