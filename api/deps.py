@@ -8,12 +8,13 @@ other method one that may write (``store.db``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Query, Request
 from anyio import CapacityLimiter, to_thread
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -56,13 +57,9 @@ async def _unit_of_work(sessions) -> AsyncIterator[Session]:
 # Ending a unit of work has threads of its own: with the shared pool's threads all taken
 # by requests waiting for a connection, the commit that would give one back must not wait
 # behind them (FastAPI's sync dependencies end on a limiter of their own for this reason).
-_ENDING: list[CapacityLimiter] = []
-
-
+@functools.cache
 def _ending() -> CapacityLimiter:
-    if not _ENDING:
-        _ENDING.append(CapacityLimiter(CONCURRENT_UNITS_OF_WORK))
-    return _ENDING[0]
+    return CapacityLimiter(CONCURRENT_UNITS_OF_WORK)
 
 
 def _end(session: Session, commit: bool) -> None:

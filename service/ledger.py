@@ -167,8 +167,9 @@ def post_many(session: Session, entries: Sequence[Entry], *, pause: Callable[[in
         # A claim's or an allocation's entry: two plain statements (the entries with their
         # ids returned, then all the postings) cost less than drawing ids and COPY.
         kept = [(e, legs) for e, legs in checked if legs]
-        made = iter(session.scalars(_INSERT_ENTRIES, [{"event": e.event, "ref": e.ref, "memo": e.memo, "booked_on": e.booked_on or today,
-              "reverses_id": e.reverses_id, "created_at": now} for e, _ in kept]).all())
+        made = iter(session.scalars(_INSERT_ENTRIES, [
+            {"event": e.event, "ref": e.ref, "memo": e.memo, "booked_on": e.booked_on or today,
+             "reverses_id": e.reverses_id, "created_at": now} for e, _ in kept]).all())
         written = [next(made) if legs else 0 for _, legs in checked]
         # The table's insert, not the ORM's bulk insert: that one splits the rows by which
         # columns are None (a statement for member legs, another for fund legs).
