@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Boolean, String, bindparam, cast, insert, literal, null, select, tuple_, union_all
+from sqlalchemy import BigInteger, Boolean, String, bindparam, cast, func, insert, literal, null, select, tuple_, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -36,6 +36,7 @@ from claims.members import Enrollment, Gender, HardshipCategory, HardshipRegistr
 from claims.money import parse_yuan
 from claims.settlement import Settlement
 from service import funds, report_facts
+from service.plans import PUBLICATION_ORDER, PUBLISHED, PublishedVersion
 from store import models
 from store.repositories import apply_members_changes, is_postgres, lock_members
 
@@ -79,15 +80,30 @@ def files_of(session: Session, rows: dict[str, models.Member], *, totals: bool =
     statement (``_file_rows``): at the hospital desk each statement is a round trip and
     a fifth of a millisecond of the worker's time.
     """
+    return _files(session, rows, totals, schedule=False)[0]
+
+
+def files_and_schedule(session: Session, rows: dict[str, models.Member]) -> tuple[dict[str, MemberFile],
+                                                                                 list[PublishedVersion]]:
+    """The members' files with their totals and, in the same statement, the published plan versions
+    in publication order (``PlanBook.engines_for`` takes them): the desk's one read before it decides."""
+    return _files(session, rows, True, schedule=True)
+
+
+def _files(session: Session, rows: dict[str, models.Member], totals: bool,
+           schedule: bool) -> tuple[dict[str, MemberFile], list[PublishedVersion]]:
     known = sorted(rows)
     enrollments: dict[str, list[Enrollment]] = defaultdict(list)
     registrations: dict[str, list[HardshipRegistration]] = defaultdict(list)
     stored: dict[str, MemberAccumulators] = {m: MemberAccumulators() for m in known}
-    for kind, member_id, _n, d1, d2, d3, t1, t2, t3, flag, value in _file_rows(session, known, totals):
+    versions: list[PublishedVersion] = []
+    for kind, member_id, _n, d1, d2, d3, t1, t2, t3, flag, value in _file_rows(session, known, totals, schedule):
         if kind == "E":
             enrollments[member_id].append(Enrollment(d1, d2, d3))
         elif kind == "H":
             registrations[member_id].append(HardshipRegistration(HardshipCategory(t1), bool(flag), d1, d2))
+        elif kind == "P":
+            versions.append(PublishedVersion(int(value), t1, d1))
         else:
             stored[member_id].values[(t1, t2, t3)] = value
     return {
@@ -99,29 +115,31 @@ def files_of(session: Session, rows: dict[str, models.Member], *, totals: bool =
             totals=stored[m],
         )
         for m in known
-    }
+    }, versions
 
 
-def _file_rows(session: Session, member_ids: list[str], totals: bool) -> list:
+def _file_rows(session: Session, member_ids: list[str], totals: bool, schedule: bool = False) -> list:
     """Enrollments ("E": start, end, enrolled on), hardship registrations ("H": registered on, revoked on,
     category, verified) and accumulators ("A": benefit, measure, scope, value) of the members, in one
-    UNION ALL, each kind in the order it was entered.
+    UNION ALL, each kind in the order it was entered; with ``schedule`` also the published plan
+    versions ("P": effective from, content hash, id), in publication order.
 
     The member ids are one expanding parameter named in every branch, read in parts of
     10,000: PostgreSQL binds them once a statement (within its 65,535 parameters),
     SQLite once a branch (30,000, within its 32,766). The first branch types every column
     (a typed NULL where it has none), so SQLite's dates and booleans come back as dates and booleans.
+    The schedule comes with the first part.
     """
-    if not member_ids:
+    if not member_ids and not schedule:
         return []
-    query = _FILE_WITH_TOTALS if totals else _FILE
     found: list = []
-    for start in range(0, len(member_ids), 10_000):
+    for start in range(0, max(len(member_ids), 1), 10_000):
+        query = _FILE_QUERIES[(totals, schedule and start == 0)]
         found += session.execute(query, {"member_ids": member_ids[start:start + 10_000]}).all()
     return found
 
 
-def _file_query(totals: bool):
+def _file_query(totals: bool, schedule: bool):
     e, h, a = models.Enrollment, models.HardshipRegistration, models.Accumulator
     ids = bindparam("member_ids", expanding=True)
     nothing = null()
@@ -137,11 +155,16 @@ def _file_query(totals: bool):
     if totals:
         branches.append(select(literal("A"), a.member_id, literal(0), nothing, nothing, nothing, a.benefit, a.measure,
                                a.scope, nothing, a.value).where(a.member_id.in_(ids)))
+    if schedule:
+        p = models.PlanVersion
+        branches.append(select(literal("P"), nothing, func.row_number().over(order_by=PUBLICATION_ORDER),
+                               p.effective_from, nothing, nothing, p.content_hash, nothing, nothing, nothing, p.id)
+                        .where(PUBLISHED))
     return union_all(*branches).order_by("kind", "n")
 
 
 # Built once (a statement built anew is walked anew for SQLAlchemy's cache key).
-_FILE, _FILE_WITH_TOTALS = _file_query(False), _file_query(True)
+_FILE_QUERIES = {(totals, schedule): _file_query(totals, schedule) for totals in (False, True) for schedule in (False, True)}
 _INSERT_CLAIMS = insert(models.Claim.__table__).returning(models.Claim.__table__.c.id, sort_by_parameter_order=True)
 _INSERT_LINES = insert(models.DecisionLine.__table__)
 _INSERT_LINES_RETURNING = _INSERT_LINES.returning(models.DecisionLine.__table__.c.id, sort_by_parameter_order=True)

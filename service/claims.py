@@ -28,7 +28,7 @@ from service import audit, funds, payments, settlements
 from service import claim_aggregate as aggregate
 from service.auth import MEMBER_READERS, Principal, Role
 from service.errors import Conflict, Invalid, NotFound
-from service.plans import PlanBook
+from service.plans import PlanBook, PublishedVersion
 from service.schemas import AdjustmentLineRead, AdjustmentRead, ClaimCreate, ClaimRead, ClaimReview, LineRead, ReasonRead
 from store import models
 from store.repositories import is_postgres, paginate
@@ -179,14 +179,16 @@ def submit_claims(session: Session, who: Principal, plans: PlanBook, items: Sequ
 
 
 def decide(session: Session, plans: PlanBook, files: dict[str, aggregate.MemberFile],
-           claims: Sequence[tuple[str, Settlement, dt.date]], decided_bills: set[tuple[str, str]]) -> list[Decided]:
+           claims: Sequence[tuple[str, Settlement, dt.date]], decided_bills: set[tuple[str, str]],
+           versions: Sequence[PublishedVersion] | None = None) -> list[Decided]:
     """Decide (member id, bill, date received) claims in order against the members' files; nothing stored.
 
     The one place a claim is decided: a submission, a hospital's one-stop settlement and
     its preview all come here, so a preview is the decision a settlement would get.
     ``decided_bills``: the bills already decided (a claim of one is a duplicate).
+    ``versions``: the published plan versions as this transaction read them (else read here).
     """
-    engines = plans.engines_for(session, {bill.begndate for _m, bill, _d in claims})
+    engines = plans.engines_for(session, {bill.begndate for _m, bill, _d in claims}, versions)
     return decide_in_order(
         [files[member_id].claim("", submitted_on, bill) for member_id, bill, submitted_on in claims],
         lambda c: engines[c.settlement.begndate], {m: f.totals for m, f in files.items()}, decided_bills)

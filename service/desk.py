@@ -5,10 +5,10 @@ The national transactions it stands for: 2303 (pre-settlement: ``preview``), 230
 and the detailed reconciliation: ``day_totals``, ``reconcile``).
 
 A desk request has a patient waiting at the cashier's, so ``settle`` does the least it
-can, 16 statements in all: the key read with its hospital's grade, the patient locked
+can, 15 statements in all: the key read with its hospital's grade, the patient locked
 by ``certno``, the bill stored with one ``INSERT ... ON CONFLICT DO NOTHING``, the
-member's file (enrollments, hardship register, totals) in one read, the schedule of
-plans, the claim written in one statement per table, and the settlement's and the
+member's file (enrollments, hardship register, totals) and the schedule of published
+plans in one read, the claim written in one statement per table, and the settlement's and the
 claim's audit entries in one take of the chain's head and one insert. Nothing that
 must stay fresh (a revoked key, the member's totals, the plan in force) is cached; the
 statements themselves are built once per process (``store.repositories.prebuilt``).
@@ -87,9 +87,9 @@ def preview(session: Session, who: Principal, plans: PlanBook, raw: Any,
     member = _patient(session, posted.record["certno"], lock=False)
     if member is None:
         return _no_claim(None, posted.bill, NO_MEMBER_FOR_CERTNO)
-    files = aggregate.files_of(session, {member.id: member})
+    files, versions = aggregate.files_and_schedule(session, {member.id: member})
     decided = claims.decide(session, plans, files, [(member.id, posted.bill, china_today())],
-                            set(aggregate.decided_bills(session, [posted.bill.bill_key])))
+                            set(aggregate.decided_bills(session, [posted.bill.bill_key])), versions)
     d = decided[0]
     # What the funds would do to it now (a relief line they cannot pay waits: FUND_EXHAUSTED),
     # read from the pools without locking or storing anything, as ``settle`` would charge it.
@@ -134,8 +134,8 @@ def settle(session: Session, who: Principal, plans: PlanBook, raw: Any,
 
 def _decide_and_store(session: Session, who: Principal, plans: PlanBook, member: models.Member,
                       row: models.Settlement, bill: Settlement, entries: list, decided_bills: set) -> DeskDecisionRead:
-    files = aggregate.files_of(session, {member.id: member})
-    decided = claims.decide(session, plans, files, [(member.id, bill, china_today())], decided_bills)
+    files, versions = aggregate.files_and_schedule(session, {member.id: member})
+    decided = claims.decide(session, plans, files, [(member.id, bill, china_today())], decided_bills, versions)
     [record] = claims.store_decisions(session, who, decided, [row], [""], also_audit=entries)
     return _answer(record.id, bill, record.status, record.lines, record.trace, record.plan_version, plans, session,
                    settlement_id=row.id, just_made=True)

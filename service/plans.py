@@ -21,7 +21,7 @@ import functools
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from sqlalchemy import func, select
@@ -101,14 +101,21 @@ class PlanBook:
     def engine_for(self, session: Session, admitted: dt.date) -> Engine:
         return self.engines_for(session, [admitted])[admitted]
 
-    def engines_for(self, session: Session, admitted: Iterable[dt.date]) -> dict[dt.date, Engine]:
-        """The engine deciding claims admitted on each date: one read of the schedule for them all."""
+    def engines_for(self, session: Session, admitted: Iterable[dt.date],
+                    versions: Iterable[PublishedVersion] | None = None) -> dict[dt.date, Engine]:
+        """The engine deciding claims admitted on each date: one read of the schedule for them all.
+
+        ``versions``: the published versions as this transaction already read them (the
+        desk reads them with the member's file, ``claim_aggregate.files_and_schedule``),
+        in publication order; otherwise they are read here.
+        """
         days = set(admitted)
         if self._fixed is not None:
             return dict.fromkeys(days, self._fixed)
-        # Only ids, dates and hashes on the usual path: a document is read once per process.
-        schedule = Schedule((v.effective_from, v) for v in published(
-            session, models.PlanVersion.id, models.PlanVersion.content_hash, models.PlanVersion.effective_from))
+        if versions is None:
+            # Only ids, dates and hashes on the usual path: a document is read once per process.
+            versions = [PublishedVersion(*row) for row in published(session, *SCHEDULE_COLUMNS)]
+        schedule = Schedule((v.effective_from, v) for v in versions)
         engines: dict[dt.date, Engine] = {}
         for day in days:
             found = schedule.in_force(day)
@@ -140,6 +147,22 @@ class PlanBook:
         return self.engine_for(session, china_today()).version
 
 
+class PublishedVersion(NamedTuple):
+    """What the schedule needs of a published version: the document is read once per process, by id."""
+
+    id: int
+    content_hash: str
+    effective_from: dt.date
+
+
+SCHEDULE_COLUMNS = (models.PlanVersion.id, models.PlanVersion.content_hash, models.PlanVersion.effective_from)
+# Which versions are in the schedule, and in what order: the order settles two versions
+# from the same day (rules/schedule.py). ``published`` and the desk's one read of the
+# member's file with the schedule (``claim_aggregate``) both take them from here.
+PUBLISHED = models.PlanVersion.status == "published"
+PUBLICATION_ORDER = (models.PlanVersion.published_at, models.PlanVersion.id)
+
+
 def published(session: Session, *columns: Any, lock: bool = False) -> list[Any]:
     """These columns of every published version, in the order they were published.
 
@@ -154,8 +177,7 @@ def published(session: Session, *columns: Any, lock: bool = False) -> list[Any]:
 def _published_query(columns: tuple[Any, ...], lock: bool):
     """Built once per set of columns: every claim reads the schedule (a statement built
     anew is walked anew for SQLAlchemy's cache key)."""
-    query = (select(*columns).where(models.PlanVersion.status == "published")
-             .order_by(models.PlanVersion.published_at, models.PlanVersion.id))
+    query = select(*columns).where(PUBLISHED).order_by(*PUBLICATION_ORDER)
     return query.with_for_update() if lock else query
 
 
