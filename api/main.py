@@ -31,11 +31,15 @@ def app_factory():
                      provincial_med_types=parse_med_types(os.environ.get("CLAIMS_PROVINCIAL_MED_TYPES")),
                      limits=body_limits(os.environ))
     # What start-up built (the app, the rules engine, SQLAlchemy's mappers and caches)
-    # lives as long as the worker: freeze it out of the collector's walks, and let a
-    # request's short-lived objects pile up longer before a collection. The full
+    # lives as long as the worker: freeze it out of the collector's walks (the full
     # collections over that heap were the slow tail: batches of 10 claims on PostgreSQL,
-    # 4 clients, p99 118 -> 60 ms (benchmarks/test_http_throughput.py).
+    # 4 clients, p99 118 -> 60 ms, benchmarks/test_http_throughput.py). A young
+    # collection's pause grows with what piled up since the last: each settlement leaves
+    # ~70 objects in cycles (sessions, connections, transactions), and at a threshold of
+    # 50,000 a collection at the desk paused a worker 25-56 ms, every request waiting on it
+    # delayed; at 5,000 the longest pause was 4.6 ms for less time in all
+    # (benchmarks/test_desk_latency.py at 100/s, and the batches above not slower).
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    gc.set_threshold(5_000, 50, 100)
     return app
