@@ -10,7 +10,9 @@ What it measures, on PostgreSQL, against a real ``claims serve --workers 2`` on
    settlement (a stay that ended two days ago) of the next member in turn: stored,
    decided, answered with what the patient still owes.
    Both loads are sent by ``LeanClient`` (``http.client``, one keep-alive connection a
-   thread), whose CPU is reported beside the workers' (``client_cpu_s``).
+   thread), whose CPU is reported beside the workers' (``client_cpu_s``) and
+   PostgreSQL's (``database_cpu_s``); ``cpu_ms_per_request`` adds the three up: what
+   a request costs these two cores in all.
 3. *Statements per request*: one direct settlement in process on the same database,
    every statement the app's engine sends counted with a ``before_cursor_execute``
    listener (after a warm-up settlement that builds the plan's engine).
@@ -137,12 +139,39 @@ class LeanClient:
         return self._call("POST", path, content, headers)
 
 
+def _postgres_cpu_seconds() -> float:
+    """CPU seconds (user + system) used so far by the PostgreSQL processes on this machine (Linux /proc).
+
+    The server runs on the same two cores as the workers and the client, so its share is
+    part of what a settlement costs here; a backend that exits between two readings
+    drops out of the sum (the app's pooled connections stay for the run).
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    used = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name, fields = (entry / "stat").read_text().rsplit(")", 1)
+        except (OSError, ValueError):
+            continue
+        if name.endswith("(postgres"):
+            parts = fields.split()
+            used += (int(parts[11]) + int(parts[12])) / tick
+    return used
+
+
 def _timed(server: Server, calls: list[Callable[[Any], Any]]) -> dict[str, Any]:
-    before, client_before = server.worker_cpu_seconds(), time.process_time()
+    before, database_before, client_before = server.worker_cpu_seconds(), _postgres_cpu_seconds(), time.process_time()
     info = paced(server.base_url, calls, RATE, threads=THREADS, connect=LeanClient)
     after, client_cpu = server.worker_cpu_seconds(), time.process_time() - client_before
+    database_cpu = _postgres_cpu_seconds() - database_before
     spent = sorted((round(after[pid] - before.get(pid, 0.0), 2) for pid in after), reverse=True)[:server.workers]
-    return {"rate": RATE, **info, "worker_cpu_s": spent, "client_cpu_s": round(client_cpu, 2)}
+    # What one request costs the machine in all: with two cores, the rate it can keep up
+    # with is at most 2,000 / this many milliseconds.
+    per_request = (sum(spent) + database_cpu + client_cpu) * 1000 / max(info["sent"], 1)
+    return {"rate": RATE, **info, "worker_cpu_s": spent, "database_cpu_s": round(database_cpu, 2),
+            "client_cpu_s": round(client_cpu, 2), "cpu_ms_per_request": round(per_request, 2)}
 
 
 def _statements_per_settlement(url: str, key: str, n: int = 20) -> float:
