@@ -69,6 +69,16 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
         ensure_published_default(session)
         session.commit()
     problems.install(app)
+
+    # First of the routes: a request is matched against the routes in the order they were
+    # added, and a monitor's probe, which comes often, should not walk all the others
+    # (last, matching took ~30% of its worker's time here).
+    @app.get("/health", tags=["service"], summary="Is the service up")
+    def health() -> dict[str, str]:
+        """Liveness, and the plan version in force today; no key needed."""
+        with app.state.read_sessions() as session:
+            return {"status": "ok", "plan": app.state.plans.current_version(session)}
+
     app.include_router(desk.router)  # before settlements: /settlements/preview is not an id
     app.include_router(settlements.router)
     app.include_router(claims.router)
@@ -85,12 +95,6 @@ def create_app(db: str | None = None, plan: str | Path | None = None, migrate: b
     settlements.document_provincial_med_types(app, app.state.provincial_med_types)
     serve_docs(app)
     console.install(app, console_settings)
-
-    @app.get("/health", tags=["service"], summary="Is the service up")
-    def health() -> dict[str, str]:
-        """Liveness, and the plan version in force today; no key needed."""
-        with app.state.read_sessions() as session:
-            return {"status": "ok", "plan": app.state.plans.current_version(session)}
 
     return app
 
