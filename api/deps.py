@@ -9,9 +9,9 @@ other method one that may write (``store.db``).
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, Header, Path, Query, Request
@@ -116,12 +116,8 @@ DeskTurn = Annotated[None, Depends(desk_turn, scope="function", max_concurrency=
 bearer = HTTPBearer(auto_error=False, description="An API key: `ck_<prefix>_<secret>`")
 
 
-def get_principal(
-    request: Request,
-    session: SessionDep,
-    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Principal:
+def caller_of(request: Request, session: Session, authorization: str | None) -> Principal:
+    """The request's caller, its key checked in ``session``; a key sent and refused is counted."""
     try:
         return authenticate(session, authorization)
     except Unauthorized:
@@ -132,7 +128,65 @@ def get_principal(
         raise
 
 
+def get_principal(
+    request: Request,
+    session: SessionDep,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    return caller_of(request, session, authorization)
+
+
 CurrentCaller = Annotated[Principal, Depends(get_principal)]
+
+
+# ----------------------------------------------------------------------------- the desk's unit of work
+
+T = TypeVar("T")
+
+
+class DeskWork:
+    """A desk request's unit of work in one trip to a worker thread: the key checked, the work
+    done, the transaction committed (rolled back when the work raises) and the session closed.
+
+    The same unit of work as ``SessionDep`` with ``CurrentCaller`` (``_end`` and ``caller_of``
+    are theirs), without their three trips to the thread pool (the key, the endpoint, the
+    commit): each trip cost ~0.17 ms of a worker's CPU here, and with the dependencies'
+    own handling they were about a seventh of a one-stop settlement's worker time. A GET
+    gets a read-only session, like ``SessionDep``. The desk's turns (two a worker, below
+    the connection pool's size) bound how many run at once.
+    """
+
+    __slots__ = ("request", "authorization")
+
+    def __init__(self, request: Request, authorization: str | None) -> None:
+        self.request = request
+        self.authorization = authorization
+
+    async def run(self, work: Callable[[Session, Principal], T]) -> T:
+        return await to_thread.run_sync(self._run, work)
+
+    def _run(self, work: Callable[[Session, Principal], T]) -> T:
+        state = self.request.app.state
+        session: Session = (state.read_sessions if self.request.method in READ_METHODS else state.sessions)()
+        try:
+            done = work(session, caller_of(self.request, session, self.authorization))
+        except BaseException:
+            _end(session, False)
+            raise
+        _end(session, True)
+        return done
+
+
+async def desk_work(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> DeskWork:
+    return DeskWork(request, authorization)
+
+
+DeskWorkDep = Annotated[DeskWork, Depends(desk_work)]
 
 
 # Row ids are 32-bit integer keys (``Integer`` is int4 on PostgreSQL); a larger id in a

@@ -1,4 +1,10 @@
-"""The hospital desk: pre-settlement, one-stop settlement at discharge, cancellation, the day's reconciliation."""
+"""The hospital desk: pre-settlement, one-stop settlement at discharge, cancellation, the day's reconciliation.
+
+A patient waits on the first four: they take one of the worker's desk turns
+(``DeskTurn``) and do their whole unit of work in one trip to a worker thread
+(``DeskWork``: key, work, commit). The reconciliation is a day's work and uses the
+ordinary unit of work.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,17 @@ import datetime as dt
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
+from sqlalchemy.orm import Session
 
 from api import idempotency
-from api.deps import CurrentCaller, DeskTurn, PlansDep, ProvincialMedTypesDep, RowId, SessionDep
+from api.deps import CurrentCaller, DeskTurn, DeskWorkDep, PlansDep, ProvincialMedTypesDep, RowId, SessionDep
 from api.idempotency import IdempotencyDep
 from api.problems import answers
 from api.routers import CREATED, located
 from api.routers.settlements import SETTLEMENT_SCHEMA, ExactBody
 from service import desk
+from service.auth import Principal
 from service.idempotency import Answer
 from service.schemas import (
     CancellationCreate,
@@ -36,14 +44,14 @@ _RECORD = {"requestBody": {"required": True, "content": {"application/json": {"s
                       s422="Inconsistent or untrue settlement: the field at fault is named"),
     openapi_extra=_RECORD,
 )
-def preview(body: ExactBody, _turn: DeskTurn, session: SessionDep, caller: CurrentCaller, plans: PlansDep,
-            provincial_med_types: ProvincialMedTypesDep):
+async def preview(body: ExactBody, _turn: DeskTurn, unit: DeskWorkDep, plans: PlansDep,
+                  provincial_med_types: ProvincialMedTypesDep):
     """Before discharge: what the plan in force would pay the member whose certno the record carries.
 
     Nothing is stored, no total moves and nothing is written to the audit log; the
     answer is the one ``POST /v1/settlements/direct`` of the same record would give now.
     """
-    return desk.preview(session, caller, plans, body, provincial_med_types)
+    return await unit.run(lambda session, caller: desk.preview(session, caller, plans, body, provincial_med_types))
 
 
 @router.post(
@@ -58,8 +66,8 @@ def preview(body: ExactBody, _turn: DeskTurn, session: SessionDep, caller: Curre
                          s422="Inconsistent or untrue settlement: the field at fault is named; nothing is stored")},
     openapi_extra=_RECORD,
 )
-def settle(body: ExactBody, _turn: DeskTurn, session: SessionDep, caller: CurrentCaller, plans: PlansDep,
-           once: IdempotencyDep, provincial_med_types: ProvincialMedTypesDep):
+async def settle(body: ExactBody, _turn: DeskTurn, unit: DeskWorkDep, plans: PlansDep, once: IdempotencyDep,
+                 provincial_med_types: ProvincialMedTypesDep):
     """At discharge: the settlement is stored and the member's claim decided in one transaction.
 
     The answer holds, per line, what the plan pays, and what the patient still pays at
@@ -67,11 +75,14 @@ def settle(body: ExactBody, _turn: DeskTurn, session: SessionDep, caller: Curren
     answers what was decided, never a second claim. A certno of no registered member:
     the settlement is stored and ``no_claim_reason`` says why no claim was made.
     """
-    def work() -> Answer:
-        answer, made = desk.settle(session, caller, plans, body, provincial_med_types)
-        return Answer(status.HTTP_201_CREATED if made else status.HTTP_200_OK, answer.model_dump(mode="json"))
+    def work(session: Session, caller: Principal) -> Response:
+        def answer() -> Answer:
+            decided, made = desk.settle(session, caller, plans, body, provincial_med_types)
+            return Answer(status.HTTP_201_CREATED if made else status.HTTP_200_OK, decided.model_dump(mode="json"))
 
-    response = idempotency.answer_once(session, caller, once, work)
+        return idempotency.answer_once(session, caller, once, answer)
+
+    response = await unit.run(work)
     return located(response, f"/v1/settlements/{json.loads(response.body)['settlement_id']}/decision")
 
 
@@ -81,8 +92,7 @@ def settle(body: ExactBody, _turn: DeskTurn, session: SessionDep, caller: Curren
     responses=answers(404, 409, s404="No such settlement, or not one this key may cancel (the same answer)",
                       s409="The settlement was cancelled already"),
 )
-def cancel(settlement_id: RowId, data: CancellationCreate, _turn: DeskTurn, session: SessionDep, caller: CurrentCaller,
-           plans: PlansDep):
+async def cancel(settlement_id: RowId, data: CancellationCreate, _turn: DeskTurn, unit: DeskWorkDep, plans: PlansDep):
     """Cancel a settlement posted in error, with the reason: its claim becomes ``cancelled``.
 
     What the claim added to the member's totals is released, so the member's next claim
@@ -90,7 +100,7 @@ def cancel(settlement_id: RowId, data: CancellationCreate, _turn: DeskTurn, sess
     setl_id. The hospital that posted it, the officers of the patient's union (and those
     above) and administrators may cancel; a second cancellation is refused (409).
     """
-    return desk.cancel(session, caller, plans, settlement_id, data)
+    return await unit.run(lambda session, caller: desk.cancel(session, caller, plans, settlement_id, data))
 
 
 @router.get(
@@ -98,12 +108,12 @@ def cancel(settlement_id: RowId, data: CancellationCreate, _turn: DeskTurn, sess
     summary="Read the decision on a hospital's own settlement",
     responses=answers(404, s404="No such settlement, or another hospital's (the same answer)"),
 )
-def decision(settlement_id: RowId, _turn: DeskTurn, session: SessionDep, caller: CurrentCaller, plans: PlansDep):
+async def decision(settlement_id: RowId, _turn: DeskTurn, unit: DeskWorkDep, plans: PlansDep):
     """What was decided on this bill: status, lines, amounts paid, and whether it was cancelled.
 
     Only this bill's decision: never the member's other claims or totals.
     """
-    return desk.settlement_decision(session, caller, plans, settlement_id)
+    return await unit.run(lambda session, caller: desk.settlement_decision(session, caller, plans, settlement_id))
 
 
 @router.get("/reconciliation", response_model=ReconciliationRead, summary="A day's settlement totals (3201)")

@@ -2,7 +2,7 @@
 
 No database here: the turns are taken before a request gets its unit of work, so they
 are shown on an app of their own whose endpoint holds its turn until told to finish,
-and the desk's routes are shown to take them.
+and the desk's routes are shown to take them before their unit of work.
 """
 
 from __future__ import annotations
@@ -64,5 +64,8 @@ def test_the_desks_routes_take_a_turn_and_the_reconciliation_does_not() -> None:
     assert {route.path for route in desk_routes.router.routes} - {path for _, path in DESK_ROUTES} == {"/v1/reconciliation"}
     for route in desk_routes.router.routes:
         calls = [d.call for d in route.dependant.dependencies]
-        if deps.desk_turn in calls:  # the turn first: a request waiting for one holds no connection
-            assert calls.index(deps.desk_turn) < calls.index(deps.get_session), route.path
+        if deps.desk_turn in calls:
+            # The turn first, and the unit of work the desk's own (key, work and commit in one
+            # trip to a thread, api.deps.DeskWork): a request waiting for a turn holds no connection.
+            assert calls.index(deps.desk_turn) < calls.index(deps.desk_work), route.path
+            assert deps.get_session not in calls and deps.get_principal not in calls, route.path
