@@ -44,7 +44,10 @@ def _good(**change: str) -> dict[str, str]:
             "reference": "ZGH-2026-001", "received_on": f"{YEAR}-01-15", **change}
 
 
-TOMORROW = (china_today() + dt.timedelta(days=1)).isoformat()
+# A future day that stays in the future for the whole run: taken when the tests are
+# collected, "tomorrow" became today for a run that crossed China's midnight (00:00 at
+# 16:00 UTC): the allocation was recorded, and the next test found its money in the pool.
+AFTER_TOMORROW = (china_today() + dt.timedelta(days=2)).isoformat()
 
 
 @pytest.mark.parametrize("change, field, status", [
@@ -62,7 +65,7 @@ TOMORROW = (china_today() + dt.timedelta(days=1)).isoformat()
     ({"reference": ""}, "reference", 422),
     ({"reference": "   "}, "reference", 422),
     ({"received_on": "15/01/2026"}, "received_on", 422),
-    ({"received_on": TOMORROW}, "received_on", 422),
+    ({"received_on": AFTER_TOMORROW}, "received_on", 422),
 ], ids=lambda v: str(v))
 def test_a_refused_allocation_shows_the_error_at_its_field_and_stores_nothing(
         change, field, status, signed_in, seeded_db) -> None:
