@@ -18,7 +18,7 @@ from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from service.auth import Principal, authenticate
+from service.auth import Principal, authenticate, key_parts
 from service.errors import Unauthorized
 from service.plans import PlanBook
 
@@ -72,9 +72,10 @@ def _end(session: Session, commit: bool) -> None:
         session.close()
 
 
-# At most this many units of work at once per worker: no more than the smallest
-# connection pool holds (store.db: SQLite 5 + 10 overflow, PostgreSQL 10 + 10), and
-# fewer than the 40 threads of the pool that runs sync dependencies and endpoints.
+# At most this many units of work at once per worker: with the desk's turns (below), no
+# more than the smallest connection pool holds (store.db: SQLite 5 + 12 overflow,
+# PostgreSQL 10 + 10), and fewer than the 40 threads of the pool that runs sync
+# dependencies and endpoints.
 # A request holds its connection (a writing one on SQLite also the write lock)
 # across several thread hops (the key lookup, the endpoint, serializing the answer);
 # without the limit, under load every thread could be waiting for a connection or a
@@ -121,11 +122,15 @@ def caller_of(request: Request, session: Session, authorization: str | None) -> 
     try:
         return authenticate(session, authorization)
     except Unauthorized:
-        # A key was sent and refused: count it for the client's address (past the limit, 429).
-        # The address is the peer uvicorn saw (behind a proxy: its --forwarded-allow-ips).
-        if authorization:
-            request.app.state.sign_in_limiter.failed(request.client.host if request.client else "unknown")
+        _count_refused(request, authorization)
         raise
+
+
+def _count_refused(request: Request, authorization: str | None) -> None:
+    # A key was sent and refused: count it for the client's address (past the limit, 429).
+    # The address is the peer uvicorn saw (behind a proxy: its --forwarded-allow-ips).
+    if authorization:
+        request.app.state.sign_in_limiter.failed(request.client.host if request.client else "unknown")
 
 
 def get_principal(
@@ -153,8 +158,9 @@ class DeskWork:
     are theirs), without their three trips to the thread pool (the key, the endpoint, the
     commit): each trip cost ~0.17 ms of a worker's CPU here, and with the dependencies'
     own handling they were about a seventh of a one-stop settlement's worker time. A GET
-    gets a read-only session, like ``SessionDep``. The desk's turns (two a worker, below
-    the connection pool's size) bound how many run at once.
+    gets a read-only session, like ``SessionDep``. The desk's turns bound how many run at
+    once; the connection pool has room for them beside ``CONCURRENT_UNITS_OF_WORK``
+    (``store.db``), so neither kind waits for a connection the other holds.
     """
 
     __slots__ = ("request", "authorization")
@@ -183,6 +189,15 @@ async def desk_work(
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> DeskWork:
+    # What cannot be a key at all (none, another scheme, not ck_<prefix>_<secret>) is refused
+    # here, before the request's path and body are validated, as everywhere else (401
+    # first, a header sent counted). A key that looks right is read with the work, after
+    # them: with input that is wrong too it gets 422, which tells nothing of the key.
+    try:
+        key_parts(authorization)
+    except Unauthorized:
+        _count_refused(request, authorization)
+        raise
     return DeskWork(request, authorization)
 
 

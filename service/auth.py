@@ -205,8 +205,9 @@ def create_key(
     return row, f"ck_{prefix}_{secret}"
 
 
-def authenticate(session: Session, authorization: str | None) -> Principal:
-    """The principal behind an ``Authorization: Bearer <key>`` header."""
+def key_parts(authorization: str | None) -> tuple[str, str]:
+    """The (prefix, secret) of an ``Authorization: Bearer <key>`` header; ``Unauthorized`` when it
+    cannot be a key at all. Reads nothing: the desk checks it before a request's input."""
     if not authorization:
         raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
     scheme, _, token = authorization.partition(" ")
@@ -217,11 +218,17 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
     # character, a megabyte) is an unknown key, not a database error.
     if len(parts) != 3 or parts[0] != "ck" or not _PREFIX.fullmatch(parts[1]):
         raise Unauthorized("unknown API key")
+    return parts[1], parts[2]
+
+
+def authenticate(session: Session, authorization: str | None) -> Principal:
+    """The principal behind an ``Authorization: Bearer <key>`` header."""
+    prefix, secret = key_parts(authorization)
     # The hospital's registered grade comes with its key (one statement, read as fresh as
     # the key): the one-stop settlement checks the bill's grade against it.
-    found = session.execute(_KEY_BY_PREFIX, {"prefix": parts[1]}).first()
+    found = session.execute(_KEY_BY_PREFIX, {"prefix": prefix}).first()
     row, grade = found if found is not None else (None, None)
-    if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, _hash(parts[2])):
+    if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, _hash(secret)):
         raise Unauthorized("unknown or revoked API key")
     if row.expires_at is not None and as_utc(row.expires_at) <= _now():
         raise Unauthorized("this API key has expired")

@@ -91,15 +91,24 @@ def _sqlite_begin(conn) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# Connections a worker's pool holds (the pool's own, then its overflow). A worker runs at
+# most ``api.deps.CONCURRENT_UNITS_OF_WORK`` ordinary units of work and ``api.deps.DESK_TURNS``
+# desk units at once; each pool holds them all (tests/api/test_api_desk_turns.py), so a
+# unit never waits for a connection another kind holds (on SQLite, 30 s and a 503).
+SQLITE_POOL = {"pool_size": 5, "max_overflow": 12}
+POSTGRES_POOL = {"pool_size": 10, "max_overflow": 10}
+
+
 def make_engine(url: str | None = None, **kwargs) -> Engine:
     url = database_url(url)
     timeout = lock_timeout()
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": timeout, "check_same_thread": False}, **kwargs)
+        pool = {} if "poolclass" in kwargs else SQLITE_POOL
+        engine = create_engine(url, connect_args={"timeout": timeout, "check_same_thread": False}, **pool, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas(timeout))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+    engine = create_engine(url, pool_pre_ping=True, **POSTGRES_POOL,
                            connect_args={"options": f"-c lock_timeout={int(timeout * 1000)}"}, **kwargs)
     # Rows inserted together go as one INSERT ... VALUES (...), (...) (SQLAlchemy's
     # "insertmanyvalues", in pages within PostgreSQL's parameter limit), as they do for

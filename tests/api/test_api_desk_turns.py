@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from api import deps
 from api.routers import desk as desk_routes
+from store.db import make_engine
 
 DESK_ROUTES = {("POST", "/v1/settlements/direct"), ("POST", "/v1/settlements/preview"),
                ("POST", "/v1/settlements/{settlement_id}/cancel"), ("GET", "/v1/settlements/{settlement_id}/decision")}
@@ -69,3 +70,16 @@ def test_the_desks_routes_take_a_turn_and_the_reconciliation_does_not() -> None:
             # trip to a thread, api.deps.DeskWork): a request waiting for a turn holds no connection.
             assert calls.index(deps.desk_turn) < calls.index(deps.desk_work), route.path
             assert deps.get_session not in calls and deps.get_principal not in calls, route.path
+
+
+def test_the_units_of_work_a_worker_runs_at_once_fit_each_connection_pool(tmp_path) -> None:
+    """Ordinary units of work and desk units at once, each holding a connection: every one of them
+    must find one in the pool, else a desk request waits (on SQLite 30 s, then 503) for an
+    ordinary request's connection or the other way round."""
+    for url in (f"sqlite:///{tmp_path / 'pool.db'}", "postgresql+psycopg://nobody@127.0.0.1:1/none"):
+        engine = make_engine(url)  # no connection is made: only the pool's sizes are read
+        try:
+            room = engine.pool.size() + engine.pool._max_overflow
+        finally:
+            engine.dispose()
+        assert deps.CONCURRENT_UNITS_OF_WORK + deps.DESK_TURNS <= room, url

@@ -90,3 +90,35 @@ def test_a_desk_read_gets_a_read_only_session(client: TestClient, desk) -> None:
     finally:
         client.app.state.read_sessions = sessions
     assert read.status_code == 200 and seen == [True]
+
+
+@pytest.mark.parametrize("method, path, body, headers", [
+    ("POST", "/v1/settlements/1/cancel", {"reason": ""}, {}),  # a body the route refuses
+    ("POST", f"/v1/settlements/{2**40}/cancel", {"reason": "x"}, {}),  # an id past the keys' range
+    ("GET", f"/v1/settlements/{2**40}/decision", None, {}),
+    ("POST", "/v1/settlements/direct", "BILL", {"Idempotency-Key": "k" * 300}),  # a header the route refuses
+])
+@pytest.mark.parametrize("authorization", [None, "Bearer not-a-key", "Basic dXNlcjpwYXNz"])
+def test_what_cannot_be_a_key_is_refused_before_the_input_is_checked(
+        client: TestClient, desk, session: Session, method: str, path: str, body: Any, headers: dict,
+        authorization: str | None) -> None:
+    """401 first, as on every other route; a header that was sent counts toward the address's limit."""
+    before = _counts(session)
+    sent = {**headers, **({"Authorization": authorization} if authorization else {})}
+    answer = client.request(method, path, json=bill("1000.00") if body == "BILL" else body, headers=sent)
+    assert answer.status_code == 401, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert _counts(session) == before
+    counted = [client.get("/v1/claims", headers=auth(BAD_KEY)).status_code for _ in range(20)]
+    assert counted[-1] == (429 if authorization else 401), counted
+
+
+def test_a_key_that_looks_right_is_read_with_the_work_so_wrong_input_is_a_422_first(
+        client: TestClient, desk, session: Session) -> None:
+    """The chosen order at the desk: the key is read in the unit of work, after the input was
+    validated; the 422 names the field and tells nothing of the key."""
+    before = _counts(session)
+    for key in (BAD_KEY, desk.hospital):
+        answer = client.post("/v1/settlements/1/cancel", json={"reason": ""}, headers=auth(key))
+        assert answer.status_code == 422 and [e["field"] for e in answer.json()["errors"]] == ["reason"], answer.text
+    assert _counts(session) == before
