@@ -87,16 +87,20 @@ def preview(session: Session, who: Principal, plans: PlanBook, raw: Any,
     member = _patient(session, posted.record["certno"], lock=False)
     if member is None:
         return _no_claim(None, posted.bill, NO_MEMBER_FOR_CERTNO)
+    return _decided_now(session, plans, member, posted.bill)
+
+
+def _decided_now(session: Session, plans: PlanBook, member: models.Member, bill: Settlement) -> DeskDecisionRead:
+    """The decision ``settle`` would make on this member's bill now, nothing stored (a preview's answer)."""
     files, versions = aggregate.files_and_schedule(session, {member.id: member})
-    decided = claims.decide(session, plans, files, [(member.id, posted.bill, china_today())],
-                            set(aggregate.decided_bills(session, [posted.bill.bill_key])), versions)
-    d = decided[0]
+    d = claims.decide(session, plans, files, [(member.id, bill, china_today())],
+                      set(aggregate.decided_bills(session, [bill.bill_key])), versions)[0]
     # What the funds would do to it now (a relief line they cannot pay waits: FUND_EXHAUSTED),
     # read from the pools without locking or storing anything, as ``settle`` would charge it.
     if not d.duplicate:
-        funds.fund_decisions(session, [(member.id, posted.bill.begndate.year, d.decision, funding_of(d.engine.plan))],
+        funds.fund_decisions(session, [(member.id, bill.begndate.year, d.decision, funding_of(d.engine.plan))],
                              {member.id: funds.leagues_of(session, {member.id}).get(member.id)}, read_only=True)
-    return _answer(None, posted.bill, d.decision.status.value, d.decision.lines, d.decision.trace,
+    return _answer(None, bill, d.decision.status.value, d.decision.lines, d.decision.trace,
                    d.decision.plan_version or d.engine.version, plans, session)
 
 
@@ -205,11 +209,7 @@ def _stored_answer(session: Session, plans: PlanBook, row: models.Settlement, *,
             if cancellation is not None:
                 answer.cancelled = CancellationRead(reason=cancellation.reason, cancelled_at=cancellation.cancelled_at)
             return answer
-        files = aggregate.files_of(session, {member.id: member})
-        d = claims.decide(session, plans, files, [(member.id, bill, china_today())],
-                          set(aggregate.decided_bills(session, [bill.bill_key])))[0]
-        return _answer(None, bill, d.decision.status.value, d.decision.lines, d.decision.trace,
-                       d.decision.plan_version or d.engine.version, plans, session)
+        return _decided_now(session, plans, member, bill)
     answer = _answer(claim.id, bill, claim.status, claim.lines, claim.trace, claim.plan_version, plans, session,
                      settlement_id=row.id)
     if cancellation is not None:

@@ -222,16 +222,20 @@ def test_a_preview_stores_nothing_and_equals_the_direct_settlement_of_the_same_r
 
 
 @pytest.mark.parametrize("relief", ["exhausted", "allocated"])
+@pytest.mark.parametrize("posted_first", [False, True], ids=["new bill", "bill posted before, never claimed"])
 def test_a_preview_of_a_relief_line_says_what_the_funds_would_do_as_the_settlement_then_does(
-        client: TestClient, desk, session: Session, relief: str) -> None:
+        client: TestClient, desk, session: Session, relief: str, posted_first: bool) -> None:
     """A hardship member's cancer stay: the CIR line is paid if the year's relief money covers it, else it waits
-    (FUND_EXHAUSTED); the preview reads the pools without taking or storing anything and tells the same."""
+    (FUND_EXHAUSTED); the preview reads the pools without taking or storing anything and tells the same,
+    also of a bill the hospital posted before (POST /v1/settlements) and nobody claimed yet."""
     register_hardship(client, desk.officer, "M1", category="dibao", verified=True)
     if relief == "allocated":
         for source in ("central", "region", "charity"):
             allocate(client, desk.finance, source, "100000.00", year=BEGNDATE.year)
         allocate(client, desk.finance, "league", "100000.00", year=BEGNDATE.year, league_id="L1")
     record = bill("20000.00", diag_code="C34.900")
+    if posted_first:
+        assert client.post("/v1/settlements", json=record, headers=auth(desk.hospital)).status_code == 201
     before = counts(session)
     seen = preview(client, desk.hospital, record)
     assert counts(session) == before
