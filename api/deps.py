@@ -3,7 +3,8 @@
 ``SessionDep`` owns the transaction: it commits when the endpoint returns and rolls
 back when it raises, so services only ``flush()`` and a failed request stores nothing.
 A GET or HEAD request gets a read-only session (on SQLite it waits for no writer), any
-other method one that may write (``store.db``).
+other method one that may write (``store.db``). The hospital desk's routes, where a
+patient waits, do the same unit of work in one trip to a worker thread (``DeskWork``).
 """
 
 from __future__ import annotations
