@@ -28,9 +28,13 @@ from service.plans import PlanBook
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
+def _sessions_for(request: Request):
+    """The session factory of a request's unit of work: read-only for a GET or HEAD."""
+    return request.app.state.read_sessions if request.method in READ_METHODS else request.app.state.sessions
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    sessions = request.app.state.read_sessions if request.method in READ_METHODS else request.app.state.sessions
-    async with _unit_of_work(sessions) as session:
+    async with _unit_of_work(_sessions_for(request)) as session:
         yield session
 
 
@@ -174,8 +178,7 @@ class DeskWork:
         return await to_thread.run_sync(self._run, work)
 
     def _run(self, work: Callable[[Session, Principal], T]) -> T:
-        state = self.request.app.state
-        session: Session = (state.read_sessions if self.request.method in READ_METHODS else state.sessions)()
+        session: Session = _sessions_for(self.request)()
         try:
             done = work(session, caller_of(self.request, session, self.authorization))
         except BaseException:
