@@ -17,6 +17,7 @@ from typing import Annotated, TypeVar
 from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
 
 from service.auth import Principal, authenticate, key_parts
@@ -211,7 +212,21 @@ DeskWorkDep = Annotated[DeskWork, Depends(desk_work)]
 # Row ids are 32-bit integer keys (``Integer`` is int4 on PostgreSQL); a larger id in a
 # path is refused as invalid input instead of reaching the driver (SQLite overflows).
 MAX_ROW_ID = 2**31 - 1
-RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+
+
+def _written_in_digits(value: object) -> object:
+    """A row id in a path is written as the console reads one: ASCII digits only.
+
+    Left to pydantic's lax integers, ``1.0``, `` 1``, ``+1`` and ``1_0`` (which is 10)
+    named rows too: one row under many paths, in logs, idempotency records and
+    a hospital's own links.
+    """
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("a row id is written in the digits 0-9 only")
+    return value
+
+
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID), BeforeValidator(_written_in_digits)]
 
 
 # async: a dependency that only reads the app's state runs on the event loop. A sync one

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from store import models
@@ -81,6 +81,37 @@ def test_a_validation_error_names_each_field_by_its_path(client, cast, method, p
     problem = assert_problem(answer, 422)
     assert [e["field"] for e in problem["errors"]] == fields
     assert all(e["message"] for e in problem["errors"])
+
+
+# Pydantic's lax integers read all of these as a row's id (``1_0`` as 10): one row under
+# many paths. Written in digits only, as the console reads its ids.
+OTHER_SPELLINGS = ["{id}.0", "+{id}", "%20{id}", "{id}%20", "{head}_{tail}", "{id}e0"]
+
+
+@pytest.mark.parametrize("spelled", OTHER_SPELLINGS)
+def test_a_row_id_in_a_path_is_read_only_when_written_in_digits(client, cast, spelled) -> None:
+    claim_id = str(claim_for(client, cast.admin, "M1")["id"])
+    assert client.get(f"/v1/claims/{claim_id}", headers=auth(cast.admin)).status_code == 200
+    other = spelled.format(id=claim_id, head=claim_id[:-1] or "0", tail=claim_id[-1])
+    problem = assert_problem(client.get(f"/v1/claims/{other}", headers=auth(cast.admin)), 422)
+    assert [e["field"] for e in problem["errors"]] == ["claim_id"], problem
+
+
+@pytest.mark.parametrize("spelled", OTHER_SPELLINGS)
+def test_a_cancellation_of_a_row_id_spelled_otherwise_is_refused_and_cancels_nothing(client, cast, session: Session,
+                                                                                     spelled) -> None:
+    settled = client.post("/v1/settlements/direct", json=settlement(fixmedins_code="H1"), headers=auth(cast.admin))
+    assert settled.status_code == 201, settled.text
+    settlement_id = str(settled.json()["settlement_id"])
+    entries = session.scalar(select(func.count()).select_from(models.AuditEntry))
+    other = spelled.format(id=settlement_id, head=settlement_id[:-1] or "0", tail=settlement_id[-1])
+    answer = client.post(f"/v1/settlements/{other}/cancel", json={"reason": "收费员录入错误"}, headers=auth(cast.admin))
+    problem = assert_problem(answer, 422)
+    assert [e["field"] for e in problem["errors"]] == ["settlement_id"], problem
+    assert session.scalar(select(func.count()).select_from(models.AuditEntry)) == entries
+    assert session.scalar(select(func.count()).select_from(models.SettlementCancellation)) == 0
+    decision = client.get(f"/v1/settlements/{settlement_id}/decision", headers=auth(cast.admin)).json()
+    assert decision["status"] != "cancelled", decision
 
 
 @pytest.mark.parametrize("body", [b"{not json", b'{"member_id": "M1",}', b"[1, 2]", b'"M1"', b"", b"null"])
