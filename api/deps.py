@@ -10,6 +10,7 @@ patient waits, do the same unit of work in one trip to a worker thread (``DeskWo
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, TypeVar
@@ -214,15 +215,33 @@ DeskWorkDep = Annotated[DeskWork, Depends(desk_work)]
 MAX_ROW_ID = 2**31 - 1
 
 
-def _written_in_digits(value: object) -> object:
-    """A row id in a path is written as the console reads one: ASCII digits only.
+# How a row id is written in a path: ASCII digits without a leading zero. Left to
+# pydantic's lax integers, ``1.0``, `` 1``, ``+1``, ``1_0`` (which is 10) and ``01``
+# named rows too: one row under many paths, in logs, idempotency records and a
+# hospital's own links. The API and the console pages both read ids by this one rule.
+_ROW_ID_SPELLING = re.compile(r"0|[1-9][0-9]*")
 
-    Left to pydantic's lax integers, ``1.0``, `` 1``, ``+1`` and ``1_0`` (which is 10)
-    named rows too: one row under many paths, in logs, idempotency records and
-    a hospital's own links.
+
+def row_id_spelled(value: str) -> bool:
+    """Whether ``value`` is written as a row id is: digits 0-9, no leading zero."""
+    return _ROW_ID_SPELLING.fullmatch(value) is not None
+
+
+def is_row_id(value: str) -> bool:
+    """Whether ``value`` is written as a row id is and names a number a row can have.
+
+    The length is checked before ``int()``: Python refuses to read more than 4300
+    digits (a ValueError, a 500 if it escaped), and no row id has more than 10.
     """
-    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
-        raise ValueError("a row id is written in the digits 0-9 only")
+    return (row_id_spelled(value) and len(value) <= len(str(MAX_ROW_ID))
+            and 1 <= int(value) <= MAX_ROW_ID)
+
+
+def _written_in_digits(value: object) -> object:
+    # Only the spelling here: the range stays with Path(ge=, le=), whose messages
+    # and OpenAPI bounds say it.
+    if isinstance(value, str) and not row_id_spelled(value):
+        raise ValueError("a row id is written in the digits 0-9 only, without leading zeros")
     return value
 
 

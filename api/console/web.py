@@ -31,7 +31,7 @@ from starlette.datastructures import FormData
 
 from api.console.i18n import DEFAULT_LOCALE, LOCALES, environment
 from api.console.nav import nav_for
-from api.deps import MAX_ROW_ID, READ_METHODS, SessionDep
+from api.deps import READ_METHODS, SessionDep, is_row_id
 from service import users
 from service.auth import Role
 from service.errors import NotFound, ServiceError
@@ -177,7 +177,7 @@ class ConsoleRoute(APIRoute):
             try:
                 for name in row_ids:
                     value = request.path_params.get(name, "")
-                    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_ROW_ID):
+                    if not is_row_id(value):
                         raise NotFound(f"no {name.removesuffix('_id')} {value[:20]}")
                 return await handler(request)
             except (SignInRequired, CsrfRefused, WrongRole, ServiceError) as exc:

@@ -55,7 +55,9 @@ def _run_status(seeded_db, run_id: int) -> str:
     ("admin", "/console/admin/plans/{id}"),
     ("admin", "/console/admin/jobs/{id}"),
 ])
-@pytest.mark.parametrize("row_id", [HUGE, 2**31, "１", "abc"])
+# "1" * 4301: more digits than Python reads into an int (a ValueError, once a 500);
+# "01" and the zero-padded one name row 1 only if leading zeros are read.
+@pytest.mark.parametrize("row_id", [HUGE, 2**31, "１", "abc", "1" * 4301, "01", "0" * 4400 + "1"])
 def test_an_id_no_row_can_have_is_an_unknown_page_not_a_500(signed_in, user, url, row_id) -> None:
     answer = signed_in(user).get(url.format(id=row_id))
     assert answer.status_code == 404, answer.text[:300]
@@ -64,11 +66,43 @@ def test_an_id_no_row_can_have_is_an_unknown_page_not_a_500(signed_in, user, url
 
 @pytest.mark.parametrize("url", ["/console/finance/runs/{id}/approve", "/console/finance/runs/{id}/cancel",
                                  "/console/finance/runs/{id}/bank-file", "/console/finance/runs/{id}/returns"])
-def test_an_id_no_row_can_have_is_unknown_to_a_form_too_and_changes_nothing(signed_in, seeded_db, url) -> None:
+@pytest.mark.parametrize("row_id", [HUGE, "1" * 4301])
+def test_an_id_no_row_can_have_is_unknown_to_a_form_too_and_changes_nothing(signed_in, seeded_db, url,
+                                                                             row_id) -> None:
     before = _count(seeded_db, models.AuditEntry)
-    answer = _post(signed_in("finance"), url.format(id=HUGE), {"text": "reference,status,reason,bank_ref,date\n"})
+    answer = _post(signed_in("finance"), url.format(id=row_id), {"text": "reference,status,reason,bank_ref,date\n"})
     assert answer.status_code == 404, answer.text[:300]
     assert _count(seeded_db, models.AuditEntry) == before
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_an_id_of_more_digits_than_python_reads_is_unknown_before_sign_in_too(signed_in, signed) -> None:
+    """The id is read before the session and the CSRF token: a stranger's request must get a page, not a 500."""
+    browser = signed_in("admin") if signed else signed_in("nobody", fresh=True)
+    answer = browser.post(f"/console/admin/keys/{'1' * 4301}/revoke", data={}, follow_redirects=False)
+    assert answer.status_code == 404, answer.text[:300]
+    assert answer.headers["content-type"].startswith("text/html")
+
+
+def test_a_run_named_with_leading_zeros_is_unknown_and_its_approval_changes_nothing(signed_in, seeded_db) -> None:
+    """One row, one path: ``/runs/07`` is not run 7, to a page or to a form."""
+    maker, checker = signed_in("finance"), signed_in("finance_checker")
+    made = _post(maker, "/console/finance/runs", {"union_id": "U2"})
+    assert made.status_code == 201, made.text[:500]
+    run_id = int(re.search(r"支付批次 (\d+)", made.text).group(1))
+    assert checker.get(f"/console/finance/runs/{run_id}").status_code == 200
+    status, entries = _run_status(seeded_db, run_id), _count(seeded_db, models.AuditEntry)
+    for padding in ["0", "000", "0" * 4400]:
+        padded = f"{padding}{run_id}"
+        assert checker.get(f"/console/finance/runs/{padded}").status_code == 404, padding[:5]
+        for action in ("approve", "cancel"):
+            answer = _post(checker, f"/console/finance/runs/{padded}/{action}")
+            assert answer.status_code == 404, answer.text[:300]
+            assert (_run_status(seeded_db, run_id), _count(seeded_db, models.AuditEntry)) == (status, entries)
+    # The run itself is untouched and answers under its one path; cancelled, it gives
+    # its items back to the union's next run (other tests here pay U2).
+    assert _post(maker, f"/console/finance/runs/{run_id}/cancel").status_code == 303
+    assert _run_status(seeded_db, run_id) == "cancelled"
 
 
 @pytest.mark.parametrize("path", ["/console/hospital/settlements", "/console/hospital/desk/preview",
