@@ -23,7 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rules.document import PlanError
-from service.errors import ServiceError
+from service.errors import Invalid, ServiceError
 from service.schemas import Problem
 
 log = logging.getLogger("claims.api")
@@ -56,6 +56,13 @@ def _error(e: dict[str, Any]) -> dict[str, str]:
     return {"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
 
 
+def as_invalid(exc: RequestValidationError) -> Invalid:
+    """FastAPI's validation error as the service's own, each field named by its path:
+    the API answers it as problem+json, the console as a page."""
+    errors = [_error(e) for e in exc.errors()]
+    return Invalid("; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]), errors)
+
+
 # Seconds a client is asked to wait before it retries a request the database was too busy for.
 RETRY_AFTER = "2"
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_timeout (store.db sets it)
@@ -76,9 +83,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
-        errors = [_error(e) for e in exc.errors()]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        return problem(422, "Invalid input", detail, "/problems/invalid", request.url.path, errors)
+        invalid = as_invalid(exc)
+        return problem(422, invalid.title, invalid.detail, invalid.type, request.url.path, invalid.errors)
 
     @app.exception_handler(PlanError)
     async def _plan(request: Request, exc: PlanError):

@@ -25,6 +25,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
@@ -32,6 +33,7 @@ from starlette.datastructures import FormData
 from api.console.i18n import DEFAULT_LOCALE, LOCALES, environment
 from api.console.nav import nav_for
 from api.deps import READ_METHODS, SessionDep, is_row_id
+from api.problems import as_invalid
 from service import users
 from service.auth import Role
 from service.errors import NotFound, ServiceError
@@ -182,6 +184,10 @@ class ConsoleRoute(APIRoute):
                 return await handler(request)
             except (SignInRequired, CsrfRefused, WrongRole, ServiceError) as exc:
                 return error_page(request, exc)
+            except RequestValidationError as exc:
+                # A query or form value FastAPI refuses (too long, not a number): a
+                # page naming the field, as any other refusal here, not problem+json.
+                return error_page(request, as_invalid(exc))
 
         return page
 

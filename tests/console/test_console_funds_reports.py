@@ -145,6 +145,9 @@ def test_another_unions_report_is_answered_as_one_that_does_not_exist(url, signe
 
 @pytest.mark.parametrize("params, field", [
     ({"year": "abc"}, "year"),
+    # digits str.isdigit() takes and int() refuses or reads as another spelling of a year
+    ({"year": "²"}, "year"),
+    ({"year": "２０２５"}, "year"),
     ({"year": "2025", "from": "2025-01-01", "to": "2025-02-01"}, "year"),
     ({"from": "2025-03-01", "to": "2025-02-01"}, "from"),
     ({"from": "2025-03-01"}, "to"),
@@ -155,4 +158,17 @@ def test_a_bad_period_is_shown_at_its_field(params, field, signed_in) -> None:
     answer = signed_in("finance").get("/console/reports", params={"union": "R", **params})
     assert answer.status_code == 422 and f'id="e-{field}"' in answer.text
     assert 'id="report-data"' not in answer.text
+    # The download refuses it too, with no file (an HTML page, as every refusal in the console).
+    export = signed_in("finance").get("/console/reports/export", params={"union": "R", "format": "csv", **params})
+    assert export.status_code == 422 and "attachment" not in export.headers.get("content-disposition", "")
+    assert export.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("url", ["/console/reports", "/console/reports/export"])
+def test_a_year_longer_than_any_is_refused_as_a_page_naming_it(url, signed_in) -> None:
+    """Refused by the query's length before any code reads it: still a console page, not the API's JSON."""
+    answer = signed_in("finance").get(url, params={"union": "R", "year": "1" * 4301, "format": "csv"})
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "year: String should have at most 6 characters" in answer.text
 

@@ -56,9 +56,13 @@ def _period(year: str, start: str, end: str) -> reports.Period:
         except ValueError:
             raise Invalid.at(name, "is not a date (YYYY-MM-DD)") from None
 
-    if year.strip() and not year.strip().isdigit():
+    # ASCII digits, at most four: str.isdigit() alone takes "²" (which int() refuses,
+    # a 500) and "２０２６" (another spelling of the same report), and int() refuses
+    # more than 4,300 digits.
+    year = year.strip()
+    if year and not (year.isascii() and year.isdigit() and len(year) <= 4):
         raise Invalid.at("year", "is not a calendar year")
-    return reports.period_of(int(year) if year.strip() else None, day("from", start), day("to", end))
+    return reports.period_of(int(year) if year else None, day("from", start), day("to", end))
 
 
 def _report(session, visit: Visit, union: str, year: str, start: str, end: str) -> reports.Report:
