@@ -60,7 +60,9 @@ class LimitsMiddleware:
         limit = self.limits.for_content_type(content_type)
         path = scope.get("path", "")
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        # ASCII digits only (isdigit() takes "²", which int() refuses), and a length
+        # longer than any limit's refused unread (int() refuses above 4,300 digits).
+        if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
             await self._refuse(scope, receive, send, self._too_large(limit, path))
             return
         chunks: list[bytes] = []

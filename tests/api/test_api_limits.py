@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 from sqlalchemy import func, select
 
-from api.limits import MIB, json_depth
+from api.limits import MIB, LimitsMiddleware, json_depth
 from store import models
 from tests.api.builders import auth, settlement
 
@@ -97,3 +98,38 @@ def test_a_csv_field_longer_than_the_csv_reader_takes_is_refused_naming_its_row(
     assert answer.status_code == 422 and answer.headers["content-type"] == PROBLEM, answer.text
     assert [e["field"] for e in answer.json()["errors"]][-1] == "row 3"
     assert _counts(session) == before
+
+
+def _through_limits(content_length: bytes, body: bytes) -> tuple[int, list[bytes]]:
+    """A request through the middleware alone, as a server hands it on: the status and what the app read."""
+    read: list[bytes] = []
+
+    async def app(scope, receive, send):
+        read.append((await receive())["body"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/claims", "headers": [
+        (b"content-type", b"application/json"), (b"content-length", content_length)]}
+    asyncio.run(LimitsMiddleware(app)(scope, receive, send))
+    return sent[0]["status"], read
+
+
+@pytest.mark.parametrize("declared", ["9" * 19, "9" * 5000])
+def test_a_declared_length_of_more_digits_than_any_limit_is_refused_unread(declared):
+    status, read = _through_limits(declared.encode(), b"{}")
+    assert (status, read) == (413, [])
+
+
+@pytest.mark.parametrize("declared", ["²".encode("latin-1"), b"1e3", b"-1"])
+def test_a_declared_length_that_is_no_number_is_not_trusted_and_the_body_is_counted(declared):
+    """Not a 500: the body is read and measured as if no length had been declared."""
+    assert _through_limits(declared, b"{}") == (200, [b"{}"])
