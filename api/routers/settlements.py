@@ -113,15 +113,26 @@ def document_provincial_med_types(app: FastAPI, codes: frozenset[str]) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-async def exact_json_body(request: Request) -> Any:
-    """The JSON body with every number read as an exact Decimal, never a binary float."""
-    raw = await request.body()
+def loads_exact(raw: bytes, field: str) -> Any:
+    """A settlement's JSON with every number read as an exact Decimal, never a binary float.
+
+    The API's body and the console's uploaded record are read by this one function.
+    An integer of more digits than Python reads (4,300) is refused like bad JSON; it is
+    a ValueError that JSONDecodeError's handler would miss.
+    """
     try:
         return json.loads(raw or b"null", parse_float=Decimal, parse_int=int)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise Invalid.at("body", f"not valid JSON: {err}") from None
+        raise Invalid.at(field, f"not valid JSON: {err}") from None
+    except ValueError as err:
+        raise Invalid.at(field, f"not a JSON settlement record: {err}") from None
     except RecursionError:
-        raise Invalid.at("body", "nested too deeply to be a settlement") from None
+        raise Invalid.at(field, "nested too deeply to be a settlement") from None
+
+
+async def exact_json_body(request: Request) -> Any:
+    """The JSON body with every number read as an exact Decimal, never a binary float."""
+    return loads_exact(await request.body(), "body")
 
 
 ExactBody = Annotated[Any, Depends(exact_json_body)]

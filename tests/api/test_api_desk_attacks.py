@@ -130,6 +130,19 @@ def test_a_malformed_huge_or_deep_body_is_refused_and_nothing_is_stored(
     assert counts(session) == before and head_is_last_entry(session) == head
 
 
+@pytest.mark.parametrize("number", ["9" * 4301, "9" * 5000 + ".5"])
+def test_an_amount_of_more_digits_than_python_reads_is_refused_at_the_body_and_nothing_is_stored(
+        client: TestClient, desk, session: Session, number) -> None:
+    """A bare JSON number, not a decimal string: json.loads raises ValueError for the integer (once a 500)."""
+    before, head = counts(session), head_is_last_entry(session)
+    record = json.dumps({**bill(), "overlmt_selfpay": "@"}).replace('"@"', number).encode()
+    for path in (*DESK, "/v1/settlements"):
+        answer = client.post(path, content=record, headers={**auth(desk.hospital), "content-type": "application/json"})
+        assert answer.status_code == 422, answer.text[:300]
+        assert fields(answer) in (["body"], ["overlmt_selfpay"]), answer.text[:300]
+    assert counts(session) == before and head_is_last_entry(session) == head
+
+
 def test_a_stay_before_any_plan_is_in_force_stores_nothing_and_leaves_the_audit_head(
         client: TestClient, desk, session: Session) -> None:
     direct(client, desk.hospital, bill())  # an audit head past zero

@@ -69,8 +69,9 @@ def test_an_id_no_row_can_have_is_an_unknown_page_not_a_500(signed_in, user, url
 @pytest.mark.parametrize("row_id", [HUGE, "1" * 4301])
 def test_an_id_no_row_can_have_is_unknown_to_a_form_too_and_changes_nothing(signed_in, seeded_db, url,
                                                                              row_id) -> None:
+    finance = signed_in("finance")  # signed in before counting: a sign-in is audited
     before = _count(seeded_db, models.AuditEntry)
-    answer = _post(signed_in("finance"), url.format(id=row_id), {"text": "reference,status,reason,bank_ref,date\n"})
+    answer = _post(finance, url.format(id=row_id), {"text": "reference,status,reason,bank_ref,date\n"})
     assert answer.status_code == 404, answer.text[:300]
     assert _count(seeded_db, models.AuditEntry) == before
 
@@ -108,11 +109,25 @@ def test_a_run_named_with_leading_zeros_is_unknown_and_its_approval_changes_noth
 @pytest.mark.parametrize("path", ["/console/hospital/settlements", "/console/hospital/desk/preview",
                                   "/console/hospital/desk/settle"])
 def test_a_record_nested_too_deep_is_refused_at_its_field(signed_in, seeded_db, path) -> None:
+    hospital = signed_in("hospital")  # signed in before counting: a sign-in is audited
     before = _count(seeded_db, models.Settlement), _count(seeded_db, models.AuditEntry)
     deep = b"[" * 100_000 + b"]" * 100_000
-    answer = _post(signed_in("hospital"), path, files={"record": ("r.json", deep, "application/json")})
+    answer = _post(hospital, path, files={"record": ("r.json", deep, "application/json")})
     assert answer.status_code == 422, answer.text[:300]
     assert re.search(r'id="e-record"[^>]*>nested deeper than 64 levels', answer.text), answer.text[:300]
+    assert (_count(seeded_db, models.Settlement), _count(seeded_db, models.AuditEntry)) == before
+
+
+@pytest.mark.parametrize("path", ["/console/hospital/settlements", "/console/hospital/desk/preview",
+                                  "/console/hospital/desk/settle"])
+@pytest.mark.parametrize("record", [b'{"overlmt_selfpay": ' + b"9" * 4301 + b"}", b"", b"\xef\xbb\xbf  "])
+def test_a_record_python_cannot_read_or_an_empty_one_is_refused_at_its_field(signed_in, seeded_db, path,
+                                                                           record) -> None:
+    hospital = signed_in("hospital")  # signed in before counting: a sign-in is audited
+    before = _count(seeded_db, models.Settlement), _count(seeded_db, models.AuditEntry)
+    answer = _post(hospital, path, files={"record": ("r.json", record, "application/json")})
+    assert answer.status_code == 422, answer.text[:300]
+    assert re.search(r'id="e-record"[^>]*>[^<]*(JSON|empty)', answer.text), answer.text[:300]
     assert (_count(seeded_db, models.Settlement), _count(seeded_db, models.AuditEntry)) == before
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import re
 from typing import Annotated
 
@@ -17,6 +16,7 @@ from starlette.datastructures import FormData
 from api.console.web import FormDep, attempt, form_errors, pages_router, redirect, render, requires
 from api.deps import PlansDep, ProvincialMedTypesDep, SessionDep
 from api.limits import MAX_DEPTH, json_depth
+from api.routers.settlements import loads_exact
 from claims.dates import china_today
 from service import csv_files, desk, settlements
 from service.auth import Role
@@ -62,10 +62,12 @@ def _record(form: FormData, visit: Visit) -> dict:
         data = upload.file.read()
         if json_depth(data) > MAX_DEPTH:  # as the API refuses a JSON body (json.loads would exhaust the stack)
             raise Invalid.at("record", f"nested deeper than {MAX_DEPTH} levels")
-        try:
-            return json.loads(data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise Invalid.at("record", f"not a JSON settlement record: {err}") from None
+        # As the API reads a body: numbers exact (never a binary float), a BOM as Excel or
+        # Notepad leaves it dropped.
+        data = data.removeprefix(b"\xef\xbb\xbf")
+        if not data.strip():
+            raise Invalid.at("record", "the file is empty: not a JSON settlement record")
+        return loads_exact(data, "record")
     values = _values(form)
     raw = {k: v for k, v in values.items() if k not in ("diag_code", "diag_name") and v != ""}
     raw["fixmedins_code"] = visit.principal.hospital_code
