@@ -7,6 +7,7 @@ and needs no time-zone database on the server.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 CHINA = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
@@ -21,6 +22,32 @@ def china_today(now: dt.datetime | None = None) -> dt.date:
 # the other side of UTC+8, and a report would count it).
 FIRST_DAY = dt.date(2000, 1, 1)
 LAST_DAY = dt.date(2100, 12, 31)
+
+
+DAY_FORM = "YYYY-MM-DD"
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def read_day(text: str) -> dt.date:
+    """A day as a form, a query or a JSON body writes one here: ``YYYY-MM-DD``, nothing else.
+
+    ``date.fromisoformat`` alone also reads ``20250710`` and ``2025-W27-1`` (and pydantic
+    reads ``1767225600`` and ``"0"``): one day under many spellings, in an audit entry
+    or a receipt date. ValueError names what is wrong.
+    """
+    if not _ISO_DAY.fullmatch(text):
+        raise ValueError(f"is not a date ({DAY_FORM})")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as err:  # 2026-02-30
+        raise ValueError(f"is not a date: {err}") from None
+
+
+def check_service_day(day: dt.date) -> dt.date:
+    """A day the service can hold (``FIRST_DAY``..``LAST_DAY``); ValueError otherwise."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"must be a day from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}")
+    return day
 
 
 def happened(day: dt.date, now: dt.datetime | None = None) -> bool:

@@ -277,14 +277,15 @@ def _expiry(text: str):
     """--expires: a date is the start of that day in China; a time needs its zone."""
     import datetime as dt
 
-    from claims.dates import china_midnight
+    from claims.dates import check_service_day, china_midnight, read_day
 
     try:
         if len(text) == 10:
-            return china_midnight(dt.date.fromisoformat(text))
+            # Within the service's days: year 1's midnight in China is before Python's first instant.
+            return china_midnight(check_service_day(read_day(text)))
         moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        _fail(f"--expires: not a date (2027-01-01) or an ISO time (2027-01-01T00:00:00+08:00): {text!r}")
+    except ValueError as err:
+        _fail(f"--expires: not a date (2027-01-01) or an ISO time (2027-01-01T00:00:00+08:00): {text!r} ({err})")
     if moment.tzinfo is None:
         _fail("--expires: give the time's zone, e.g. 2027-01-01T00:00:00+08:00")
     return moment

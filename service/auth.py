@@ -38,7 +38,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
 
-from claims.dates import as_utc
+from claims.dates import LAST_DAY, as_utc, china_midnight
 from service.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from store import models
 from store.repositories import paginate
@@ -192,6 +192,10 @@ def create_key(
             raise Invalid.at("expires_at", "give a time zone (e.g. 2027-01-01T00:00:00+08:00)")
         if expires_at <= _now():
             raise Invalid.at("expires_at", "is not in the future")
+        # Within the service's days: a time in year 9999 west of UTC is past the last
+        # instant Python can hold in UTC (a 500 when it was converted below).
+        if expires_at >= china_midnight(LAST_DAY):
+            raise Invalid.at("expires_at", f"must be before {LAST_DAY.isoformat()} in China")
         # In UTC: SQLite keeps a time without its zone, so every stored time is UTC.
         expires_at = expires_at.astimezone(dt.timezone.utc)
     prefix = secrets.token_hex(6)

@@ -27,7 +27,7 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from claims.dates import china_today
+from claims.dates import check_service_day, china_today
 from claims.settlement import OLDEST_ADMISSION_YEARS, years_before
 from rules.document import Plan, PlanError, hidden_text_errors, inline_catalogs, load_plan, read_document_text, validate_plan
 from rules.engine import Engine
@@ -318,6 +318,10 @@ def validate_version(session: Session, who: Principal, plan_id: int) -> tuple[mo
 
 def publish(session: Session, who: Principal, plan_id: int, effective_from: dt.date) -> models.PlanVersion:
     who.require(Role.ADMIN)
+    try:
+        check_service_day(effective_from)  # the API's Publish checks it too; the console and CLI come here
+    except ValueError as err:
+        raise Invalid.at("effective_from", str(err)) from None
     row = _version(session, plan_id)
     if row.status != "draft":
         raise Conflict(f"plan version {plan_id} is already {row.status}")

@@ -16,6 +16,7 @@ from sqlalchemy import any_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from claims.dates import check_service_day
 from claims.identity import InvalidIdentity, hidden_character, parse_certno
 from claims.members import HardshipCategory
 from service import audit, contributions
@@ -24,6 +25,7 @@ from service.csv_files import decode_csv
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.schemas import (
     EnrollmentCorrection,
+    check_birth_day,
     EnrollmentCreate,
     HardshipCounts,
     HardshipCreate,
@@ -244,6 +246,15 @@ _CHUNK = 2000
 
 
 @functools.lru_cache(maxsize=4096)  # a file repeats its few periods on every row
+def _day_problem(check: Callable[[dt.date], dt.date], day: dt.date) -> str:
+    """What ``check`` (the API's own rule for the field) says is wrong with ``day``, or ""."""
+    try:
+        check(day)
+    except ValueError as err:
+        return str(err)
+    return ""
+
+
 def _file_date(value: str | None) -> dt.date | None:
     """A date of the import file (``_FILE_DATE``), or None when it is not one."""
     match = _FILE_DATE.fullmatch((value or "").strip())
@@ -401,6 +412,11 @@ def _valid_rows(reader: csv.DictReader, errors: list[dict[str, str]]) -> list[tu
             if bad is not None:
                 errors.append({"field": f"row {n}.{bad}", "message": f"not a date ({_FILE_DATE_FORMS}): {row.get(bad)!r}"})
                 continue
+            # The days the API takes (service.schemas.Day): year 1 or 9999 would break the member's claims.
+            outside = next((k for k in _DATE_COLUMNS if _day_problem(check_service_day, dates[k])), None)
+            if outside is not None:
+                errors.append({"field": f"row {n}.{outside}", "message": _day_problem(check_service_day, dates[outside])})
+                continue
             member_id = (row.get("member_id") or "").strip()
             gender = (row.get("gender") or "").strip() or None
             birth_text = (row.get("birth_date") or "").strip()
@@ -419,6 +435,8 @@ def _valid_rows(reader: csv.DictReader, errors: list[dict[str, str]]) -> list[tu
                 errors.append({"field": f"row {n}.gender", "message": "F or M"})
             elif birth_text and birth is None:
                 errors.append({"field": f"row {n}.birth_date", "message": f"not a date ({_FILE_DATE_FORMS}): {birth_text!r}"})
+            elif birth is not None and _day_problem(check_birth_day, birth):
+                errors.append({"field": f"row {n}.birth_date", "message": _day_problem(check_birth_day, birth)})
             elif dates["period_end"] < dates["period_start"]:
                 errors.append({"field": f"row {n}.period_end", "message": "before period_start"})
             else:

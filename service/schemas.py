@@ -8,14 +8,48 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from claims.dates import as_utc
+from claims.dates import DAY_FORM, as_utc, check_service_day, china_today, read_day
 from claims.identity import CERTNO_PATTERN, InvalidIdentity, hidden_character, identifier_problem, normalise_id, parse_certno
 from claims.members import HardshipCategory
 from claims.money import format_fen
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+def _written_day(value: Any) -> Any:
+    # A request's day is the text YYYY-MM-DD (claims.dates.read_day); pydantic's lax dates
+    # also take 1767225600, "0" and a datetime at midnight of any zone.
+    if isinstance(value, dt.datetime):
+        raise ValueError(f"is a day ({DAY_FORM}), not a time")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        return read_day(value)
+    raise ValueError(f"is not a date ({DAY_FORM})")
+
+
+# A day a query names (a report's period, "benefits on"): written YYYY-MM-DD; reading
+# any day is harmless, so no range here.
+WrittenDay = Annotated[dt.date, BeforeValidator(_written_day)]
+
+# A day a request records (enrollment, register, receipt, money received, a plan in force):
+# within the service's days, or year 1 and 9999 would overflow the day after or before it.
+Day = Annotated[dt.date, BeforeValidator(_written_day), AfterValidator(check_service_day)]
+
+OLDEST_BIRTH = dt.date(1900, 1, 1)
+
+
+def check_birth_day(day: dt.date) -> dt.date:
+    """A birth day the register takes (the API's and the import file's); ValueError otherwise."""
+    if not OLDEST_BIRTH <= day <= china_today():
+        raise ValueError(f"must be a day from {OLDEST_BIRTH.isoformat()} to today in China")
+    return day
+
+
+BirthDay = Annotated[dt.date, BeforeValidator(_written_day), AfterValidator(check_birth_day)]
+
 T = TypeVar("T")
 
 
@@ -105,13 +139,13 @@ class MemberCreate(_In):
     certno: Certno
     name: Annotated[VisibleText, Field(max_length=100)] = ""
     gender: Literal["F", "M"] | None = None
-    birth_date: dt.date | None = None
+    birth_date: BirthDay | None = None
 
 
 class EnrollmentCreate(_In):
-    period_start: dt.date
-    period_end: dt.date
-    enrolled_on: dt.date
+    period_start: Day
+    period_end: Day
+    enrolled_on: Day
 
     @field_validator("period_end")
     @classmethod
@@ -150,19 +184,19 @@ class EnrollmentRead(EnrollmentCreate):
 
 class HardshipCreate(_In):
     category: HardshipCategory
-    registered_on: dt.date
+    registered_on: Day
     verified: bool = False
-    verified_on: dt.date | None = None
+    verified_on: Day | None = None
     note: Annotated[str, Field(max_length=2000)] = ""
 
 
 class HardshipVerify(_In):
-    verified_on: dt.date
+    verified_on: Day
     note: Annotated[str, Field(max_length=2000)] = ""
 
 
 class HardshipRevoke(_In):
-    revoked_on: dt.date
+    revoked_on: Day
     note: Annotated[str, Field(max_length=2000)] = ""
 
 
@@ -216,7 +250,7 @@ class ClaimCreate(_In):
     settlement_id: Annotated[int | None, Field(ge=1, le=2**31 - 1)] = None  # a 32-bit row id
     fixmedins_code: Annotated[str | None, Field(max_length=32), AfterValidator(_identifier)] = None
     setl_id: Annotated[str | None, Field(max_length=64), AfterValidator(_identifier)] = None
-    submitted_on: Annotated[dt.date | None, Field(description=(
+    submitted_on: Annotated[Day | None, Field(description=(
         "The date the claim was received. The service sets it (today in China); only a union officer "
         "may give an earlier date, for a paper claim that reached the union office, with a note: "
         "never before the discharge date nor in the future. A member's key may not send it."))] = None
@@ -384,7 +418,7 @@ class MemberCorrection(_In):
 
 
 class EnrollmentCorrection(_In):
-    period_end: dt.date
+    period_end: Day
 
 
 class ProblemField(BaseModel):
@@ -547,7 +581,7 @@ class ReconciliationItem(_In):
 
 
 class ReconciliationCreate(_In):
-    date: dt.date
+    date: Day
     hospital: Annotated[str | None, Field(max_length=32, description=(
         "The hospital (fixmedins_code): a hospital's key may leave it out; an administrator names it"))] = None
     settlements: Annotated[list[ReconciliationItem], Field(max_length=MAX_RECONCILIATION_ITEMS)]
@@ -607,8 +641,8 @@ class PaymentRunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     union_id: Annotated[str | None, Field(max_length=32, description=(
         "The union whose subtree is paid; a finance officer's own union when left out (administrators name one)"))] = None
-    decided_from: Annotated[dt.date | None, Field(description="Claims decided on or after this day (China time)")] = None
-    decided_to: Annotated[dt.date | None, Field(description="Claims decided on or before this day (China time)")] = None
+    decided_from: Annotated[Day | None, Field(description="Claims decided on or after this day (China time)")] = None
+    decided_to: Annotated[Day | None, Field(description="Claims decided on or before this day (China time)")] = None
 
 
 class ItemLineRead(BaseModel):
@@ -739,7 +773,7 @@ class AllocationCreate(_In):
     amount: Annotated[str, Field(max_length=20, description="Yuan, e.g. 500000.00; above 0")]
     reference: Annotated[VisibleText, Field(min_length=1, max_length=100,
                                             description="The bank's or the document's reference; once per source and year")]
-    received_on: dt.date
+    received_on: Day
 
 
 class AllocationRead(BaseModel):

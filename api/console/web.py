@@ -18,6 +18,7 @@ session's CSRF token on every method but GET and HEAD (403 page when it is wrong
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import secrets
 from collections.abc import Callable, Coroutine
@@ -30,13 +31,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
 
+from claims.dates import read_day
 from api.console.i18n import DEFAULT_LOCALE, LOCALES, environment
 from api.console.nav import nav_for
 from api.deps import READ_METHODS, SessionDep, is_row_id
 from api.problems import as_invalid
 from service import users
 from service.auth import Role
-from service.errors import NotFound, ServiceError
+from service.errors import Invalid, NotFound, ServiceError
 from service.users import Visit
 
 PREFIX = "/console"
@@ -196,6 +198,15 @@ def pages_router(prefix: str) -> APIRouter:
     """A router of console pages: HTML, outside the API's OpenAPI document."""
     return APIRouter(prefix=prefix, route_class=ConsoleRoute, include_in_schema=False,
                      default_response_class=HTMLResponse)
+
+
+def form_day(name: str, text: str) -> dt.date | None:
+    """A day typed in a form or a query (``YYYY-MM-DD``, as the API reads one), None when blank;
+    refused at its field otherwise."""
+    try:
+        return read_day(text.strip()) if text.strip() else None
+    except ValueError as err:
+        raise Invalid.at(name, str(err)) from None
 
 
 def form_errors(exc: ServiceError) -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,7 +10,7 @@ from api.deps import CurrentCaller, PlansDep, SessionDep
 from api.problems import answers
 from claims.dates import china_today
 from service import benefits
-from service.schemas import MemberBenefitsRead
+from service.schemas import MemberBenefitsRead, WrittenDay
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 
@@ -24,7 +23,7 @@ def member_benefits(
     session: SessionDep,
     caller: CurrentCaller,
     plans: PlansDep,
-    on: Annotated[dt.date | None, Query(description="The day (YYYY-MM-DD); today in China when left out")] = None,
+    on: Annotated[WrittenDay | None, Query(description="The day (YYYY-MM-DD); today in China when left out")] = None,
 ):
     """For the plan in force on the day, the member's enrollment period and calendar year covering it:
     each benefit's paid amount (approved lines), what pended lines reserve, and what is left of its

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Annotated, Literal
 
@@ -15,7 +14,7 @@ from api.deps import CurrentCaller, PagingDep, PlansDep, RowId, SessionDep
 from api.idempotency import IdempotencyDep
 from service import claims
 from service.idempotency import Answer
-from service.schemas import AdjustmentRead, ClaimBatchCreate, ClaimBatchRead, ClaimCreate, ClaimRead, ClaimReview, Page
+from service.schemas import AdjustmentRead, ClaimBatchCreate, ClaimBatchRead, ClaimCreate, ClaimRead, ClaimReview, Page, WrittenDay
 
 router = APIRouter(prefix="/v1", tags=["claims"])
 Status = Literal["approved", "denied", "pended", "cancelled"]
@@ -75,8 +74,8 @@ def list_claims(
     status_: Annotated[Status | None, Query(alias="status")] = None,
     member_id: Annotated[str | None, Query(max_length=64)] = None,
     hospital: Annotated[str | None, Query(max_length=32)] = None,
-    submitted_from: dt.date | None = None,
-    submitted_to: dt.date | None = None,
+    submitted_from: WrittenDay | None = None,
+    submitted_to: WrittenDay | None = None,
 ):
     """Claims newest first, filtered; a member sees their own, an officer their union's members'."""
     rows, total = claims.list_claims(

@@ -8,7 +8,6 @@ ordinary unit of work.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Annotated
 
@@ -30,6 +29,7 @@ from service.schemas import (
     ReconciliationCreate,
     ReconciliationRead,
     ReconciliationResult,
+    WrittenDay,
 )
 
 router = APIRouter(prefix="/v1", tags=["hospital desk"])
@@ -118,7 +118,7 @@ async def decision(settlement_id: RowId, _turn: DeskTurn, unit: DeskWorkDep, pla
 
 @router.get("/reconciliation", response_model=ReconciliationRead, summary="A day's settlement totals (3201)")
 def day_totals(session: SessionDep, caller: CurrentCaller,
-               date: Annotated[dt.date, Query(description="The posting date in China (UTC+8)")],
+               date: Annotated[WrittenDay, Query(description="The posting date in China (UTC+8)")],
                hospital: Annotated[str | None, Query(max_length=32, description=(
                    "A hospital's code; a hospital's key reads its own whatever it names"))] = None):
     """The day's count and sums: total cost, in-policy self-pay, paid by each benefit, cancelled.

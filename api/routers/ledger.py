@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,7 +9,7 @@ from fastapi import APIRouter, Query
 from api.deps import CurrentCaller, PagingDep, SessionDep
 from claims.money import format_fen
 from service import ledger_reports
-from service.schemas import Page, StatementLineRead
+from service.schemas import Page, StatementLineRead, WrittenDay
 
 router = APIRouter(prefix="/v1", tags=["finance"])
 
@@ -22,9 +21,9 @@ def fund_statements(
     source: Annotated[str | None, Query(max_length=16, description="Only this fund: mutual_aid, central, region, "
                                                                    "league or charity")] = None,
     league: Annotated[str | None, Query(max_length=32, description="Only this league's money (source league)")] = None,
-    from_: Annotated[dt.date | None, Query(alias="from", description="Start of the period (default: 1 January "
+    from_: Annotated[WrittenDay | None, Query(alias="from", description="Start of the period (default: 1 January "
                                                                       "of the year); before it is the opening")] = None,
-    to: Annotated[dt.date | None, Query(description="End of the period, included (default: everything booked)")] = None,
+    to: Annotated[WrittenDay | None, Query(description="End of the period, included (default: everything booked)")] = None,
 ):
     """Per fund (source), fund year and league: opening, allocations, charges and closing, in yuan.
 

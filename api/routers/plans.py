@@ -13,7 +13,7 @@ from api.problems import answers
 from api.routers import ACCEPTED, CREATED
 from service import plans, simulation
 from service.errors import Invalid
-from service.schemas import Page
+from service.schemas import Day, Page
 
 router = APIRouter(prefix="/v1", tags=["admin: plans"])
 
@@ -32,7 +32,7 @@ class PlanRead(BaseModel):
 
 
 class Publish(BaseModel):
-    effective_from: dt.date
+    effective_from: Day
 
 
 class Derive(BaseModel):
@@ -41,14 +41,14 @@ class Derive(BaseModel):
 
 
 class SimulationRequest(BaseModel):
-    submitted_from: dt.date | None = None
-    submitted_to: dt.date | None = None
+    submitted_from: Day | None = None
+    submitted_to: Day | None = None
 
 
 class Readjudication(BaseModel):
     include_pended: bool = True
-    submitted_from: dt.date | None = None
-    submitted_to: dt.date | None = None
+    submitted_from: Day | None = None
+    submitted_to: Day | None = None
 
 
 class JobRead(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -33,6 +32,7 @@ from service.schemas import (
     Page,
     UnionCreate,
     UnionRead,
+    WrittenDay,
 )
 
 router = APIRouter(prefix="/v1", tags=["registry"])
@@ -203,7 +203,7 @@ def list_hardship(
     union_id: Annotated[str | None, Query(max_length=32, description="Admins may name a union; officers see their own")] = None,
     category: HardshipCategory | None = None,
     verified: bool | None = None,
-    active_on: Annotated[dt.date | None, Query(description="Registrations in force on this day")] = None,
+    active_on: Annotated[WrittenDay | None, Query(description="Registrations in force on this day")] = None,
     member_id: Annotated[str | None, Query(max_length=64)] = None,
 ):
     """The hardship register (困难职工档案), by id, with counts by category over every page."""

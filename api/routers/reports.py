@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from importlib.resources import files
 from typing import Annotated, Any
@@ -14,6 +13,7 @@ from starlette.responses import Response
 from api.deps import CurrentCaller, SessionDep
 from api.problems import answers
 from service import report_formats, reports
+from service.schemas import WrittenDay
 from service.errors import Invalid, NotFound
 
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -38,8 +38,8 @@ def federation_report(
     caller: CurrentCaller,
     union: Annotated[str, Query(max_length=32, description="The union whose subtree the report covers")],
     year: Annotated[int | None, Query(description="A calendar year (or give from and to)")] = None,
-    start: Annotated[dt.date | None, Query(alias="from", description="First day of a range (with to)")] = None,
-    end: Annotated[dt.date | None, Query(alias="to", description="Last day of a range, at most 5 years on")] = None,
+    start: Annotated[WrittenDay | None, Query(alias="from", description="First day of a range (with to)")] = None,
+    end: Annotated[WrittenDay | None, Query(alias="to", description="Last day of a range, at most 5 years on")] = None,
     answer_format: Annotated[str, Query(alias="format", max_length=8, description="json, csv, xlsx or html")] = "json",
 ) -> Response:
     """Hardship register by category; relief by category, source and union; mutual aid by union; payouts by

@@ -207,3 +207,16 @@ def test_a_right_password_still_signs_in_many_times_and_clears_the_names_failure
             s.rollback()
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("day", ["20250710", "2025-W27-1", "2025W271"])
+def test_a_receipt_day_written_otherwise_is_refused_at_its_field_and_no_claim_is_made(signed_in, seeded_db,
+                                                                                      day) -> None:
+    """date.fromisoformat reads 20250710 as 2025-07-10: the console reads a day as the API does."""
+    officer = signed_in("officer")
+    before = _count(seeded_db, models.Claim), _count(seeded_db, models.AuditEntry)
+    answer = _post(officer, "/console/officer/members/M2/claims",
+                   {"fixmedins_code": "H1", "setl_id": "NO-SUCH-BILL", "submitted_on": day, "note": "纸质申请"})
+    assert answer.status_code == 422, answer.text[:300]
+    assert re.search(r'id="e-submitted_on"[^>]*>[^<]*not a date', answer.text), answer.text[:1500]
+    assert (_count(seeded_db, models.Claim), _count(seeded_db, models.AuditEntry)) == before

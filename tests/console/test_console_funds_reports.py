@@ -153,6 +153,9 @@ def test_another_unions_report_is_answered_as_one_that_does_not_exist(url, signe
     ({"from": "2025-03-01"}, "to"),
     ({"from": "2015-01-01", "to": "2025-02-01"}, "to"),
     ({"from": "not-a-day", "to": "2025-02-01"}, "from"),
+    # date.fromisoformat reads these too (2025-W01-1 is 2024-12-30): one day, one spelling
+    ({"from": "2025-W01-1", "to": "2025-02-01"}, "from"),
+    ({"from": "2025-01-01", "to": "20250201"}, "to"),
 ])
 def test_a_bad_period_is_shown_at_its_field(params, field, signed_in) -> None:
     answer = signed_in("finance").get("/console/reports", params={"union": "R", **params})

@@ -3,7 +3,6 @@ a simulation on past claims with charts, publish, retire), console users, API ke
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from typing import Annotated, Any
@@ -12,7 +11,7 @@ import yaml
 from fastapi import BackgroundTasks, Depends, Form, Request
 from sqlalchemy import select
 
-from api.console.web import attempt, form_errors, pages_router, redirect, render, requires
+from api.console.web import attempt, form_day, form_errors, pages_router, redirect, render, requires
 from api.deps import PlansDep, SessionDep
 from claims.dates import china_today
 from claims.money import parse_yuan
@@ -165,8 +164,8 @@ def simulate(request: Request, session: SessionDep, visit: Admin, plan_id: int, 
              submitted_to: Annotated[str, Form(max_length=10)] = ""):
     """Run the version on past claims beside the versions in force (a job); its page follows it."""
     def start():
-        return simulation.start_simulation(session, visit.principal, plan_id, _date("submitted_from", submitted_from),
-                                           _date("submitted_to", submitted_to))
+        return simulation.start_simulation(session, visit.principal, plan_id, form_day("submitted_from", submitted_from),
+                                           form_day("submitted_to", submitted_to))
 
     job, error = attempt(session, start)
     if error is not None:
@@ -178,13 +177,6 @@ def simulate(request: Request, session: SessionDep, visit: Admin, plan_id: int, 
     # Started once the answer is sent, so the job row the child process reads is committed.
     background.add_task(simulation.launch, job.id, request.app.state.db.url.render_as_string(hide_password=False))
     return redirect(f"/console/admin/jobs/{job.id}")
-
-
-def _date(name: str, text: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(text) if text.strip() else None
-    except ValueError:
-        raise Invalid.at(name, "is not a date (YYYY-MM-DD)") from None
 
 
 CHARTS = (("by_benefit", "benefit"), ("by_hardship_category", "category"), ("by_hospital_grade", "grade"),
@@ -223,7 +215,7 @@ def publish(request: Request, session: SessionDep, plans_book: PlansDep, visit: 
             effective_from: Annotated[str, Form(max_length=10)] = ""):
     """Put a valid draft in force from a date."""
     def publish_it():
-        day = _date("effective_from", effective_from)
+        day = form_day("effective_from", effective_from)
         if day is None:
             raise Invalid.at("effective_from", "choose the date it takes effect")
         return plans.publish(session, visit.principal, plan_id, day)

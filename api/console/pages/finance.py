@@ -3,14 +3,13 @@ payment runs (build, approve as the second person, the bank's files) and fund st
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Annotated
 
 from fastapi import Depends, Form, Query, Request, Response
 from pydantic import ValidationError
 
-from api.console.web import FormDep, attempt, form_errors, pages_router, redirect, render, requires
+from api.console.web import FormDep, attempt, form_day, form_errors, pages_router, redirect, render, requires
 from api.deps import PlansDep, SessionDep
 from claims.dates import china_today
 from claims.money import format_fen
@@ -94,13 +93,6 @@ def runs(request: Request, session: SessionDep, visit: Finance,
                   values={"union_id": visit.principal.union_id or ""}, errors={})
 
 
-def _date(name: str, text: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(text) if text.strip() else None
-    except ValueError:
-        raise Invalid.at(name, "is not a date (YYYY-MM-DD)") from None
-
-
 @router.post("/runs")
 def create_run(request: Request, session: SessionDep, visit: Finance,
                union_id: Annotated[str, Form(max_length=32)] = "",
@@ -109,8 +101,8 @@ def create_run(request: Request, session: SessionDep, visit: Finance,
     """Build a draft run over the approved, unpaid lines of a union's subtree decided in the window."""
     def build():
         try:
-            data = PaymentRunCreate(union_id=union_id.strip() or None, decided_from=_date("decided_from", decided_from),
-                                    decided_to=_date("decided_to", decided_to))
+            data = PaymentRunCreate(union_id=union_id.strip() or None, decided_from=form_day("decided_from", decided_from),
+                                    decided_to=form_day("decided_to", decided_to))
         except ValidationError as err:
             raise Invalid.at(str(err.errors()[0]["loc"][0]), err.errors()[0]["msg"]) from None
         return payments.create_run(session, visit.principal, data)
@@ -235,7 +227,7 @@ def statements(request: Request, session: SessionDep, visit: Finance,
 
     def read():
         return ledger_reports.statements(session, visit.principal, year=chosen, source=source or None,
-                                         from_=_date("from", from_), to=_date("to", to))
+                                         from_=form_day("from", from_), to=form_day("to", to))
 
     lines, error = attempt(session, read)
     return render(request, "finance/statements.html", status=error.status if error else 200, lines=lines or [],

@@ -13,7 +13,7 @@ from fastapi import Depends, Form, Query, Request
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from api.console.web import FormDep, attempt, form_errors, pages_router, redirect, render, requires
+from api.console.web import FormDep, attempt, form_day, form_errors, pages_router, redirect, render, requires
 from api.deps import PlansDep, ProvincialMedTypesDep, SessionDep
 from api.limits import MAX_DEPTH, json_depth
 from api.routers.settlements import loads_exact
@@ -163,10 +163,7 @@ YES = {"1", "true", "yes", "y", "是", "已撤销"}
 
 
 def _day(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text) if text else china_today()
-    except ValueError:
-        raise Invalid.at("date", "is not a date (YYYY-MM-DD)") from None
+    return form_day("date", text) or china_today()
 
 
 @router.get("/reconciliation")

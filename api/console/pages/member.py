@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -13,6 +12,7 @@ from api.deps import PlansDep, SessionDep
 from claims.dates import china_today
 from claims.money import format_fen
 from service import benefits, claims, payments
+from service.schemas import WrittenDay
 from service.auth import Role
 from service.users import Visit
 
@@ -39,7 +39,7 @@ def claim(request: Request, session: SessionDep, plans: PlansDep, visit: Member,
 
 @router.get("/benefits")
 def my_benefits(request: Request, session: SessionDep, plans: PlansDep, visit: Member,
-                on: Annotated[dt.date | None, Query()] = None):
+                on: Annotated[WrittenDay | None, Query()] = None):
     """What each benefit has paid in the period or year of the day (today by default), what pended lines hold,
     and what is left."""
     standing = benefits.member_benefits(session, visit.principal, plans, visit.principal.member_id or "",

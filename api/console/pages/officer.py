@@ -7,7 +7,6 @@ officer sees and acts within their union's subtree only, exactly as with an API 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import re
 from typing import Annotated
@@ -21,7 +20,7 @@ from claims.members import HardshipCategory
 from service import benefits, claims, csv_files, funds, registry
 from service.auth import Role
 from service.errors import Invalid
-from service.schemas import ClaimCreate, ClaimReview, LineReview
+from service.schemas import ClaimCreate, ClaimReview, LineReview, WrittenDay
 from service.users import Visit
 
 router = pages_router("/console/officer")
@@ -56,7 +55,7 @@ def members(request: Request, session: SessionDep, visit: Officer,
 
 @router.get("/members/{member_id}")
 def member(request: Request, session: SessionDep, plans: PlansDep, visit: Officer, member_id: str,
-           on: Annotated[dt.date | None, Query()] = None):
+           on: Annotated[WrittenDay | None, Query()] = None):
     """A member: enrollments, hardship registrations, claims, what their benefits have left (today, or ``on``)."""
     row = registry.get_member(session, visit.principal, member_id, detail=True)
     rows, _ = claims.list_claims(session, visit.principal, status=None, member_id=member_id, hospital=None,
@@ -87,7 +86,7 @@ def submit_claim(request: Request, session: SessionDep, plans: PlansDep, visit: 
         try:
             data = ClaimCreate(member_id=member_id, fixmedins_code=fixmedins_code.strip() or None,
                                setl_id=setl_id.strip() or None,
-                               submitted_on=dt.date.fromisoformat(submitted_on) if submitted_on else None,
+                               submitted_on=submitted_on.strip() or None,
                                note=note.strip() or None)
         except ValueError as err:
             raise _invalid(err) from None

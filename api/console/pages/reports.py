@@ -11,7 +11,6 @@ the page carries the chart data as JSON, no inline script. The files are
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from typing import Annotated, Any
@@ -20,7 +19,7 @@ from urllib.parse import urlencode
 from fastapi import Depends, Query, Request, Response
 from sqlalchemy import select
 
-from api.console.web import attempt, locale_of, pages_router, render, requires
+from api.console.web import attempt, form_day, locale_of, pages_router, render, requires
 from api.deps import SessionDep
 from claims.dates import china_today
 from claims.money import format_fen
@@ -50,19 +49,13 @@ def _default_union(session, visit: Visit) -> str:
 
 
 def _period(year: str, start: str, end: str) -> reports.Period:
-    def day(name: str, text: str) -> dt.date | None:
-        try:
-            return dt.date.fromisoformat(text) if text.strip() else None
-        except ValueError:
-            raise Invalid.at(name, "is not a date (YYYY-MM-DD)") from None
-
     # ASCII digits, at most four: str.isdigit() alone takes "²" (which int() refuses,
     # a 500) and "２０２６" (another spelling of the same report), and int() refuses
     # more than 4,300 digits.
     year = year.strip()
     if year and not (year.isascii() and year.isdigit() and len(year) <= 4):
         raise Invalid.at("year", "is not a calendar year")
-    return reports.period_of(int(year) if year else None, day("from", start), day("to", end))
+    return reports.period_of(int(year) if year else None, form_day("from", start), form_day("to", end))
 
 
 def _report(session, visit: Visit, union: str, year: str, start: str, end: str) -> reports.Report:
