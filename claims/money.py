@@ -58,10 +58,18 @@ def parse_yuan(value: object) -> int:
         raise AmountError("is negative")
     if dec.adjusted() > 15:
         raise AmountError("is too large")
-    fen = dec * FEN_PER_YUAN
-    if fen != fen.to_integral_value():
+    # From the decimal's digits, not ``dec * 100``: Decimal arithmetic rounds to 28
+    # digits, so 4000.0000000000000000000000000001 became 4000.00 fen-exact, and
+    # 1e-999999999999 zero. Digits past the fen must all be zeros.
+    _sign, digits, exponent = dec.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    past_fen = max(0, -2 - exponent)
+    if any(digits[len(digits) - past_fen:] if past_fen else ()):
         raise AmountError("has more than two decimals")
-    return int(fen)
+    kept = digits[:len(digits) - past_fen]
+    # At most 18 digits are left (adjusted() <= 15, exponent >= -2): int() reads them at once.
+    coefficient = int("".join(map(str, kept)) or "0")
+    return coefficient * 10 ** (max(exponent, -2) + 2)
 
 
 def format_fen(fen: int) -> str:

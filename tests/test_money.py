@@ -21,6 +21,9 @@ from claims.money import AmountError, apply_rate, format_fen, half_up_div, parse
         ("100.0100", 10001),
         ("58000.00", 5800000),
         ("999999999999999.99", 99999999999999999),
+        ("1.00" + "0" * 40, 100),  # zeros past the fen, however many
+        ("0E-1000", 0),
+        ("1E+15", 10**17),
     ],
 )
 def test_a_yuan_string_is_read_as_exact_fen(spelling, fen):
@@ -61,6 +64,11 @@ def test_a_decimal_is_read_exactly(value, fen):
         "١٢",  # Arabic-Indic digits
         "12.٥",
         "1e400",
+        # Past Decimal's 28 digits of precision: ``dec * 100`` rounded these to whole fen.
+        "4000.0000000000000000000000000001",
+        "1.000000000000000000000000000001",
+        "1e-999999999999",
+        "0." + "0" * 40 + "1",
     ],
 )
 def test_a_string_that_is_not_a_fen_amount_is_refused(value):
@@ -68,7 +76,8 @@ def test_a_string_that_is_not_a_fen_amount_is_refused(value):
         parse_yuan(value)
 
 
-@pytest.mark.parametrize("value", [Decimal("0.001"), Decimal("-1"), Decimal("NaN"), Decimal("Infinity"), -1])
+@pytest.mark.parametrize("value", [Decimal("0.001"), Decimal("-1"), Decimal("NaN"), Decimal("Infinity"), -1,
+                                   Decimal("4000.0000000000000000000000000001"), Decimal("1E-40")])
 def test_a_decimal_or_integer_that_is_not_a_fen_amount_is_refused(value):
     with pytest.raises(AmountError):
         parse_yuan(value)
