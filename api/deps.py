@@ -10,7 +10,6 @@ patient waits, do the same unit of work in one trip to a worker thread (``DeskWo
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, TypeVar
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Session
 from service.auth import Principal, authenticate, key_parts
 from service.errors import Unauthorized
 from service.plans import PlanBook
+from store.row_ids import MAX_ROW_ID, row_id_spelled
 
 
 # Methods that only read: their unit of work takes no write lock (store.db explains).
@@ -208,33 +208,6 @@ async def desk_work(
 
 
 DeskWorkDep = Annotated[DeskWork, Depends(desk_work)]
-
-
-# Row ids are 32-bit integer keys (``Integer`` is int4 on PostgreSQL); a larger id in a
-# path is refused as invalid input instead of reaching the driver (SQLite overflows).
-MAX_ROW_ID = 2**31 - 1
-
-
-# How a row id is written in a path: ASCII digits without a leading zero. Left to
-# pydantic's lax integers, ``1.0``, `` 1``, ``+1``, ``1_0`` (which is 10) and ``01``
-# named rows too: one row under many paths, in logs, idempotency records and a
-# hospital's own links. The API and the console pages both read ids by this one rule.
-_ROW_ID_SPELLING = re.compile(r"0|[1-9][0-9]*")
-
-
-def row_id_spelled(value: str) -> bool:
-    """Whether ``value`` is written as a row id is: digits 0-9, no leading zero."""
-    return _ROW_ID_SPELLING.fullmatch(value) is not None
-
-
-def is_row_id(value: str) -> bool:
-    """Whether ``value`` is written as a row id is and names a number a row can have.
-
-    The length is checked before ``int()``: Python refuses to read more than 4300
-    digits (a ValueError, a 500 if it escaped), and no row id has more than 10.
-    """
-    return (row_id_spelled(value) and len(value) <= len(str(MAX_ROW_ID))
-            and 1 <= int(value) <= MAX_ROW_ID)
 
 
 def _written_in_digits(value: object) -> object:

@@ -72,6 +72,7 @@ from service.schemas import (
 )
 from store import models
 from store.repositories import insert_rows, is_postgres, lock_members, next_ids, paginate, update_rows
+from store.row_ids import is_row_id
 
 PAYERS = (Role.ADMIN, Role.FINANCE)  # who makes, approves, exports and settles runs
 ACCOUNT_WRITERS = (Role.ADMIN, Role.OFFICER, Role.MEMBER)
@@ -641,7 +642,7 @@ def bank_file(session: Session, who: Principal, run_id: int, encoding: str) -> t
     return out.getvalue().encode(ENCODINGS[encoding]), f"payment-run-{run.id}.csv"
 
 
-_DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
+_DATE = re.compile(r"([0-9]{4})[-/]([0-9]{1,2})[-/]([0-9]{1,2})")  # ASCII: \d takes ٢٠٢٦ too
 
 
 def _return_date(value: str) -> dt.date | None:
@@ -691,9 +692,8 @@ def import_returns(session: Session, who: Principal, run_id: int, data: bytes | 
                 return (row.get(name) or "").strip()
 
             reference, status, reason, bank_ref, day_text = (cell(c) for c in RETURN_COLUMNS)
-            # isascii: '²' is a digit to isdigit and not to int.
-            known = reference.isascii() and reference.isdigit() and len(reference) < 10
-            item = items.get(int(reference)) if known else None
+            # The item's id as the bank file wrote it: "07" or "²" names no item (store.row_ids).
+            item = items.get(int(reference)) if is_row_id(reference) else None
             day = _return_date(day_text)
             if item is None:
                 errors.append({"field": f"row {n}.reference", "message": f"no item {reference!r} in payment run {run.id}"})

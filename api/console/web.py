@@ -34,12 +34,13 @@ from starlette.datastructures import FormData
 from claims.dates import read_day
 from api.console.i18n import DEFAULT_LOCALE, LOCALES, environment
 from api.console.nav import nav_for
-from api.deps import READ_METHODS, SessionDep, is_row_id
+from api.deps import READ_METHODS, SessionDep
 from api.problems import as_invalid
 from service import users
 from service.auth import Role
 from service.errors import Invalid, NotFound, ServiceError
 from service.users import Visit
+from store.row_ids import is_row_id
 
 PREFIX = "/console"
 SESSION_COOKIE = "claims_console"

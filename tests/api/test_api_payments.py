@@ -8,6 +8,8 @@ approves MA_IP and MA_DA.
 
 from __future__ import annotations
 
+import pytest
+
 import codecs
 import csv
 import io
@@ -336,6 +338,23 @@ def test_a_return_file_naming_an_item_of_another_run_is_refused_and_stores_nothi
     header = client.post(f"/v1/payment-runs/{first['id']}/returns", content=b"ref,state\r\n1,paid\r\n",
                          headers={**auth(cast.finance), "Content-Type": "text/csv"})
     assert header.status_code == 422 and header.json()["errors"][0]["field"] == "header"
+
+
+@pytest.mark.parametrize("spelled", ["0{id}", "00{id}", "{id}.0", "+{id}", "٠{id}"])
+def test_a_return_row_naming_an_item_otherwise_than_the_bank_file_did_is_refused(client, cast, session,
+                                                                                 spelled) -> None:
+    """The reference is the item's id as the bank file wrote it: 07 is not item 7 (one spelling, store.row_ids)."""
+    run, _ = exported_run(client, cast, members=("M1",))
+    item = run["payment_items"][0]["id"]
+    entries = count(session, models.JournalEntry)
+    refused = returns(client, cast.finance, run["id"], [(spelled.format(id=item), "paid", "", "B1", "2026-01-05")],
+                      expect=422)
+    assert [e["field"] for e in refused["errors"]] == ["row 2.reference"]
+    assert {i.status for i in session.scalars(select(models.PaymentItem))} == {"pending"}
+    assert count(session, models.JournalEntry) == entries
+    day = returns(client, cast.finance, run["id"], [(item, "paid", "", "B1", "٢٠٢٦-01-05")], expect=422)
+    assert [e["field"] for e in day["errors"]] == ["row 2.date"]
+    assert returns(client, cast.finance, run["id"], [(item, "paid", "", "B1", "2026-01-05")])["paid"] == 1
 
 
 def test_a_return_file_saved_by_excel_in_gbk_is_read(client, cast) -> None:
