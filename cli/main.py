@@ -44,15 +44,18 @@ def _existing_database(db: str | None) -> str:
             _fail(f"no database at {path or url}: give --db (or $CLAIMS_DATABASE_URL), "
                   "or make one with 'claims serve --create' (or 'claims demo')")
         return url
-    engine = create_engine(url, connect_args={"connect_timeout": 5})
+    engine = None
     try:
+        # Inside: a URL of a database we do not drive (mysql://) fails here, for want of its driver.
+        engine = create_engine(url, connect_args={"connect_timeout": 5})
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as err:  # noqa: BLE001 - any failure to open it is reported the same way
         first = (str(err).strip().splitlines() or [""])[0]
         _fail(f"cannot open the database {parsed.render_as_string()}: {first}")
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
     return url
 
 
@@ -301,7 +304,7 @@ def keys_list(
     from service.auth import CLI, key_status, list_keys
     from store.db import make_engine, session_factory
 
-    with session_factory(make_engine(db))() as session:
+    with session_factory(make_engine(_existing_database(db)))() as session:
         rows, _total = list_keys(session, CLI, role=role, active=None if all_keys else True, page=1,
                                  page_size=1_000_000)
         for r in rows:
@@ -321,7 +324,12 @@ def keys_revoke(
     from service.errors import ServiceError
     from store.db import make_engine, session_factory
 
-    with session_factory(make_engine(db))() as session:
+    from store.row_ids import MAX_ROW_ID
+
+    url = _existing_database(db)
+    if not 1 <= key_id <= MAX_ROW_ID:  # no row has it (and the driver would overflow)
+        _fail(f"no key {key_id}")
+    with session_factory(make_engine(url))() as session:
         try:
             row, revoked = revoke_key(session, CLI, key_id)
             if revoked:
@@ -520,10 +528,10 @@ def audit_verify(db: DbOption = None,
 def audit_anchor(db: DbOption = None, anchors: AnchorsOption = None, key_file: KeyFileOption = None) -> None:
     """Append the chain's head (position, hash, UTC time), signed with the audit key, to the anchors file."""
     from service.audit import anchors_path, append_anchor, head
-    from store.db import database_url, make_engine, session_factory
+    from store.db import make_engine, session_factory
 
+    url = _existing_database(db)
     key = _audit_key(key_file)
-    url = database_url(db)
     path = anchors_path(url, anchors)
     if path is None:
         _fail("--anchors: name the anchors file (or set $CLAIMS_AUDIT_ANCHORS); it has no default beside PostgreSQL")

@@ -242,6 +242,9 @@ def read_anchors(path: Path) -> list[tuple[int, str]]:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise AnchorError(f"cannot read the anchors file {path}: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise AnchorError(f"the anchors file {path} is not UTF-8 text (byte {err.start}): "
+                          "it is not one this service wrote") from None
     return [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
@@ -264,7 +267,11 @@ def verify_anchors(session: Session, path: Path, key: bytes) -> tuple[list[str],
     for n, line in read_anchors(path):
         try:
             a = json.loads(line)
-            position, entry_hash, at, mac = int(a["position"]), str(a["hash"]), str(a["at"]), str(a["hmac"])
+            position, entry_hash, at, mac = a["position"], str(a["hash"]), str(a["at"]), str(a["hmac"])
+            # A JSON integer as append_anchor writes it: not 1e999 (int() overflows), 1.5 or
+            # "1", nor past what a database integer holds.
+            if type(position) is not int or not 0 < position < 2**63:
+                raise ValueError(position)
         except (ValueError, TypeError, KeyError):
             problems.append(f"{path} line {n}: not an anchor (a JSON object with position, hash, at, hmac)")
             continue

@@ -39,6 +39,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
 
 from claims.dates import LAST_DAY, as_utc, china_midnight
+from claims.identity import hidden_character
 from service.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from store import models
 from store.repositories import paginate
@@ -187,6 +188,14 @@ def create_key(
 ) -> tuple[models.ApiKey, str]:
     """Make a key; the plain key is returned once and never stored."""
     check_scope(session, role, hospital_code=hospital_code, member_id=member_id, union_id=union_id)
+    # As the API's schema checks it, for the console's form and the command line too: a
+    # label is shown in lists and the audit log, where an escape sequence or a bidi
+    # override would make it say what it does not (and PostgreSQL stores no NUL).
+    hidden = hidden_character(label, multiline=True)
+    if hidden:
+        raise Invalid.at("label", f"must not contain the control or invisible character {hidden}")
+    if len(label) > 200:
+        raise Invalid.at("label", "at most 200 characters")
     if expires_at is not None:
         if expires_at.tzinfo is None:
             raise Invalid.at("expires_at", "give a time zone (e.g. 2027-01-01T00:00:00+08:00)")

@@ -220,3 +220,14 @@ def test_a_receipt_day_written_otherwise_is_refused_at_its_field_and_no_claim_is
     assert answer.status_code == 422, answer.text[:300]
     assert re.search(r'id="e-submitted_on"[^>]*>[^<]*not a date', answer.text), answer.text[:1500]
     assert (_count(seeded_db, models.Claim), _count(seeded_db, models.AuditEntry)) == before
+
+
+@pytest.mark.parametrize("label", ["夜班\x1b[31m", "\u202e班夜", "a\x00b"])
+def test_a_key_label_with_a_control_character_is_refused_at_its_field_as_by_the_api(signed_in, seeded_db,
+                                                                                   label) -> None:
+    admin = signed_in("admin")
+    before = _count(seeded_db, models.ApiKey), _count(seeded_db, models.AuditEntry)
+    answer = _post(admin, "/console/admin/keys", {"role": "admin", "scope": "", "label": label})
+    assert answer.status_code == 422, answer.text[:300]
+    assert re.search(r'id="e-label"[^>]*>[^<]*control or invisible character', answer.text), answer.text[-2000:]
+    assert (_count(seeded_db, models.ApiKey), _count(seeded_db, models.AuditEntry)) == before

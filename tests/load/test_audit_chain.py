@@ -263,3 +263,25 @@ def _adjudicated_at(url: str, claim_id: int) -> int:
                 models.AuditEntry.action == "claim.adjudicated", models.AuditEntry.entity_id == str(claim_id)))
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("position", ["1e999", "1.5", '"1"', str(2**63), "-1", "0"])
+def test_an_anchor_whose_position_is_no_stored_integer_is_named_not_a_traceback(audited, key_env, tmp_path, position):
+    url, _ids = audited
+    anchors = tmp_path / "anchors.jsonl"
+    _anchor(url, anchors)
+    line = anchors.read_text().strip()
+    anchors.write_text(line + "\n" + json.dumps({**json.loads(line), "position": "@"}).replace('"@"', position) + "\n")
+    run = run_cli("audit", "verify", "--db", url, "--anchors", str(anchors))
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.stdout.splitlines() == [f"{anchors} line 2: not an anchor (a JSON object with position, hash, at, hmac)"]
+    assert "Traceback" not in run.stderr
+
+
+def test_an_anchors_file_that_is_not_utf8_is_refused_with_a_message(audited, key_env, tmp_path):
+    url, _ids = audited
+    anchors = tmp_path / "anchors.jsonl"
+    anchors.write_bytes(b'{"position": 1, "hash": "\xff"}\n')
+    run = run_cli("audit", "verify", "--db", url, "--anchors", str(anchors))
+    assert run.returncode == 2 and "is not UTF-8 text" in run.stderr, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr
