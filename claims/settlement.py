@@ -183,6 +183,9 @@ def parse_settlement(raw: object, prefix: str = "bill.") -> Settlement:
             fen[field] = parse_yuan(value)
         except AmountError as err:
             raise BillInconsistent(field, f"{field} {err}: {value!r}") from None
+        if fen[field] > MAX_BILL_FEN:
+            raise BillInconsistent(field, f"{field} is larger than any hospital bill "
+                                          f"(at most {MAX_BILL_FEN // 100} yuan): {value!r}")
     begndate = parse_date(raw["begndate"], prefix + "begndate")
     enddate = parse_date(raw["enddate"], prefix + "enddate")
     if enddate < begndate:
@@ -266,6 +269,10 @@ def parse_posted_settlement(
 
 
 OLDEST_ADMISSION_YEARS = 5
+# No stay costs a hundred million yuan: a larger amount is a typo or an attack. Below it,
+# a day's or a year's sums of any number of bills stay far inside a 64-bit integer
+# (sixteen-digit amounts overflowed SQLite's SUM in a hospital's day totals after twelve bills).
+MAX_BILL_FEN = 100_000_000 * 100
 MAX_DIAGNOSES = 100  # a national record lists a few; thousands would only cost memory
 
 

@@ -135,6 +135,18 @@ def test_a_float_amount_is_refused(field):
     assert rejected_field(make_bill(**{field: 100.5})) == field
 
 
+@pytest.mark.parametrize("field", AMOUNTS_IN_ORDER)
+def test_an_amount_above_a_hundred_million_yuan_is_named(field):
+    """Sixteen-digit amounts were taken, and a hospital's day totals overflowed SQLite's SUM."""
+    assert rejected_field(make_bill(**{field: "100000000.01"})) == field
+    assert rejected_field(make_bill(**{field: "9999999999999999.99"})) == field
+
+
+def test_a_bill_of_a_hundred_million_yuan_is_the_largest_taken():
+    bill = parse_settlement(make_bill("1000.00", fund="99999000.00"))
+    assert bill.medfee_sumamt == 100_000_000 * 100
+
+
 def test_a_third_decimal_that_is_zero_is_accepted():
     bill = make_bill("1000.00", fund="4000.00")
     bill["medfee_sumamt"] = "5000.000"
