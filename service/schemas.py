@@ -14,6 +14,7 @@ from claims.dates import DAY_FORM, as_utc, check_service_day, china_today, read_
 from claims.identity import CERTNO_PATTERN, InvalidIdentity, hidden_character, identifier_problem, normalise_id, parse_certno
 from claims.members import HardshipCategory
 from claims.money import format_fen
+from store.row_ids import MAX_ROW_ID, row_id_spelled
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
@@ -28,6 +29,16 @@ def _written_day(value: Any) -> Any:
     if isinstance(value, str):
         return read_day(value)
     raise ValueError(f"is not a date ({DAY_FORM})")
+
+
+def _whole_number(value: Any) -> Any:
+    # A JSON integer, or the digits a form sends: pydantic's lax ints also read true,
+    # 2026.0, "+2026" and " 2026" as 2026.
+    if isinstance(value, str) and row_id_spelled(value):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("is a whole number written in the digits 0-9")
+    return value
 
 
 # A day a query names (a report's period, "benefits on"): written YYYY-MM-DD; reading
@@ -247,7 +258,8 @@ class SettlementRead(BaseModel):
 
 class ClaimCreate(_In):
     member_id: Id
-    settlement_id: Annotated[int | None, Field(ge=1, le=2**31 - 1)] = None  # a 32-bit row id
+    # A 32-bit row id, a JSON integer: pydantic's lax ints read true, 2.0, "01" and " 4" as ids too.
+    settlement_id: Annotated[int | None, Field(ge=1, le=MAX_ROW_ID, strict=True)] = None
     fixmedins_code: Annotated[str | None, Field(max_length=32), AfterValidator(_identifier)] = None
     setl_id: Annotated[str | None, Field(max_length=64), AfterValidator(_identifier)] = None
     submitted_on: Annotated[Day | None, Field(description=(
@@ -768,7 +780,8 @@ class AllocationCreate(_In):
     """A relief allocation as finance records it (``funds.md`` §1)."""
 
     source: Literal["central", "region", "league", "charity"]
-    year: Annotated[int, Field(ge=2000, le=2100, description="The fund year: admissions of this year are paid from it")]
+    year: Annotated[int, Field(ge=2000, le=2100, description="The fund year: admissions of this year are paid from it"),
+                    BeforeValidator(_whole_number)]
     league_id: Annotated[str | None, Field(max_length=32, description="The league or city union; for league money only")] = None
     amount: Annotated[str, Field(max_length=20, description="Yuan, e.g. 500000.00; above 0")]
     reference: Annotated[VisibleText, Field(min_length=1, max_length=100,

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from store import models
-from tests.api.builders import CERTNO, HIGH_B, YEAR, auth, claim_for, settlement
+from tests.api.builders import CERTNO, HIGH_B, YEAR, auth, claim_for, post_settlement, settlement
 
 PROBLEM = "application/problem+json"
 JSON = {"content-type": "application/json"}
@@ -114,6 +114,37 @@ def test_a_cancellation_of_a_row_id_spelled_otherwise_is_refused_and_cancels_not
     assert session.scalar(select(func.count()).select_from(models.SettlementCancellation)) == 0
     decision = client.get(f"/v1/settlements/{settlement_id}/decision", headers=auth(cast.admin)).json()
     assert decision["status"] != "cancelled", decision
+
+
+def _rows(session: Session) -> tuple[int, ...]:
+    return tuple(session.scalar(select(func.count()).select_from(m))
+                 for m in (models.Claim, models.ReliefAllocation, models.AuditEntry))
+
+
+# Read by pydantic's lax ints as the settlement's id (true as 1): a JSON integer only.
+@pytest.mark.parametrize("spelled", ["true", '"{id}"', '"0{id}"', '" {id}"', "{id}.0", "{id}e0"])
+def test_a_settlement_id_in_a_body_is_read_only_as_a_json_integer(client, cast, session: Session, spelled) -> None:
+    posted = post_settlement(client, cast.admin, patient="M1")
+    before = _rows(session)
+    body = '{"member_id": "M1", "settlement_id": %s}' % spelled.format(id=posted["id"])
+    answer = client.post("/v1/claims", content=body, headers={**auth(cast.officer), **JSON})
+    problem = assert_problem(answer, 422)
+    assert [e["field"] for e in problem["errors"]] == ["settlement_id"], problem
+    assert _rows(session) == before
+    # Its one spelling claims it.
+    assert client.post("/v1/claims", json={"member_id": "M1", "settlement_id": posted["id"]},
+                       headers=auth(cast.officer)).status_code == 201
+
+
+@pytest.mark.parametrize("spelled", ["true", f"{YEAR}.0", f'"+{YEAR}"', f'" {YEAR}"', f'"0{YEAR}"'])
+def test_an_allocation_year_is_a_whole_number_in_digits(client, cast, session: Session, spelled) -> None:
+    before = _rows(session)
+    body = ('{"source": "central", "year": %s, "amount": "100.00", "reference": "拨款-年份", '
+            '"received_on": "%s-01-15"}' % (spelled, YEAR))
+    answer = client.post("/v1/funds/allocations", content=body, headers={**auth(cast.admin), **JSON})
+    problem = assert_problem(answer, 422)
+    assert [e["field"] for e in problem["errors"]] == ["year"], problem
+    assert _rows(session) == before
 
 
 @pytest.mark.parametrize("body", [b"{not json", b'{"member_id": "M1",}', b"[1, 2]", b'"M1"', b"", b"null"])
