@@ -271,7 +271,7 @@ def parse_posted_settlement(
 OLDEST_ADMISSION_YEARS = 5
 # No stay costs a hundred million yuan: a larger amount is a typo or an attack. Below it,
 # a day's or a year's sums of any number of bills stay far inside a 64-bit integer
-# (sixteen-digit amounts overflowed SQLite's SUM in a hospital's day totals after twelve bills).
+# (sixteen-digit amounts overflowed SQLite's SUM in a hospital's day totals after about ten bills).
 MAX_BILL_FEN = 100_000_000 * 100
 MAX_DIAGNOSES = 100  # a national record lists a few; thousands would only cost memory
 

@@ -591,8 +591,10 @@ def ledger_trial_balance(
     from service.ledger_reports import trial_balance
     from store.db import make_engine, read_session_factory
 
+    from claims.dates import read_day
+
     try:
-        day = dt.date.fromisoformat(as_of) if as_of else None
+        day = read_day(as_of) if as_of else None
     except ValueError:
         _fail(f"--as-of: not a date (YYYY-MM-DD): {as_of!r}")
     with read_session_factory(make_engine(_existing_database(db)))() as session:

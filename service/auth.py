@@ -203,8 +203,8 @@ def create_key(
             raise Invalid.at("expires_at", "is not in the future")
         # Within the service's days: a time in year 9999 west of UTC is past the last
         # instant Python can hold in UTC (a 500 when it was converted below).
-        if expires_at >= china_midnight(LAST_DAY):
-            raise Invalid.at("expires_at", f"must be before {LAST_DAY.isoformat()} in China")
+        if expires_at > china_midnight(LAST_DAY):
+            raise Invalid.at("expires_at", f"must be at the latest the start of {LAST_DAY.isoformat()} in China")
         # In UTC: SQLite keeps a time without its zone, so every stored time is UTC.
         expires_at = expires_at.astimezone(dt.timezone.utc)
     prefix = secrets.token_hex(6)

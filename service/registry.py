@@ -245,7 +245,6 @@ _ENROLLMENT_COLUMNS = ("member_id", "period_start", "period_end", "enrolled_on")
 _CHUNK = 2000
 
 
-@functools.lru_cache(maxsize=4096)  # a file repeats its few periods on every row
 def _day_problem(check: Callable[[dt.date], dt.date], day: dt.date) -> str:
     """What ``check`` (the API's own rule for the field) says is wrong with ``day``, or ""."""
     try:
@@ -255,6 +254,7 @@ def _day_problem(check: Callable[[dt.date], dt.date], day: dt.date) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=4096)  # a file repeats its few periods on every row
 def _file_date(value: str | None) -> dt.date | None:
     """A date of the import file (``_FILE_DATE``), or None when it is not one."""
     match = _FILE_DATE.fullmatch((value or "").strip())

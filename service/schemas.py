@@ -6,6 +6,7 @@ Amounts leave the service as strings with two decimals, never as JSON numbers.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -39,6 +40,22 @@ def _whole_number(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError("is a whole number written in the digits 0-9")
     return value
+
+
+_ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?")
+
+
+def _written_time(value: Any) -> Any:
+    # ISO 8601 text, as the description says: pydantic's lax datetimes also read
+    # 1767225600 (and "1767225600") as a Unix time.
+    if isinstance(value, dt.datetime) or (isinstance(value, str) and _ISO_TIME.fullmatch(value)):
+        return value
+    raise ValueError("is a time written YYYY-MM-DDTHH:MM:SS with its zone, e.g. 2027-01-01T00:00:00+08:00")
+
+
+# A whole number (a year) written in digits, in a body, a query or a form: put beside
+# the field's Field/Query in its Annotated, where its bounds stay in the OpenAPI document.
+IN_DIGITS = BeforeValidator(_whole_number)
 
 
 # A day a query names (a report's period, "benefits on"): written YYYY-MM-DD; reading
@@ -187,6 +204,11 @@ class ContributionRead(BaseModel):
 
 class EnrollmentRead(EnrollmentCreate):
     model_config = ConfigDict(from_attributes=True)
+    # Plain days: what is stored is answered as it is, even a day stored before the
+    # input range was checked (Day's validators are for what comes in).
+    period_start: dt.date
+    period_end: dt.date
+    enrolled_on: dt.date
     id: int
     member_id: str
     # None for an enrollment made before contributions were recorded.
@@ -373,7 +395,8 @@ class KeyCreate(_In):
     union_id: str | None = None
     label: Annotated[str, Field(max_length=200)] = ""
     expires_at: Annotated[dt.datetime | None, Field(
-        description="When the key stops working (with a time zone); none: it does not expire")] = None
+        description="When the key stops working (with a time zone); none: it does not expire"),
+        BeforeValidator(_written_time)] = None
 
 
 class KeyCreated(BaseModel):
@@ -781,7 +804,7 @@ class AllocationCreate(_In):
 
     source: Literal["central", "region", "league", "charity"]
     year: Annotated[int, Field(ge=2000, le=2100, description="The fund year: admissions of this year are paid from it"),
-                    BeforeValidator(_whole_number)]
+                    IN_DIGITS]
     league_id: Annotated[str | None, Field(max_length=32, description="The league or city union; for league money only")] = None
     amount: Annotated[str, Field(max_length=20, description="Yuan, e.g. 500000.00; above 0")]
     reference: Annotated[VisibleText, Field(min_length=1, max_length=100,

@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from claims.accumulators import MemberAccumulators
+from claims.dates import check_service_day
 from claims.decision import BenefitLine, LineStatus, claim_status
 from claims.funding import RELIEF, funding_of
 from claims.money import format_fen, parse_yuan
@@ -78,6 +79,12 @@ def start_simulation(session: Session, who: Principal, plan_id: int, submitted_f
                      submitted_to: dt.date | None) -> models.Job:
     """Queue a simulation of a version (usually a draft) on past claims; a child process runs it."""
     who.require(Role.ADMIN)
+    for field, day in (("submitted_from", submitted_from), ("submitted_to", submitted_to)):
+        try:  # the API's SimulationRequest checks it too; the console comes here
+            if day is not None:
+                check_service_day(day)
+        except ValueError as err:
+            raise Invalid.at(field, str(err)) from None
     version = session.get(models.PlanVersion, plan_id)
     if version is None:
         raise NotFound(f"no plan version {plan_id}")

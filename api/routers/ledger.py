@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api.deps import CurrentCaller, PagingDep, SessionDep
 from claims.money import format_fen
 from service import ledger_reports
-from service.schemas import Page, StatementLineRead, WrittenDay
+from service.schemas import IN_DIGITS, Page, StatementLineRead, WrittenDay
 
 router = APIRouter(prefix="/v1", tags=["finance"])
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1", tags=["finance"])
 @router.get("/funds/statements", response_model=Page[StatementLineRead], summary="Fund statements")
 def fund_statements(
     session: SessionDep, caller: CurrentCaller, paging: PagingDep,
-    year: Annotated[int | None, Query(ge=2000, le=2100, description="Fund year (default: this year)")] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="Fund year (default: this year)"), IN_DIGITS] = None,
     source: Annotated[str | None, Query(max_length=16, description="Only this fund: mutual_aid, central, region, "
                                                                    "league or charity")] = None,
     league: Annotated[str | None, Query(max_length=32, description="Only this league's money (source league)")] = None,

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from api.deps import CurrentCaller, SessionDep
 from api.problems import answers
 from service import report_formats, reports
-from service.schemas import WrittenDay
+from service.schemas import IN_DIGITS, WrittenDay
 from service.errors import Invalid, NotFound
 
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -37,7 +37,7 @@ def federation_report(
     session: SessionDep,
     caller: CurrentCaller,
     union: Annotated[str, Query(max_length=32, description="The union whose subtree the report covers")],
-    year: Annotated[int | None, Query(description="A calendar year (or give from and to)")] = None,
+    year: Annotated[int | None, Query(description="A calendar year (or give from and to)"), IN_DIGITS] = None,
     start: Annotated[WrittenDay | None, Query(alias="from", description="First day of a range (with to)")] = None,
     end: Annotated[WrittenDay | None, Query(alias="to", description="Last day of a range, at most 5 years on")] = None,
     answer_format: Annotated[str, Query(alias="format", max_length=8, description="json, csv, xlsx or html")] = "json",

@@ -43,7 +43,7 @@ def test_keys_create_refuses_a_past_or_zoneless_expiry_and_stores_nothing(client
                           ("2999-01-01T00:00:00", "give the time's zone"), ("soon", "not a date"),
                           # past the service's days: year 1's midnight in China is before Python's first instant
                           ("0001-01-01", "must be a day from 2000-01-01 to 2100-12-31"),
-                          ("9999-12-31T23:59:59-12:00", "--expires: must be before 2100-12-31")):
+                          ("9999-12-31T23:59:59-12:00", "--expires: must be at the latest the start of 2100-12-31")):
         made = claims("keys", "create", "--role", "admin", "--expires", expires, "--db", database_url)
         assert made.returncode == 2 and says in made.stderr, made.stderr
         assert not KEY.search(made.stdout + made.stderr)

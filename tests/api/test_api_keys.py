@@ -87,6 +87,9 @@ def test_an_expired_key_is_refused(client: TestClient, cast, session: Session, d
 @pytest.mark.parametrize("expires_at, says", [
     ("2020-01-01T00:00:00+08:00", "is not in the future"),
     ("2999-01-01T00:00:00", "give a time zone"),
+    # Unix times pydantic's lax datetimes read: one spelling, ISO 8601 with its zone
+    (1767225600, "is a time written YYYY-MM-DDTHH:MM:SS"),
+    ("1767225600", "is a time written YYYY-MM-DDTHH:MM:SS"),
 ])
 def test_an_expiry_in_the_past_or_without_zone_is_refused_and_no_key_stored(
         client: TestClient, cast, session: Session, expires_at: str, says: str) -> None:

@@ -231,3 +231,23 @@ def test_a_key_label_with_a_control_character_is_refused_at_its_field_as_by_the_
     assert answer.status_code == 422, answer.text[:300]
     assert re.search(r'id="e-label"[^>]*>[^<]*control or invisible character', answer.text), answer.text[-2000:]
     assert (_count(seeded_db, models.ApiKey), _count(seeded_db, models.AuditEntry)) == before
+
+
+def test_a_simulation_over_days_outside_the_service_s_is_refused_from_the_console_too(signed_in, seeded_db) -> None:
+    """The console reaches simulation.start_simulation without the API's schema: the service bounds the days."""
+    admin = signed_in("admin")
+    plan_id = _first_plan_id(seeded_db)
+    before = _count(seeded_db, models.Job), _count(seeded_db, models.AuditEntry)
+    answer = _post(admin, f"/console/admin/plans/{plan_id}/simulate", {"submitted_from": "1999-12-31"})
+    assert answer.status_code == 422, answer.text[:300]
+    assert "must be a day from 2000-01-01 to 2100-12-31" in answer.text
+    assert (_count(seeded_db, models.Job), _count(seeded_db, models.AuditEntry)) == before
+
+
+def _first_plan_id(seeded_db) -> int:
+    engine = make_engine(seeded_db[0])
+    try:
+        with session_factory(engine)() as s:
+            return s.scalar(select(func.min(models.PlanVersion.id)))
+    finally:
+        engine.dispose()

@@ -16,7 +16,7 @@ from claims.money import format_fen
 from service import csv_files, funds, ledger_reports, payments
 from service.auth import Role
 from service.errors import Invalid
-from service.schemas import AllocationCreate, PaymentRunCreate
+from service.schemas import IN_DIGITS, AllocationCreate, PaymentRunCreate
 from service.users import Visit
 
 router = pages_router("/console/finance")
@@ -31,7 +31,7 @@ POOLS_SHOWN = 200  # a year's pools: four sources, a league pool per league, the
 
 @router.get("")
 def home(request: Request, session: SessionDep, visit: Finance,
-         year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
+         year: Annotated[int | None, Query(ge=2000, le=2100), IN_DIGITS] = None):
     """Runs waiting for a second person's approval, those with the bank, and each pool of the year."""
     waiting, waiting_total = payments.list_runs(session, visit.principal, status="draft", page=1, page_size=10)
     at_bank, at_bank_total = payments.list_runs(session, visit.principal, status="exported", page=1, page_size=10)
@@ -53,7 +53,7 @@ def _allocations_page(request: Request, session, visit: Visit, *, year: int | No
 
 @router.get("/allocations")
 def allocations(request: Request, session: SessionDep, visit: Finance,
-                year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+                year: Annotated[int | None, Query(ge=2000, le=2100), IN_DIGITS] = None,
                 page: Annotated[int, Query(ge=1, le=100_000)] = 1):
     """Relief allocations the finance officer sees (all to the region's, a league's own to its), newest first;
     the form to record one."""
@@ -218,7 +218,7 @@ def _rows(data: bytes, limit: int = 500) -> list[tuple[int, str]]:
 
 @router.get("/statements")
 def statements(request: Request, session: SessionDep, visit: Finance,
-               year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+               year: Annotated[int | None, Query(ge=2000, le=2100), IN_DIGITS] = None,
                source: Annotated[str, Query(max_length=16)] = "",
                from_: Annotated[str, Query(alias="from", max_length=10)] = "",
                to: Annotated[str, Query(max_length=10)] = ""):
