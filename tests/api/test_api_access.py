@@ -43,6 +43,8 @@ do not exist: a refusal never tells a caller that something exists outside their
 
 from __future__ import annotations
 
+import datetime as dt
+
 import itertools
 import json
 import re
@@ -71,6 +73,18 @@ CALLERS = ("admin", "officer", "officer_league", "officer_region", "officer_othe
 KEYED = CALLERS[:-2]  # every caller with a key of the cast
 BAD_KEY = "ck_0123456789ab_this-key-was-never-issued-by-the-service-000000"
 
+
+
+def enrollment_slot(n: int) -> dt.date:
+    """The first day of the n-th two-day slot from 2040 on: M1's enrollments made by the rows never
+    overlap, touch no claim, and stay within the days the service records (to 2100-12-31)."""
+    return dt.date(2040, 1, 1) + dt.timedelta(days=2 * n)
+
+
+def far_day(n: int) -> str:
+    """The n-th day from 2090 on: a plan in force from far ahead touches no claim here, and stays
+    within the days the service records (to 2100-12-31)."""
+    return (dt.date(2090, 1, 1) + dt.timedelta(days=n)).isoformat()
 
 @dataclass
 class World:
@@ -106,10 +120,19 @@ class World:
 
     def enrollment(self) -> int:
         """A new enrollment of M1 under which no claim was decided (so its end may move)."""
-        answer = self.client.post("/v1/members/M1/enrollments", json=enrollment(YEAR + 20 + self.fresh()),
-                                  headers=auth(self.admin))
+        start = enrollment_slot(self.fresh())
+        answer = self.client.post("/v1/members/M1/enrollments", headers=auth(self.admin), json={
+            "period_start": start.isoformat(), "period_end": start.isoformat(),
+            "enrolled_on": (start - dt.timedelta(days=30)).isoformat()})
         assert answer.status_code == 201, answer.text
+        self.made[f"enrollment {answer.json()['id']}"] = start
         return answer.json()["id"]
+
+    def longer_enrollment(self) -> dict[str, Any]:
+        """A new enrollment of M1 and its end moved a day on, within its slot."""
+        enrollment_id = self.enrollment()
+        end = self.made[f"enrollment {enrollment_id}"] + dt.timedelta(days=1)
+        return {"path": {"enrollment_id": enrollment_id}, "json": {"period_end": end.isoformat()}}
 
     def member_key(self) -> int:
         answer = self.client.post("/v1/keys", json={"role": "member", "member_id": "M1"}, headers=auth(self.admin))
@@ -170,7 +193,7 @@ class World:
     def published(self) -> int:
         plan_id = self.draft()
         answer = self.client.post(f"/v1/plans/{plan_id}/publish", headers=auth(self.admin),
-                                  json={"effective_from": f"{2100 + self.fresh()}-01-01"})
+                                  json={"effective_from": far_day(self.fresh())})
         assert answer.status_code == 200, answer.text
         return plan_id
 
@@ -324,10 +347,13 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("PATCH", "/v1/members/{member_id}"): Row(lambda w: {"path": {"member_id": "M1"}, "json": {"name": f"王{w.fresh()}"}},
                                               only(200, "admin", *OFFICERS), hidden=OFFICERS_ELSEWHERE),
     ("POST", "/v1/members/{member_id}/enrollments"): Row(
-        lambda w: {"path": {"member_id": "M1"}, "json": enrollment(YEAR + 10 + w.fresh())}, only(201, "admin", *OFFICERS),
+        lambda w: {"path": {"member_id": "M1"}, "json": (lambda start: {
+            "period_start": start.isoformat(), "period_end": (start + dt.timedelta(days=1)).isoformat(),
+            "enrolled_on": (start - dt.timedelta(days=30)).isoformat()})(enrollment_slot(w.fresh()))},
+        only(201, "admin", *OFFICERS),
         hidden=OFFICERS_ELSEWHERE),
     ("PATCH", "/v1/enrollments/{enrollment_id}"): Row(
-        lambda w: {"path": {"enrollment_id": w.enrollment()}, "json": {"period_end": f"{YEAR + 20 + w.fresh()}-06-30"}},
+        lambda w: w.longer_enrollment(),
         only(200, "admin", *OFFICERS), hidden=OFFICERS_ELSEWHERE),
     ("POST", "/v1/enrollments/import"): Row(
         lambda w: {"params": {"union_id": "U1"}, "headers": {"content-type": "text/csv"},
@@ -384,7 +410,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/plans/{plan_id}/diff/{other_id}"): Row(
         lambda w: {"path": {"plan_id": w.plan_id, "other_id": w.draft_id}}, only(200, "admin")),
     ("POST", "/v1/plans/{plan_id}/publish"): Row(
-        lambda w: {"path": {"plan_id": w.draft()}, "json": {"effective_from": f"{2100 + w.fresh()}-01-01"}},
+        lambda w: {"path": {"plan_id": w.draft()}, "json": {"effective_from": far_day(w.fresh())}},
         only(200, "admin")),
     ("POST", "/v1/plans/{plan_id}/retire"): Row(lambda w: {"path": {"plan_id": w.published()}}, only(200, "admin")),
     ("POST", "/v1/plans/{plan_id}/simulate"): Row(lambda w: {"path": {"plan_id": w.plan_id}, "json": {}},

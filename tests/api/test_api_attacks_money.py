@@ -69,7 +69,7 @@ def test_an_allocation_received_before_2000_is_refused_naming_received_on(client
 @pytest.mark.parametrize(("window", "field"), [
     ({"decided_to": "9999-12-31"}, "decided_to"),
     ({"decided_from": "0001-01-01"}, "decided_from"),
-    ({"decided_from": "0001-01-01", "decided_to": "9999-12-31"}, "decided_from"),
+    ({"decided_from": "0001-01-01", "decided_to": "9999-12-31"}, ["decided_from", "decided_to"]),
     ({"decided_from": "1999-12-31"}, "decided_from"),
     ({"decided_to": "2101-01-01"}, "decided_to"),
 ])
@@ -77,7 +77,9 @@ def test_a_run_window_beyond_any_plan_is_refused_naming_the_day(client, cast, se
     claim_for(client, cast.admin, "M1")
     put_account(client, cast.admin, "M1")
     before = stored(session)
-    refused(client.post("/v1/payment-runs", json=window, headers=auth(cast.finance)), 422, field)
+    answer = client.post("/v1/payment-runs", json=window, headers=auth(cast.finance))
+    assert answer.status_code == 422, answer.text
+    assert [e["field"] for e in answer.json()["errors"]] == (field if isinstance(field, list) else [field])
     assert stored(session) == before
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, select
@@ -119,7 +120,10 @@ def _through_limits(content_length: bytes, body: bytes) -> tuple[int, list[bytes
 
     scope = {"type": "http", "method": "POST", "path": "/v1/claims", "headers": [
         (b"content-type", b"application/json"), (b"content-length", content_length)]}
-    asyncio.run(LimitsMiddleware(app)(scope, receive, send))
+    # On a thread of its own: a test before may leave an event loop running on this one
+    # (Playwright's sync API does), where asyncio.run refuses to start.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, LimitsMiddleware(app)(scope, receive, send)).result()
     return sent[0]["status"], read
 
 
