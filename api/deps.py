@@ -17,13 +17,13 @@ from typing import Annotated, TypeVar
 from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
 
 from service.auth import Principal, authenticate, key_parts
 from service.errors import Unauthorized
 from service.plans import PlanBook
-from store.row_ids import MAX_ROW_ID, row_id_spelled
+from service.schemas import IN_DIGITS
+from store.row_ids import MAX_ROW_ID
 
 
 # Methods that only read: their unit of work takes no write lock (store.db explains).
@@ -210,15 +210,9 @@ async def desk_work(
 DeskWorkDep = Annotated[DeskWork, Depends(desk_work)]
 
 
-def _written_in_digits(value: object) -> object:
-    # Only the spelling here: the range stays with Path(ge=, le=), whose messages
-    # and OpenAPI bounds say it.
-    if isinstance(value, str) and not row_id_spelled(value):
-        raise ValueError("a row id is written in the digits 0-9 only, without leading zeros")
-    return value
-
-
-RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID), BeforeValidator(_written_in_digits)]
+# Written one way (store.row_ids): the range stays with Path(ge=, le=), whose messages and
+# OpenAPI bounds say it.
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID), IN_DIGITS]
 
 
 # async: a dependency that only reads the app's state runs on the event loop. A sync one

@@ -323,7 +323,6 @@ def keys_revoke(
     from service.auth import CLI, revoke_key
     from service.errors import ServiceError
     from store.db import make_engine, session_factory
-
     from store.row_ids import MAX_ROW_ID
 
     url = _existing_database(db)
@@ -585,13 +584,10 @@ def ledger_trial_balance(
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="Entries booked on or before this day (YYYY-MM-DD)")] = None,
 ) -> None:
     """Each account's balance in yuan (debit +) and their total, which must be 0.00 (exit 1 if not)."""
-    import datetime as dt
-
+    from claims.dates import read_day
     from claims.money import format_fen
     from service.ledger_reports import trial_balance
     from store.db import make_engine, read_session_factory
-
-    from claims.dates import read_day
 
     try:
         day = read_day(as_of) if as_of else None

@@ -25,7 +25,6 @@ from service.csv_files import decode_csv
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.schemas import (
     EnrollmentCorrection,
-    check_birth_day,
     EnrollmentCreate,
     HardshipCounts,
     HardshipCreate,
@@ -36,6 +35,7 @@ from service.schemas import (
     MemberCorrection,
     MemberCreate,
     UnionCreate,
+    check_birth_day,
 )
 from store import models
 from store.repositories import insert_many, is_postgres, lock_members, paginate
@@ -413,9 +413,9 @@ def _valid_rows(reader: csv.DictReader, errors: list[dict[str, str]]) -> list[tu
                 errors.append({"field": f"row {n}.{bad}", "message": f"not a date ({_FILE_DATE_FORMS}): {row.get(bad)!r}"})
                 continue
             # The days the API takes (service.schemas.Day): year 1 or 9999 would break the member's claims.
-            outside = next((k for k in _DATE_COLUMNS if _day_problem(check_service_day, dates[k])), None)
+            outside = next(((k, p) for k in _DATE_COLUMNS if (p := _day_problem(check_service_day, dates[k]))), None)
             if outside is not None:
-                errors.append({"field": f"row {n}.{outside}", "message": _day_problem(check_service_day, dates[outside])})
+                errors.append({"field": f"row {n}.{outside[0]}", "message": outside[1]})
                 continue
             member_id = (row.get("member_id") or "").strip()
             gender = (row.get("gender") or "").strip() or None
@@ -435,8 +435,8 @@ def _valid_rows(reader: csv.DictReader, errors: list[dict[str, str]]) -> list[tu
                 errors.append({"field": f"row {n}.gender", "message": "F or M"})
             elif birth_text and birth is None:
                 errors.append({"field": f"row {n}.birth_date", "message": f"not a date ({_FILE_DATE_FORMS}): {birth_text!r}"})
-            elif birth is not None and _day_problem(check_birth_day, birth):
-                errors.append({"field": f"row {n}.birth_date", "message": _day_problem(check_birth_day, birth)})
+            elif birth is not None and (problem := _day_problem(check_birth_day, birth)):
+                errors.append({"field": f"row {n}.birth_date", "message": problem})
             elif dates["period_end"] < dates["period_start"]:
                 errors.append({"field": f"row {n}.period_end", "message": "before period_start"})
             else:

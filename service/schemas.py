@@ -33,12 +33,12 @@ def _written_day(value: Any) -> Any:
 
 
 def _whole_number(value: Any) -> Any:
-    # A JSON integer, or the digits a form sends: pydantic's lax ints also read true,
-    # 2026.0, "+2026" and " 2026" as 2026.
+    # A JSON integer, or the digits a path, a query or a form sends (store.row_ids'
+    # spelling): pydantic's lax ints also read true, 2026.0, "+2026", " 2026" and "02026".
     if isinstance(value, str) and row_id_spelled(value):
         return value
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("is a whole number written in the digits 0-9")
+        raise ValueError("is a whole number written in the digits 0-9, without a leading zero")
     return value
 
 
@@ -53,8 +53,9 @@ def _written_time(value: Any) -> Any:
     raise ValueError("is a time written YYYY-MM-DDTHH:MM:SS with its zone, e.g. 2027-01-01T00:00:00+08:00")
 
 
-# A whole number (a year) written in digits, in a body, a query or a form: put beside
-# the field's Field/Query in its Annotated, where its bounds stay in the OpenAPI document.
+# A whole number (a row id, a year) written in digits, in a path, a body, a query or a
+# form: put beside the field's Field/Path/Query in its Annotated, where its bounds stay
+# in the OpenAPI document.
 IN_DIGITS = BeforeValidator(_whole_number)
 
 
@@ -64,7 +65,7 @@ WrittenDay = Annotated[dt.date, BeforeValidator(_written_day)]
 
 # A day a request records (enrollment, register, receipt, money received, a plan in force):
 # within the service's days, or year 1 and 9999 would overflow the day after or before it.
-Day = Annotated[dt.date, BeforeValidator(_written_day), AfterValidator(check_service_day)]
+Day = Annotated[WrittenDay, AfterValidator(check_service_day)]
 
 OLDEST_BIRTH = dt.date(1900, 1, 1)
 
@@ -76,7 +77,7 @@ def check_birth_day(day: dt.date) -> dt.date:
     return day
 
 
-BirthDay = Annotated[dt.date, BeforeValidator(_written_day), AfterValidator(check_birth_day)]
+BirthDay = Annotated[WrittenDay, AfterValidator(check_birth_day)]
 
 T = TypeVar("T")
 

@@ -31,11 +31,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
 
-from claims.dates import read_day
 from api.console.i18n import DEFAULT_LOCALE, LOCALES, environment
 from api.console.nav import nav_for
 from api.deps import READ_METHODS, SessionDep
 from api.problems import as_invalid
+from claims.dates import read_day
 from service import users
 from service.auth import Role
 from service.errors import Invalid, NotFound, ServiceError

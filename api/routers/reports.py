@@ -13,8 +13,8 @@ from starlette.responses import Response
 from api.deps import CurrentCaller, SessionDep
 from api.problems import answers
 from service import report_formats, reports
-from service.schemas import IN_DIGITS, WrittenDay
 from service.errors import Invalid, NotFound
+from service.schemas import IN_DIGITS, WrittenDay
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 

@@ -117,15 +117,13 @@ def loads_exact(raw: bytes, field: str) -> Any:
     """A settlement's JSON with every number read as an exact Decimal, never a binary float.
 
     The API's body and the console's uploaded record are read by this one function.
-    An integer of more digits than Python reads (4,300) is refused like bad JSON; it is
-    a ValueError that JSONDecodeError's handler would miss.
+    ValueError, not only JSONDecodeError: an integer of more digits than Python reads
+    (4,300) raises the plain one.
     """
     try:
         return json.loads(raw or b"null", parse_float=Decimal, parse_int=int)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors too
         raise Invalid.at(field, f"not valid JSON: {err}") from None
-    except ValueError as err:
-        raise Invalid.at(field, f"not a JSON settlement record: {err}") from None
     except RecursionError:
         raise Invalid.at(field, "nested too deeply to be a settlement") from None
 

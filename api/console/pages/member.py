@@ -12,8 +12,8 @@ from api.deps import PlansDep, SessionDep
 from claims.dates import china_today
 from claims.money import format_fen
 from service import benefits, claims, payments
-from service.schemas import WrittenDay
 from service.auth import Role
+from service.schemas import WrittenDay
 from service.users import Visit
 
 router = pages_router("/console/member")

@@ -28,6 +28,7 @@ from service.auth import Role
 from service.errors import Invalid, ServiceError
 from service.users import Visit
 from store import models
+from store.row_ids import row_id_spelled
 
 router = pages_router("/console/reports")
 Reader = Annotated[Visit, Depends(requires(Role.OFFICER, Role.FINANCE, Role.ADMIN))]
@@ -49,11 +50,11 @@ def _default_union(session, visit: Visit) -> str:
 
 
 def _period(year: str, start: str, end: str) -> reports.Period:
-    # ASCII digits, at most four: str.isdigit() alone takes "²" (which int() refuses,
-    # a 500) and "２０２６" (another spelling of the same report), and int() refuses
-    # more than 4,300 digits.
+    # Written as the API's year is (store.row_ids): str.isdigit() alone takes "²" (which
+    # int() refuses, a 500) and "２０２６" (another spelling of the same report). YearQ's
+    # six characters keep it far below the digits int() refuses.
     year = year.strip()
-    if year and not (year.isascii() and year.isdigit() and len(year) <= 4):
+    if year and not row_id_spelled(year):
         raise Invalid.at("year", "is not a calendar year")
     return reports.period_of(int(year) if year else None, form_day("from", start), form_day("to", end))
 
