@@ -42,13 +42,15 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-_ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?")
+# A day and a time (RFC 3339 and ISO 8601 forms: T, t or a space, any fraction, any offset
+# spelling); the rest is pydantic's to read.
+_ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:.*", re.S)
 
 
 def _written_time(value: Any) -> Any:
     # ISO 8601 text, as the description says: pydantic's lax datetimes also read
-    # 1767225600 (and "1767225600") as a Unix time.
-    if isinstance(value, dt.datetime) or (isinstance(value, str) and _ISO_TIME.fullmatch(value)):
+    # 1767225600 (and "1767225600") as a Unix time. None: the field's "never".
+    if value is None or isinstance(value, dt.datetime) or (isinstance(value, str) and _ISO_TIME.fullmatch(value)):
         return value
     raise ValueError("is a time written YYYY-MM-DDTHH:MM:SS with its zone, e.g. 2027-01-01T00:00:00+08:00")
 

@@ -179,6 +179,7 @@ class ConsoleRoute(APIRoute):
         row_ids = [p.name for p in self.dependant.path_params if p.field_info.annotation is int]
 
         async def page(request: Request) -> Response:
+            _drop_blank_query_values(request)
             try:
                 for name in row_ids:
                     value = request.path_params.get(name, "")
@@ -193,6 +194,22 @@ class ConsoleRoute(APIRoute):
                 return error_page(request, as_invalid(exc))
 
         return page
+
+
+def _drop_blank_query_values(request: Request) -> None:
+    """A page's own filter form sends its empty boxes (``?year=&on=``): to a page, an empty
+    box is a value not given, as the page's defaults say, not a number or a day to refuse.
+
+    Done on the raw query string, before anything reads it, so every other value reaches
+    the page byte for byte as sent.
+    """
+    raw: bytes = request.scope.get("query_string", b"")
+    if not raw:
+        return
+    parts = raw.split(b"&")
+    kept = [p for p in parts if p.partition(b"=")[2].strip(b"+")]
+    if len(kept) != len(parts):
+        request.scope["query_string"] = b"&".join(kept)
 
 
 def pages_router(prefix: str) -> APIRouter:

@@ -164,3 +164,13 @@ def test_the_limit_is_kept_in_redis_when_configured(client: TestClient, cast, mo
         assert not other.limiter.test(other.item, "testclient")
     finally:
         limiter.reset()
+
+
+@pytest.mark.parametrize("expires_at", [None, "2030-01-01T00:00:00.123456789Z", "2030-01-01t00:00:00z",
+                                        "2030-01-01 00:00:00+08:00", "2030-01-01T00:00:00+0800"])
+def test_an_expiry_as_null_or_in_any_rfc3339_spelling_makes_a_key(client: TestClient, cast, expires_at) -> None:
+    """Null is "never" (the OpenAPI document says so); Java's and Go's clients write nine-digit fractions."""
+    answer = client.post("/v1/keys", json={"role": "member", "member_id": "M1", "expires_at": expires_at},
+                         headers=auth(cast.admin))
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["expires_at"] is None) == (expires_at is None)

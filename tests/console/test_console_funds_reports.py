@@ -175,3 +175,17 @@ def test_a_year_longer_than_any_is_refused_as_a_page_naming_it(url, signed_in) -
     assert answer.headers["content-type"].startswith("text/html")
     assert "year: String should have at most 6 characters" in answer.text
 
+
+
+@pytest.mark.parametrize("user, url", [
+    ("finance", "/console/finance/allocations?year="),
+    ("finance", "/console/finance?year=+"),
+    ("finance", "/console/finance/statements?year=&from=&to="),
+    ("officer", "/console/officer/members/M1?on="),
+    ("officer", "/console/reports?union=U1&year=&from=&to="),
+])
+def test_a_filter_form_sent_with_its_boxes_empty_shows_the_page_with_its_defaults(signed_in, user, url) -> None:
+    """The pages' own forms send empty boxes: an empty box is a value not given, not one to refuse."""
+    answer = signed_in(user).get(url)
+    assert answer.status_code == 200, answer.text[:300]
+    assert 'class="error"' not in answer.text
